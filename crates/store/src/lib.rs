@@ -1,1 +1,243 @@
-//! placeholder
+//! Forecourt's storage: the schema, its migrations and every query, for the embedded
+//! SQLite file and for PostgreSQL.
+//!
+//! Both backends run the same statements: the schema keeps to a portable subset (text
+//! ids, BIGINT integers, `$n` placeholders), and where the two differ (connection
+//! settings, how writers are serialised) the code says so by matching on [`Backend`].
+//! Every write that touches money or points happens inside a [`Tx`], which
+//! applies ledger transfers with conditional updates so that no balance can go below
+//! zero and no credit account above its limit, whatever the callers do concurrently.
+//!
+//! This crate must never decide business rules (that is `forecourt-core`) nor know about
+//! HTTP.
+
+mod error;
+pub mod ledger;
+mod migrate;
+pub mod model;
+mod queries;
+
+pub use error::StoreError;
+pub use ledger::CheckReport;
+pub use model::*;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// A database URL whose `Debug` and `Display` never show a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbUrl(String);
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self(url.to_string()))
+        } else {
+            Err(StoreError::Config(
+                "the database URL is sqlite://PATH or postgres://USER@HOST/DB".into(),
+            ))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        if self.0.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+
+    /// The URL with its secret part (if any) intact: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The SQLite file path, for a `sqlite://PATH` URL.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        let rest = self.0.strip_prefix("sqlite://").or_else(|| self.0.strip_prefix("sqlite:"))?;
+        Some(rest.split('?').next().unwrap_or(rest))
+    }
+
+    fn redacted(&self) -> String {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(s), Some(at)) if at > s => {
+                let userinfo = &self.0[s + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+                format!("{}{}{}", &self.0[..s + 3], masked, &self.0[at..])
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DbUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// The handle to the database: a pool for reads and a pool for writes.
+///
+/// On SQLite the write pool has one connection: SQLite allows one writer at a time, and
+/// queueing writers in the process is cheaper and fairer than letting them collide on
+/// the file lock. On PostgreSQL both pools are the same and writers serialise on row
+/// locks.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+impl Store {
+    /// Connects without migrating. Use [`Store::open`] for the usual start-up.
+    pub async fn connect(url: &DbUrl) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        match url.backend() {
+            Backend::Sqlite => {
+                let mut raw = url.expose().to_string();
+                if !raw.contains("mode=") {
+                    raw.push_str(if raw.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+                }
+                let opts = AnyConnectOptions::from_str(&raw)?;
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(60))
+                    .after_connect(|conn, _meta| Box::pin(sqlite_setup(conn)))
+                    .connect_with(opts.clone())
+                    .await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _meta| Box::pin(sqlite_setup(conn)))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Self { backend: Backend::Sqlite, read, write })
+            }
+            Backend::Postgres => {
+                let opts = AnyConnectOptions::from_str(url.expose())?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(32)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Self { backend: Backend::Postgres, read: pool.clone(), write: pool })
+            }
+        }
+    }
+
+    /// Connects, applies pending migrations and the default data, and refuses a
+    /// database whose schema is newer than this binary.
+    pub async fn open(url: &DbUrl) -> Result<Self, StoreError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn read(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let tx = self.write.begin().await?;
+        Ok(Tx { tx, backend: self.backend })
+    }
+
+    /// Starts a read-only transaction on the read pool: a consistent snapshot that never
+    /// waits for the writer (a quote runs in one). Writing through it is a bug.
+    pub async fn begin_read(&self) -> Result<Tx, StoreError> {
+        let tx = self.read.begin().await?;
+        Ok(Tx { tx, backend: self.backend })
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// A transaction. Dropping it without [`Tx::commit`] rolls everything back.
+pub struct Tx {
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
+    #[allow(dead_code)]
+    pub(crate) backend: Backend,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Settings of every SQLite connection. WAL lets readers run beside the writer;
+/// `synchronous = full` makes a commit durable at power loss, which a ledger needs;
+/// foreign keys are off by default in SQLite.
+async fn sqlite_setup(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    conn.execute("pragma journal_mode = wal").await?;
+    conn.execute("pragma synchronous = full").await?;
+    conn.execute("pragma foreign_keys = on").await?;
+    conn.execute("pragma busy_timeout = 10000").await?;
+    Ok(())
+}
+
+/// The current time as microseconds since the Unix epoch.
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_debug_redacts_the_password() {
+        let u = DbUrl::parse("postgres://fc:s3cret@db.example/forecourt").unwrap();
+        assert_eq!(format!("{u:?}"), "DbUrl(postgres://fc:***@db.example/forecourt)");
+        assert!(!u.to_string().contains("s3cret"));
+        assert_eq!(DbUrl::parse("sqlite://a/b.db?x=1").unwrap().sqlite_path(), Some("a/b.db"));
+        assert!(DbUrl::parse("mysql://x").is_err());
+    }
+}

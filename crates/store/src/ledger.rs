@@ -1,0 +1,432 @@
+//! The ledger in the database: accounts, journals and transfers, and the check that
+//! recomputes every balance.
+//!
+//! A batch of transfers is applied by first reading the accounts it touches, then
+//! adding each account's net movement with one conditional `update` per constrained
+//! account, in account-id order (so that two transactions always lock rows in the same
+//! order and cannot deadlock). The condition repeats the policy of
+//! [`forecourt_core::ledger::check_debit`], so even a caller that skipped the check
+//! cannot overdraw an account: the update matches no row and the batch is refused.
+
+use crate::{new_id, now_us, Store, StoreError, Tx};
+use forecourt_core::ledger::{check_debit, Policy, Totals, Transfer, Unit};
+use forecourt_core::DomainError;
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// A journal entry to write with its transfers.
+#[derive(Debug, Clone)]
+pub struct NewJournal<'a> {
+    pub idempotency_key: String,
+    pub kind: &'a str,
+    pub station_id: Option<&'a str>,
+    pub occurred_at: i64,
+    pub memo: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct AccountRow {
+    unit: String,
+    policy: Policy,
+    totals: Totals,
+}
+
+fn policy_of(name: &str, limit: i64) -> Policy {
+    match name {
+        "no_overdraft" => Policy::NoOverdraft,
+        "credit_limit" => Policy::CreditLimit(limit),
+        _ => Policy::Unrestricted,
+    }
+}
+
+fn policy_name(p: Policy) -> (&'static str, i64) {
+    match p {
+        Policy::NoOverdraft => ("no_overdraft", 0),
+        Policy::CreditLimit(l) => ("credit_limit", l),
+        Policy::Unrestricted => ("unrestricted", 0),
+    }
+}
+
+impl Tx {
+    /// Opens an account if it does not exist yet.
+    pub async fn ensure_account(&mut self, name: &str, unit: Unit, policy: Policy) -> Result<(), StoreError> {
+        let (p, limit) = policy_name(policy);
+        sqlx::query(
+            "insert into account (account_id, unit, policy, credit_limit, created_at) values ($1, $2, $3, $4, $5) on conflict (account_id) do nothing",
+        )
+        .bind(name)
+        .bind(unit.as_str())
+        .bind(p)
+        .bind(limit)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Changes the limit of a credit account.
+    pub async fn set_credit_limit(&mut self, name: &str, limit: i64) -> Result<(), StoreError> {
+        sqlx::query("update account set credit_limit = $1 where account_id = $2 and policy = 'credit_limit'")
+            .bind(limit)
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn load_accounts(&mut self, names: &[&str]) -> Result<BTreeMap<String, AccountRow>, StoreError> {
+        let mut out = BTreeMap::new();
+        for name in names {
+            if out.contains_key(*name) {
+                continue;
+            }
+            let row = sqlx::query(
+                "select unit, policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account where account_id = $1",
+            )
+            .bind(*name)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("no ledger account {name}")))?;
+            out.insert(
+                name.to_string(),
+                AccountRow {
+                    unit: row.try_get(0)?,
+                    policy: policy_of(&row.try_get::<String, _>(1)?, row.try_get(2)?),
+                    totals: Totals {
+                        debits_posted: row.try_get(3)?,
+                        credits_posted: row.try_get(4)?,
+                        debits_pending: row.try_get(5)?,
+                        credits_pending: row.try_get(6)?,
+                    },
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// The totals of an account, read inside the transaction.
+    pub async fn account_totals(&mut self, name: &str) -> Result<Totals, StoreError> {
+        Ok(self.load_accounts(&[name]).await?.remove(name).map(|a| a.totals).unwrap_or_default())
+    }
+
+    async fn insert_journal(&mut self, j: &NewJournal<'_>) -> Result<String, StoreError> {
+        let journal_id = new_id();
+        sqlx::query(
+            "insert into journal (journal_id, idempotency_key, kind, station_id, occurred_at, memo, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&journal_id)
+        .bind(&j.idempotency_key)
+        .bind(j.kind)
+        .bind(j.station_id)
+        .bind(j.occurred_at)
+        .bind(j.memo.as_deref())
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(journal_id)
+    }
+
+    /// Writes a journal entry and its transfers, posted (`pending == false`) or held.
+    /// Refuses the whole batch, changing nothing, if any constrained account would break
+    /// its policy. Returns the journal id.
+    pub async fn post(&mut self, journal: &NewJournal<'_>, transfers: &[Transfer], pending: bool) -> Result<String, StoreError> {
+        let names: Vec<&str> = transfers.iter().flat_map(|t| [t.debit.as_str(), t.credit.as_str()]).collect();
+        let accounts = self.load_accounts(&names).await?;
+        // Net movement per account, checked against the policies in the model first so
+        // that the refusal carries a clear reason.
+        let mut movement: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for t in transfers {
+            if t.amount <= 0 || t.debit == t.credit {
+                return Err(StoreError::Corrupt(format!("malformed transfer {t:?}")));
+            }
+            for (name, side) in [(&t.debit, 0), (&t.credit, 1)] {
+                let a = &accounts[name.as_str()];
+                if a.unit != t.unit.as_str() {
+                    return Err(StoreError::Corrupt(format!("transfer in {} on account {name} of {}", t.unit.as_str(), a.unit)));
+                }
+                let m = movement.entry(name.as_str()).or_default();
+                if side == 0 {
+                    m.0 += t.amount;
+                } else {
+                    m.1 += t.amount;
+                }
+            }
+        }
+        for (name, (debit, credit)) in &movement {
+            let a = &accounts[*name];
+            // Credits in the same batch may fund its debits (a capture releases and
+            // re-debits), so check the debit net of them.
+            let mut totals = a.totals;
+            if !pending {
+                totals.credits_posted += credit;
+            }
+            check_debit(a.policy, &totals, *debit)?;
+        }
+        let journal_id = self.insert_journal(journal).await?;
+        let now = now_us();
+        let state = if pending { "pending" } else { "posted" };
+        for t in transfers {
+            sqlx::query(
+                "insert into transfer (transfer_id, journal_id, debit_account_id, credit_account_id, amount, unit, state, kind, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(new_id())
+            .bind(&journal_id)
+            .bind(&t.debit)
+            .bind(&t.credit)
+            .bind(t.amount)
+            .bind(t.unit.as_str())
+            .bind(state)
+            .bind(journal.kind)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        for (name, (debit, credit)) in movement {
+            if accounts[name].policy == Policy::Unrestricted {
+                continue;
+            }
+            let sql = if pending {
+                "update account set debits_pending = debits_pending + $1, credits_pending = credits_pending + $2 \
+                 where account_id = $3 \
+                 and (policy <> 'no_overdraft' or credits_posted - debits_posted - debits_pending >= $1) \
+                 and (policy <> 'credit_limit' or debits_posted + debits_pending - credits_posted + $1 <= credit_limit)"
+            } else {
+                "update account set debits_posted = debits_posted + $1, credits_posted = credits_posted + $2 \
+                 where account_id = $3 \
+                 and (policy <> 'no_overdraft' or credits_posted + $2 - debits_posted - debits_pending >= $1) \
+                 and (policy <> 'credit_limit' or debits_posted + debits_pending - credits_posted - $2 + $1 <= credit_limit)"
+            };
+            let done = sqlx::query(sql)
+                .bind(debit)
+                .bind(credit)
+                .bind(name)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+            if done != 1 {
+                // Only reachable when the account changed after it was read, which the
+                // callers' row locks prevent; refuse rather than overdraw.
+                return Err(StoreError::Domain(DomainError::InsufficientBalance {
+                    available: forecourt_core::Fen(0),
+                    needed: forecourt_core::Fen(debit),
+                }));
+            }
+        }
+        Ok(journal_id)
+    }
+
+    /// Releases every pending transfer of a journal (a hold): capture, void and expiry
+    /// all release the hold; a capture then posts what it takes as a new journal.
+    /// Returns the amount released, 0 if it was already released.
+    pub async fn release(&mut self, journal_id: &str) -> Result<i64, StoreError> {
+        let rows = sqlx::query("select transfer_id, debit_account_id, credit_account_id, amount from transfer where journal_id = $1 and state = 'pending' order by debit_account_id")
+            .bind(journal_id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut released = 0;
+        for row in rows {
+            let id: String = row.try_get(0)?;
+            let debit: String = row.try_get(1)?;
+            let credit: String = row.try_get(2)?;
+            let amount: i64 = row.try_get(3)?;
+            let n = sqlx::query("update transfer set state = 'released' where transfer_id = $1 and state = 'pending'")
+                .bind(&id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                continue;
+            }
+            sqlx::query("update account set debits_pending = debits_pending - $1 where account_id = $2 and policy <> 'unrestricted'")
+                .bind(amount)
+                .bind(&debit)
+                .execute(&mut *self.tx)
+                .await?;
+            sqlx::query("update account set credits_pending = credits_pending - $1 where account_id = $2 and policy <> 'unrestricted'")
+                .bind(amount)
+                .bind(&credit)
+                .execute(&mut *self.tx)
+                .await?;
+            released += amount;
+        }
+        Ok(released)
+    }
+}
+
+/// What `forecourt check` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    pub accounts: i64,
+    pub transfers: i64,
+    pub journals: i64,
+    pub sales: i64,
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Store {
+    /// Reads an account's totals.
+    pub async fn account_totals(&self, name: &str) -> Result<Totals, StoreError> {
+        let row = sqlx::query("select debits_posted, credits_posted, debits_pending, credits_pending from account where account_id = $1")
+            .bind(name)
+            .fetch_optional(self.read())
+            .await?;
+        Ok(match row {
+            Some(r) => Totals {
+                debits_posted: r.try_get(0)?,
+                credits_posted: r.try_get(1)?,
+                debits_pending: r.try_get(2)?,
+                credits_pending: r.try_get(3)?,
+            },
+            None => Totals::default(),
+        })
+    }
+
+    /// Recomputes every cached balance from the transfers and checks every invariant
+    /// of the ledger and of the records that refer to it.
+    pub async fn check(&self) -> Result<CheckReport, StoreError> {
+        let db = self.read();
+        let mut report = CheckReport::default();
+        let count = |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(db).await };
+        report.accounts = count("select count(*) from account").await?;
+        report.transfers = count("select count(*) from transfer").await?;
+        report.journals = count("select count(*) from journal").await?;
+        report.sales = count("select count(*) from sale").await?;
+
+        // 1. Cached totals of constrained accounts equal the sums of their transfers.
+        let mut recomputed: BTreeMap<String, Totals> = BTreeMap::new();
+        let sums = sqlx::query(
+            "select debit_account_id, credit_account_id, state, cast(sum(amount) as bigint) from transfer where state <> 'released' group by debit_account_id, credit_account_id, state",
+        )
+        .fetch_all(db)
+        .await?;
+        for r in sums {
+            let (d, c, state, amount): (String, String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+            let posted = state == "posted";
+            let dt = recomputed.entry(d).or_default();
+            if posted { dt.debits_posted += amount } else { dt.debits_pending += amount }
+            let ct = recomputed.entry(c).or_default();
+            if posted { ct.credits_posted += amount } else { ct.credits_pending += amount }
+        }
+        let accounts = sqlx::query(
+            "select account_id, policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account",
+        )
+        .fetch_all(db)
+        .await?;
+        for r in accounts {
+            let name: String = r.try_get(0)?;
+            let policy = policy_of(&r.try_get::<String, _>(1)?, r.try_get(2)?);
+            let cached = Totals {
+                debits_posted: r.try_get(3)?,
+                credits_posted: r.try_get(4)?,
+                debits_pending: r.try_get(5)?,
+                credits_pending: r.try_get(6)?,
+            };
+            let want = recomputed.get(&name).copied().unwrap_or_default();
+            if policy != Policy::Unrestricted && cached != want {
+                report.problems.push(format!("account {name}: cached {cached:?}, transfers give {want:?}"));
+            }
+            match policy {
+                Policy::NoOverdraft if want.available() < 0 => {
+                    report.problems.push(format!("account {name}: balance below zero ({})", want.available()))
+                }
+                Policy::CreditLimit(limit) if want.owed() > limit => {
+                    report.problems.push(format!("account {name}: owes {} over its limit {limit}", want.owed()))
+                }
+                _ => {}
+            }
+        }
+
+        // 2. Every transfer is well formed and moves one unit between accounts of it.
+        let bad: i64 = sqlx::query_scalar(
+            "select count(*) from transfer t join account d on d.account_id = t.debit_account_id join account c on c.account_id = t.credit_account_id \
+             where t.amount <= 0 or t.debit_account_id = t.credit_account_id or d.unit <> t.unit or c.unit <> t.unit",
+        )
+        .fetch_one(db)
+        .await?;
+        if bad > 0 {
+            report.problems.push(format!("{bad} transfers are malformed (amount, accounts or unit)"));
+        }
+        // Per unit, debits equal credits over the whole ledger.
+        for unit in ["fen", "points"] {
+            let r = sqlx::query("select cast(coalesce(sum(amount), 0) as bigint) from transfer where unit = $1 and state = 'posted'")
+                .bind(unit)
+                .fetch_one(db)
+                .await?;
+            let total: i64 = r.try_get(0)?;
+            let sides = sqlx::query(
+                "select cast(coalesce(sum(debits_posted), 0) as bigint), cast(coalesce(sum(credits_posted), 0) as bigint) from account where unit = $1 and policy <> 'unrestricted'",
+            )
+            .bind(unit)
+            .fetch_one(db)
+            .await?;
+            let (d, c): (i64, i64) = (sides.try_get(0)?, sides.try_get(1)?);
+            if d > total || c > total {
+                report.problems.push(format!("{unit}: customer accounts move more than the ledger holds"));
+            }
+        }
+
+        // 3. Sales add up: lines to the net amount, payments to the net amount,
+        //    refunds to no more than was paid.
+        let lines: i64 = sqlx::query_scalar(
+            "select count(*) from sale s where s.net_fen <> (select cast(coalesce(sum(net_fen), 0) as bigint) from sale_line l where l.sale_id = s.sale_id) \
+             or s.net_fen <> s.gross_fen - s.discount_fen",
+        )
+        .fetch_one(db)
+        .await?;
+        if lines > 0 {
+            report.problems.push(format!("{lines} sales whose lines do not add up to the net amount"));
+        }
+        let pays: i64 = sqlx::query_scalar(
+            "select count(*) from sale s where s.net_fen <> (select cast(coalesce(sum(amount_fen), 0) as bigint) from sale_payment p where p.sale_id = s.sale_id)",
+        )
+        .fetch_one(db)
+        .await?;
+        if pays > 0 {
+            report.problems.push(format!("{pays} sales whose payments do not add up to the net amount"));
+        }
+        let over: i64 = sqlx::query_scalar("select count(*) from sale where refunded_fen > net_fen or refunded_fen < 0 or points_reversed > points_earned")
+            .fetch_one(db)
+            .await?;
+        if over > 0 {
+            report.problems.push(format!("{over} sales refunded beyond what was paid"));
+        }
+        let refunds: i64 = sqlx::query_scalar(
+            "select count(*) from sale s where s.refunded_fen <> (select cast(coalesce(sum(amount_fen), 0) as bigint) from refund r where r.sale_id = s.sale_id)",
+        )
+        .fetch_one(db)
+        .await?;
+        if refunds > 0 {
+            report.problems.push(format!("{refunds} sales whose refunded amount differs from their refunds"));
+        }
+        // 4. Card payments equal what the ledger took from cards for the sale.
+        let card_mismatch: i64 = sqlx::query_scalar(
+            "select count(*) from sale s where \
+             (select cast(coalesce(sum(amount_fen), 0) as bigint) from sale_payment p where p.sale_id = s.sale_id and p.method = 'card') <> \
+             (select cast(coalesce(sum(t.amount), 0) as bigint) from transfer t where t.journal_id = s.journal_id and t.state = 'posted' and t.debit_account_id like 'card:%')",
+        )
+        .fetch_one(db)
+        .await?;
+        if card_mismatch > 0 {
+            report.problems.push(format!("{card_mismatch} sales whose card payments differ from the ledger"));
+        }
+        // 5. Holds: a pending authorisation has its transfers pending, and no other
+        //    transfer is pending.
+        let holds: i64 = sqlx::query_scalar(
+            "select count(*) from transfer t where t.state = 'pending' and not exists \
+             (select 1 from authorization_hold a where a.journal_id = t.journal_id and a.state = 'pending')",
+        )
+        .fetch_one(db)
+        .await?;
+        if holds > 0 {
+            report.problems.push(format!("{holds} pending transfers without a pending authorisation"));
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,169 @@
+//! Forward-only migrations, recorded in `schema_migration`, and the default data every
+//! database starts with (products, tiers, house accounts).
+
+use crate::{now_us, Backend, Store, StoreError};
+use sqlx::Executor;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sqlite: include_str!("../migrations/0001_foundation.sql"),
+    postgres: include_str!("../migrations/0001_foundation.sql"),
+}];
+
+/// The schema version this binary knows.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Default products of the POS contract: code, name, kind.
+const PRODUCTS: &[(&str, &str, &str)] = &[
+    ("GASOLINE_92", "92# 汽油", "fuel"),
+    ("GASOLINE_95", "95# 汽油", "fuel"),
+    ("GASOLINE_98", "98# 汽油", "fuel"),
+    ("DIESEL_0", "0# 柴油", "fuel"),
+    ("DIESEL_M10", "-10# 柴油", "fuel"),
+    ("LNG", "LNG 液化天然气", "fuel"),
+    ("CNG", "CNG 压缩天然气", "fuel"),
+    ("EV_CHARGE", "电动汽车充电", "ev"),
+    ("CAR_WASH", "洗车", "service"),
+];
+
+/// Default tiers: code, name, rank, discount fen per litre, points multiplier ‰,
+/// qualifying spend over the rolling window in fen.
+const TIERS: &[(&str, &str, i64, i64, i64, i64)] = &[
+    ("standard", "普通", 0, 0, 1000, 0),
+    ("vip", "VIP", 1, 5, 1200, 500_000),
+    ("svip", "SVIP", 2, 10, 1500, 2_000_000),
+];
+
+/// House accounts: name, unit.
+const HOUSE_ACCOUNTS: &[(&str, &str)] = &[
+    ("tender:cash", "fen"),
+    ("tender:wechat", "fen"),
+    ("tender:alipay", "fen"),
+    ("tender:bank_card", "fen"),
+    (forecourt_core::ledger::account::SALES_REVENUE, "fen"),
+    (forecourt_core::ledger::account::RECHARGE_BONUS_EXPENSE, "fen"),
+    (forecourt_core::ledger::account::COUPON_EXPENSE, "fen"),
+    (forecourt_core::ledger::account::HOLDS, "fen"),
+    (forecourt_core::ledger::account::ADJUSTMENT, "fen"),
+    (forecourt_core::ledger::account::POINTS_ISSUED, "points"),
+    (forecourt_core::ledger::account::POINTS_REDEEMED, "points"),
+    ("equity:points_adjustment", "points"),
+];
+
+fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
+    sql.split(";\n").filter_map(|chunk| {
+        let body: String = chunk
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let body = body.trim();
+        (!body.is_empty()).then(|| body.to_string())
+    })
+}
+
+impl Store {
+    /// Applies every migration not yet applied, then the default data.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.write.acquire().await?;
+        conn.execute(
+            "create table if not exists schema_migration (version bigint primary key, name text not null, applied_at bigint not null)",
+        )
+        .await?;
+        let found: Option<i64> = sqlx::query_scalar("select max(version) from schema_migration")
+            .fetch_one(&mut *conn)
+            .await?;
+        let found = found.unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew { found, known: SCHEMA_VERSION });
+        }
+        drop(conn);
+        for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+            let mut tx = self.write.begin().await?;
+            let sql = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            for stmt in statements(sql) {
+                tx.execute(stmt.as_str()).await?;
+            }
+            sqlx::query("insert into schema_migration (version, name, applied_at) values ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(now_us())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version = m.version, name = m.name, "applied migration");
+        }
+        self.seed_defaults().await
+    }
+
+    async fn seed_defaults(&self) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let now = now_us();
+        for (code, name, kind) in PRODUCTS {
+            sqlx::query(
+                "insert into product (product_id, code, name, kind, category, created_at) values ($1, $2, $3, $4, null, $5) on conflict (code) do nothing",
+            )
+            .bind(crate::new_id())
+            .bind(*code)
+            .bind(*name)
+            .bind(*kind)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (code, name, rank, discount, mult, spend) in TIERS {
+            sqlx::query(
+                "insert into tier (code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen, created_at) values ($1, $2, $3, $4, $5, $6, $7) on conflict (code) do nothing",
+            )
+            .bind(*code)
+            .bind(*name)
+            .bind(*rank)
+            .bind(*discount)
+            .bind(*mult)
+            .bind(*spend)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (name, unit) in HOUSE_ACCOUNTS {
+            sqlx::query(
+                "insert into account (account_id, unit, policy, created_at) values ($1, $2, 'unrestricted', $3) on conflict (account_id) do nothing",
+            )
+            .bind(*name)
+            .bind(*unit)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The schema version of the database.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar("select max(version) from schema_migration")
+            .fetch_one(self.read())
+            .await?;
+        Ok(v.unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn statements_split_and_drop_comments() {
+        let s: Vec<String> = super::statements("-- a\ncreate table a (x bigint);\n-- b\ncreate index i on a (x);\n").collect();
+        assert_eq!(s, vec!["create table a (x bigint)", "create index i on a (x)"]);
+    }
+}

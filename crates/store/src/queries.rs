@@ -1,0 +1,1333 @@
+//! Reads and writes of everything but the ledger itself.
+
+use crate::model::*;
+use crate::{new_id, now_us, Store, StoreError, Tx};
+use forecourt_core::ledger::{account, Policy, Unit};
+use forecourt_core::limits::CardRules;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+const STATION_COLS: &str = "s.station_id, s.code, s.name, s.region_id, r.code, s.address, s.lat, s.lon, s.time_zone, coalesce(s.province, r.province), s.opening_hours";
+
+fn station(r: &AnyRow) -> Result<Station, StoreError> {
+    Ok(Station {
+        station_id: r.try_get(0)?,
+        code: r.try_get(1)?,
+        name: r.try_get(2)?,
+        region_id: r.try_get(3)?,
+        region_code: r.try_get(4)?,
+        address: r.try_get(5)?,
+        lat: r.try_get(6)?,
+        lon: r.try_get(7)?,
+        time_zone: r.try_get(8)?,
+        province: r.try_get(9)?,
+        opening_hours: r.try_get(10)?,
+    })
+}
+
+const CUSTOMER_COLS: &str = "customer_id, member_code, kind, name, phone, industry, birthday, occupation, home_station_id, source, source_code, tier_code, consent_marketing, consent_sensitive, tags, notes, created_at";
+
+fn customer(r: &AnyRow) -> Result<Customer, StoreError> {
+    let tags: String = r.try_get(14)?;
+    Ok(Customer {
+        customer_id: r.try_get(0)?,
+        member_code: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        name: r.try_get(3)?,
+        phone: r.try_get(4)?,
+        industry: r.try_get(5)?,
+        birthday: r.try_get(6)?,
+        occupation: r.try_get(7)?,
+        home_station_id: r.try_get(8)?,
+        source: r.try_get(9)?,
+        source_code: r.try_get(10)?,
+        tier_code: r.try_get(11)?,
+        consent_marketing: r.try_get::<i64, _>(12)? != 0,
+        consent_sensitive: r.try_get::<i64, _>(13)? != 0,
+        tags: serde_json::from_str(&tags)?,
+        notes: r.try_get(15)?,
+        created_at: r.try_get(16)?,
+    })
+}
+
+const CARD_COLS: &str = "card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, pin_failures, replaced_by_card_id, created_at";
+
+fn card(r: &AnyRow) -> Result<Card, StoreError> {
+    let rules: String = r.try_get(8)?;
+    Ok(Card {
+        card_id: r.try_get(0)?,
+        card_no: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        state: r.try_get(3)?,
+        customer_id: r.try_get(4)?,
+        main_card_id: r.try_get(5)?,
+        balance_mode: r.try_get(6)?,
+        cap_fen: r.try_get(7)?,
+        rules: serde_json::from_str::<CardRules>(&rules)?,
+        pin_hash: r.try_get(9)?,
+        pin_failures: r.try_get(10)?,
+        replaced_by_card_id: r.try_get(11)?,
+        created_at: r.try_get(12)?,
+    })
+}
+
+/// Normalises a name for prefix search: trimmed, lower-case.
+pub fn normalise_name(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+async fn station_by<'e, E: Executor<'e, Database = Any>>(db: E, col: &str, value: &str) -> Result<Option<Station>, StoreError> {
+    let sql = format!("select {STATION_COLS} from station s left join region r on r.region_id = s.region_id where s.{col} = $1");
+    let row = sqlx::query(&sql).bind(value).fetch_optional(db).await?;
+    row.as_ref().map(station).transpose()
+}
+
+async fn card_by<'e, E: Executor<'e, Database = Any>>(db: E, col: &str, value: &str) -> Result<Option<Card>, StoreError> {
+    let sql = format!("select {CARD_COLS} from card where {col} = $1");
+    let row = sqlx::query(&sql).bind(value).fetch_optional(db).await?;
+    row.as_ref().map(card).transpose()
+}
+
+async fn customer_by_id<'e, E: Executor<'e, Database = Any>>(db: E, id: &str) -> Result<Option<Customer>, StoreError> {
+    let sql = format!("select {CUSTOMER_COLS} from customer where customer_id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(db).await?;
+    row.as_ref().map(customer).transpose()
+}
+
+async fn tier_by_code<'e, E: Executor<'e, Database = Any>>(db: E, code: &str) -> Result<Option<Tier>, StoreError> {
+    let row = sqlx::query("select code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen from tier where code = $1")
+        .bind(code)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| -> Result<Tier, StoreError> {
+        Ok(Tier {
+            code: r.try_get(0)?,
+            name: r.try_get(1)?,
+            rank: r.try_get(2)?,
+            discount_fen_per_litre: r.try_get(3)?,
+            points_multiplier_permille: r.try_get(4)?,
+            qualify_spend_fen: r.try_get(5)?,
+        })
+    })
+    .transpose()
+}
+
+async fn product_by_code<'e, E: Executor<'e, Database = Any>>(db: E, code: &str) -> Result<Option<Product>, StoreError> {
+    let row = sqlx::query("select product_id, code, name, kind, category from product where code = $1")
+        .bind(code)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| -> Result<Product, StoreError> {
+        Ok(Product {
+            product_id: r.try_get(0)?,
+            code: r.try_get(1)?,
+            name: r.try_get(2)?,
+            kind: r.try_get(3)?,
+            category: r.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+async fn card_balance<'e, E: Executor<'e, Database = Any>>(db: E, card_id: &str) -> Result<CardBalance, StoreError> {
+    let rows = sqlx::query(
+        "select account_id, credits_posted - debits_posted - debits_pending, debits_pending from account where account_id in ($1, $2)",
+    )
+    .bind(account::card_paid(card_id))
+    .bind(account::card_bonus(card_id))
+    .fetch_all(db)
+    .await?;
+    let mut b = CardBalance::default();
+    for r in rows {
+        let name: String = r.try_get(0)?;
+        let avail: i64 = r.try_get(1)?;
+        let held: i64 = r.try_get(2)?;
+        if name.ends_with(":paid") {
+            b.paid_fen = avail;
+        } else {
+            b.bonus_fen = avail;
+        }
+        b.held_fen += held;
+    }
+    Ok(b)
+}
+
+async fn usage<'e, E: Executor<'e, Database = Any>>(db: E, card_id: &str, from: i64, to: i64) -> Result<(i64, i64, i64), StoreError> {
+    let r = sqlx::query(
+        "select cast(coalesce(sum(sales), 0) as bigint), cast(coalesce(sum(amount_fen), 0) as bigint), cast(coalesce(sum(volume_ml), 0) as bigint) \
+         from card_usage where card_id = $1 and occurred_at >= $2 and occurred_at < $3",
+    )
+    .bind(card_id)
+    .bind(from)
+    .bind(to)
+    .fetch_one(db)
+    .await?;
+    Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+}
+
+impl Store {
+    pub async fn station_by_code(&self, code: &str) -> Result<Option<Station>, StoreError> {
+        station_by(self.read(), "code", code).await
+    }
+
+    pub async fn station_by_id(&self, id: &str) -> Result<Option<Station>, StoreError> {
+        station_by(self.read(), "station_id", id).await
+    }
+
+    pub async fn stations(&self) -> Result<Vec<Station>, StoreError> {
+        let sql = format!("select {STATION_COLS} from station s left join region r on r.region_id = s.region_id order by s.code");
+        let rows = sqlx::query(&sql).fetch_all(self.read()).await?;
+        rows.iter().map(station).collect()
+    }
+
+    pub async fn regions(&self) -> Result<Vec<Region>, StoreError> {
+        let rows = sqlx::query("select region_id, code, name, province from region order by code")
+            .fetch_all(self.read())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Region {
+                    region_id: r.try_get(0)?,
+                    code: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    province: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
+        let rows = sqlx::query("select product_id, code, name, kind, category from product order by code")
+            .fetch_all(self.read())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Product {
+                    product_id: r.try_get(0)?,
+                    code: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    category: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn product_by_code(&self, code: &str) -> Result<Option<Product>, StoreError> {
+        product_by_code(self.read(), code).await
+    }
+
+    /// The price history of a station, newest first, optionally for one product.
+    pub async fn prices(&self, station_id: &str, product_code: Option<&str>) -> Result<Vec<Price>, StoreError> {
+        let rows = sqlx::query(
+            "select s.code, p.code, x.unit_price_fen, x.effective_from from price x join station s on s.station_id = x.station_id \
+             join product p on p.product_id = x.product_id where x.station_id = $1 and ($2 = '' or p.code = $2) \
+             order by p.code, x.effective_from desc",
+        )
+        .bind(station_id)
+        .bind(product_code.unwrap_or(""))
+        .fetch_all(self.read())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Price {
+                    station_code: r.try_get(0)?,
+                    product_code: r.try_get(1)?,
+                    unit_price_fen: r.try_get(2)?,
+                    effective_from: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The price in effect at `at` for a product at a station.
+    pub async fn price_at(&self, station_id: &str, product_id: &str, at: i64) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select unit_price_fen from price where station_id = $1 and product_id = $2 and effective_from <= $3 order by effective_from desc limit 1",
+        )
+        .bind(station_id)
+        .bind(product_id)
+        .bind(at)
+        .fetch_optional(self.read())
+        .await?)
+    }
+
+    pub async fn tier(&self, code: &str) -> Result<Option<Tier>, StoreError> {
+        tier_by_code(self.read(), code).await
+    }
+
+    pub async fn tiers(&self) -> Result<Vec<Tier>, StoreError> {
+        let codes: Vec<String> = sqlx::query_scalar("select code from tier order by rank").fetch_all(self.read()).await?;
+        let mut out = Vec::new();
+        for c in codes {
+            if let Some(t) = self.tier(&c).await? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
+        customer_by_id(self.read(), id).await
+    }
+
+    pub async fn customer_by_member_code(&self, code: &str) -> Result<Option<Customer>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar("select customer_id from customer where member_code = $1")
+            .bind(code)
+            .fetch_optional(self.read())
+            .await?;
+        match id {
+            Some(id) => self.customer(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Customer ids with this phone (customers and company contacts).
+    pub async fn customer_ids_by_phone(&self, phone: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select customer_id from customer where phone = $1 union select customer_id from contact where phone = $1",
+        )
+        .bind(phone)
+        .fetch_all(self.read())
+        .await?)
+    }
+
+    pub async fn customer_ids_by_plate(&self, plate: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("select distinct customer_id from vehicle where plate = $1")
+            .bind(plate)
+            .fetch_all(self.read())
+            .await?)
+    }
+
+    pub async fn customer_ids_by_name_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        let like = format!("{}%", normalise_name(prefix).replace(['%', '_'], ""));
+        Ok(sqlx::query_scalar("select customer_id from customer where name_norm like $1 order by name_norm limit $2")
+            .bind(like)
+            .bind(limit)
+            .fetch_all(self.read())
+            .await?)
+    }
+
+    pub async fn vehicles(&self, customer_id: &str) -> Result<Vec<Vehicle>, StoreError> {
+        let rows = sqlx::query("select vehicle_id, plate, model, colour, fuel_type, tank_capacity_ml from vehicle where customer_id = $1 order by created_at")
+            .bind(customer_id)
+            .fetch_all(self.read())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Vehicle {
+                    vehicle_id: r.try_get(0)?,
+                    plate: r.try_get(1)?,
+                    model: r.try_get(2)?,
+                    colour: r.try_get(3)?,
+                    fuel_type: r.try_get(4)?,
+                    tank_capacity_ml: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn contacts(&self, customer_id: &str) -> Result<Vec<Contact>, StoreError> {
+        let rows = sqlx::query("select contact_id, name, phone, role from contact where customer_id = $1 order by created_at")
+            .bind(customer_id)
+            .fetch_all(self.read())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Contact {
+                    contact_id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    phone: r.try_get(2)?,
+                    role: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn card_by_no(&self, card_no: &str) -> Result<Option<Card>, StoreError> {
+        card_by(self.read(), "card_no", card_no).await
+    }
+
+    pub async fn card_by_id(&self, card_id: &str) -> Result<Option<Card>, StoreError> {
+        card_by(self.read(), "card_id", card_id).await
+    }
+
+    pub async fn cards_of_customer(&self, customer_id: &str) -> Result<Vec<Card>, StoreError> {
+        let sql = format!("select {CARD_COLS} from card where customer_id = $1 order by created_at");
+        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(self.read()).await?;
+        rows.iter().map(card).collect()
+    }
+
+    pub async fn sub_cards(&self, main_card_id: &str) -> Result<Vec<Card>, StoreError> {
+        let sql = format!("select {CARD_COLS} from card where main_card_id = $1 order by created_at");
+        let rows = sqlx::query(&sql).bind(main_card_id).fetch_all(self.read()).await?;
+        rows.iter().map(card).collect()
+    }
+
+    pub async fn card_balance(&self, card_id: &str) -> Result<CardBalance, StoreError> {
+        card_balance(self.read(), card_id).await
+    }
+
+    /// Sales count, amount and volume of a card in `[from, to)`.
+    pub async fn card_usage(&self, card_id: &str, from: i64, to: i64) -> Result<(i64, i64, i64), StoreError> {
+        usage(self.read(), card_id, from, to).await
+    }
+
+    pub async fn points_balance(&self, customer_id: &str) -> Result<i64, StoreError> {
+        Ok(self.account_totals(&account::customer_points(customer_id)).await?.available())
+    }
+
+    pub async fn credit_agreement(&self, customer_id: &str) -> Result<Option<(i64, i64)>, StoreError> {
+        let r = sqlx::query("select credit_limit_fen, billing_day from credit_agreement where customer_id = $1")
+            .bind(customer_id)
+            .fetch_optional(self.read())
+            .await?;
+        r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    pub async fn recent_sales(&self, customer_id: &str, limit: i64) -> Result<Vec<RecentSale>, StoreError> {
+        let rows = sqlx::query(
+            "select x.sale_id, s.code, x.occurred_at, x.net_fen, x.points_earned, x.refunded_fen from sale x join station s on s.station_id = x.station_id \
+             where x.customer_id = $1 order by x.occurred_at desc limit $2",
+        )
+        .bind(customer_id)
+        .bind(limit)
+        .fetch_all(self.read())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecentSale {
+                    sale_id: r.try_get(0)?,
+                    station_code: r.try_get(1)?,
+                    occurred_at: r.try_get(2)?,
+                    net_fen: r.try_get(3)?,
+                    points_earned: r.try_get(4)?,
+                    refunded_fen: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<StaffUser>, StoreError> {
+        let r = sqlx::query("select user_id, username, password_hash, role, scope, failed_logins, locked_until, disabled from staff_user where username = $1")
+            .bind(username)
+            .fetch_optional(self.read())
+            .await?;
+        r.map(|r| {
+            Ok(StaffUser {
+                user_id: r.try_get(0)?,
+                username: r.try_get(1)?,
+                password_hash: r.try_get(2)?,
+                role: r.try_get(3)?,
+                scope: r.try_get(4)?,
+                failed_logins: r.try_get(5)?,
+                locked_until: r.try_get(6)?,
+                disabled: r.try_get::<i64, _>(7)? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    /// The user of a live session token hash.
+    pub async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<StaffUser>, StoreError> {
+        let username: Option<String> = sqlx::query_scalar(
+            "select u.username from staff_session s join staff_user u on u.user_id = s.user_id \
+             where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and u.disabled = 0",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.read())
+        .await?;
+        match username {
+            Some(u) => self.user_by_username(&u).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The station of a live POS token hash.
+    pub async fn pos_token_station(&self, token_hash: &str) -> Result<Option<Station>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar("select station_id from pos_token where token_hash = $1 and revoked_at is null")
+            .bind(token_hash)
+            .fetch_optional(self.read())
+            .await?;
+        match id {
+            Some(id) => self.station_by_id(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn sale(&self, sale_id: &str) -> Result<Option<SaleRecord>, StoreError> {
+        sale_by_id(self.read(), sale_id).await
+    }
+
+    pub async fn authorization(&self, id: &str) -> Result<Option<Authorization>, StoreError> {
+        authorization_by_id(self.read(), id).await
+    }
+
+    /// Ids of pending authorisations whose hold expired before `now`.
+    pub async fn expired_authorizations(&self, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("select authorization_id from authorization_hold where state = 'pending' and expires_at <= $1 order by expires_at limit $2")
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.read())
+            .await?)
+    }
+
+    pub async fn recharge_promotions(&self) -> Result<Vec<RechargePromotion>, StoreError> {
+        let rows = sqlx::query("select promotion_id, name, min_amount_fen, bonus_fen, valid_from, valid_until from recharge_promotion order by min_amount_fen")
+            .fetch_all(self.read())
+            .await?;
+        rows.iter().map(promotion).collect()
+    }
+}
+
+fn promotion(r: &AnyRow) -> Result<RechargePromotion, StoreError> {
+    Ok(RechargePromotion {
+        promotion_id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        min_amount_fen: r.try_get(2)?,
+        bonus_fen: r.try_get(3)?,
+        valid_from: r.try_get(4)?,
+        valid_until: r.try_get(5)?,
+    })
+}
+
+async fn sale_by_id<'e, E: Executor<'e, Database = Any>>(db: E, sale_id: &str) -> Result<Option<SaleRecord>, StoreError> {
+    let r = sqlx::query(
+        "select sale_id, station_id, customer_id, card_id, occurred_at, gross_fen, discount_fen, net_fen, points_earned, refunded_fen, points_reversed, tier_code from sale where sale_id = $1",
+    )
+    .bind(sale_id)
+    .fetch_optional(db)
+    .await?;
+    r.map(|r| {
+        Ok(SaleRecord {
+            sale_id: r.try_get(0)?,
+            station_id: r.try_get(1)?,
+            customer_id: r.try_get(2)?,
+            card_id: r.try_get(3)?,
+            occurred_at: r.try_get(4)?,
+            gross_fen: r.try_get(5)?,
+            discount_fen: r.try_get(6)?,
+            net_fen: r.try_get(7)?,
+            points_earned: r.try_get(8)?,
+            refunded_fen: r.try_get(9)?,
+            points_reversed: r.try_get(10)?,
+            tier_code: r.try_get(11)?,
+        })
+    })
+    .transpose()
+}
+
+async fn authorization_by_id<'e, E: Executor<'e, Database = Any>>(db: E, id: &str) -> Result<Option<Authorization>, StoreError> {
+    let r = sqlx::query("select authorization_id, station_id, card_id, journal_id, held_fen, state, expires_at from authorization_hold where authorization_id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    r.map(|r| {
+        Ok(Authorization {
+            authorization_id: r.try_get(0)?,
+            station_id: r.try_get(1)?,
+            card_id: r.try_get(2)?,
+            journal_id: r.try_get(3)?,
+            held_fen: r.try_get(4)?,
+            state: r.try_get(5)?,
+            expires_at: r.try_get(6)?,
+        })
+    })
+    .transpose()
+}
+
+/// Sale rows to write.
+#[derive(Debug, Clone)]
+pub struct NewSale {
+    pub sale_id: String,
+    pub station_id: String,
+    pub pos_txn_id: String,
+    pub journal_id: String,
+    pub customer_id: Option<String>,
+    pub card_id: Option<String>,
+    pub occurred_at: i64,
+    pub gross_fen: i64,
+    pub discount_fen: i64,
+    pub net_fen: i64,
+    pub points_earned: i64,
+    pub tier_code: Option<String>,
+    pub authorization_id: Option<String>,
+    pub flags: String,
+    pub lines: Vec<SaleLineRecord>,
+    pub payments: Vec<SalePaymentRecord>,
+}
+
+impl Tx {
+    pub async fn create_region(&mut self, code: &str, name: &str, province: Option<&str>) -> Result<String, StoreError> {
+        if let Some(id) = sqlx::query_scalar::<_, String>("select region_id from region where code = $1")
+            .bind(code)
+            .fetch_optional(&mut *self.tx)
+            .await?
+        {
+            return Ok(id);
+        }
+        let id = new_id();
+        sqlx::query("insert into region (region_id, code, name, province, created_at) values ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(code)
+            .bind(name)
+            .bind(province)
+            .bind(now_us())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn create_station(&mut self, s: &NewStation) -> Result<String, StoreError> {
+        let region_id = match &s.region_code {
+            Some(code) => Some(self.create_region(code, code, s.province.as_deref()).await?),
+            None => None,
+        };
+        let id = new_id();
+        sqlx::query(
+            "insert into station (station_id, code, name, region_id, address, lat, lon, time_zone, province, opening_hours, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&id)
+        .bind(&s.code)
+        .bind(&s.name)
+        .bind(region_id)
+        .bind(s.address.as_deref())
+        .bind(s.lat)
+        .bind(s.lon)
+        .bind(s.time_zone.as_deref().unwrap_or("Asia/Shanghai"))
+        .bind(s.province.as_deref())
+        .bind(s.opening_hours.as_deref())
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn create_product(&mut self, code: &str, name: &str, kind: &str, category: Option<&str>) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query("insert into product (product_id, code, name, kind, category, created_at) values ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(code)
+            .bind(name)
+            .bind(kind)
+            .bind(category)
+            .bind(now_us())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn add_price(&mut self, station_id: &str, product_id: &str, unit_price_fen: i64, effective_from: i64) -> Result<(), StoreError> {
+        sqlx::query("insert into price (price_id, station_id, product_id, unit_price_fen, effective_from, created_at) values ($1, $2, $3, $4, $5, $6)")
+            .bind(new_id())
+            .bind(station_id)
+            .bind(product_id)
+            .bind(unit_price_fen)
+            .bind(effective_from)
+            .bind(now_us())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn station_by_code(&mut self, code: &str) -> Result<Option<Station>, StoreError> {
+        station_by(&mut *self.tx, "code", code).await
+    }
+
+    pub async fn product_by_code(&mut self, code: &str) -> Result<Option<Product>, StoreError> {
+        product_by_code(&mut *self.tx, code).await
+    }
+
+    pub async fn tier(&mut self, code: &str) -> Result<Option<Tier>, StoreError> {
+        tier_by_code(&mut *self.tx, code).await
+    }
+
+    pub async fn customer(&mut self, id: &str) -> Result<Option<Customer>, StoreError> {
+        customer_by_id(&mut *self.tx, id).await
+    }
+
+    /// Creates a customer with vehicles and contacts, and their points account.
+    pub async fn create_customer(&mut self, c: &NewCustomer) -> Result<String, StoreError> {
+        let id = new_id();
+        let now = now_us();
+        sqlx::query(
+            "insert into customer (customer_id, member_code, kind, name, name_norm, phone, industry, birthday, occupation, home_station_id, source, source_code, \
+             tier_code, consent_marketing, consent_sensitive, tags, notes, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'standard', $13, $14, $15, $16, $17, $17)",
+        )
+        .bind(&id)
+        .bind(&c.member_code)
+        .bind(&c.kind)
+        .bind(&c.name)
+        .bind(normalise_name(&c.name))
+        .bind(c.phone.as_deref())
+        .bind(c.industry.as_deref())
+        .bind(c.birthday.as_deref())
+        .bind(c.occupation.as_deref())
+        .bind(c.home_station_id.as_deref())
+        .bind(c.source.as_deref())
+        .bind(c.source_code.as_deref())
+        .bind(i64::from(c.consent_marketing))
+        .bind(i64::from(c.consent_sensitive))
+        .bind(serde_json::to_string(&c.tags)?)
+        .bind(c.notes.as_deref())
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        for v in &c.vehicles {
+            self.add_vehicle(&id, v).await?;
+        }
+        for k in &c.contacts {
+            sqlx::query("insert into contact (contact_id, customer_id, name, phone, role, created_at) values ($1, $2, $3, $4, $5, $6)")
+                .bind(new_id())
+                .bind(&id)
+                .bind(&k.name)
+                .bind(k.phone.as_deref())
+                .bind(k.role.as_deref())
+                .bind(now)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.ensure_account(&account::customer_points(&id), Unit::Points, Policy::NoOverdraft).await?;
+        Ok(id)
+    }
+
+    pub async fn add_vehicle(&mut self, customer_id: &str, v: &NewVehicle) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query(
+            "insert into vehicle (vehicle_id, customer_id, plate, model, colour, fuel_type, tank_capacity_ml, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(customer_id)
+        .bind(&v.plate)
+        .bind(v.model.as_deref())
+        .bind(v.colour.as_deref())
+        .bind(v.fuel_type.as_deref())
+        .bind(v.tank_capacity_ml)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Sets or changes a customer's credit (挂账) agreement and opens its account.
+    pub async fn set_credit_agreement(&mut self, customer_id: &str, limit_fen: i64, billing_day: i64) -> Result<(), StoreError> {
+        let now = now_us();
+        let n = sqlx::query("update credit_agreement set credit_limit_fen = $1, billing_day = $2, updated_at = $3 where customer_id = $4")
+            .bind(limit_fen)
+            .bind(billing_day)
+            .bind(now)
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            sqlx::query("insert into credit_agreement (customer_id, credit_limit_fen, billing_day, created_at, updated_at) values ($1, $2, $3, $4, $4)")
+                .bind(customer_id)
+                .bind(limit_fen)
+                .bind(billing_day)
+                .bind(now)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let name = account::customer_credit(customer_id);
+        self.ensure_account(&name, Unit::Fen, Policy::CreditLimit(limit_fen)).await?;
+        self.set_credit_limit(&name, limit_fen).await
+    }
+
+    /// Issues a card and opens its accounts (a pooled fleet sub-card spends its main
+    /// card's accounts, but gets its own so that it can switch to allocation later).
+    pub async fn create_card(&mut self, c: &NewCard) -> Result<String, StoreError> {
+        let id = new_id();
+        let now = now_us();
+        sqlx::query(
+            "insert into card (card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, created_at, updated_at) \
+             values ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(&id)
+        .bind(&c.card_no)
+        .bind(&c.kind)
+        .bind(c.customer_id.as_deref())
+        .bind(c.main_card_id.as_deref())
+        .bind(&c.balance_mode)
+        .bind(c.cap_fen)
+        .bind(serde_json::to_string(&c.rules)?)
+        .bind(c.pin_hash.as_deref())
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        self.ensure_account(&account::card_paid(&id), Unit::Fen, Policy::NoOverdraft).await?;
+        self.ensure_account(&account::card_bonus(&id), Unit::Fen, Policy::NoOverdraft).await?;
+        Ok(id)
+    }
+
+    /// Takes the card's row lock for the rest of the transaction (on PostgreSQL a row
+    /// lock; on SQLite the single writer already serialises) and returns the card as it
+    /// is now. Lock cards in ascending id order.
+    pub async fn lock_card(&mut self, card_id: &str) -> Result<Card, StoreError> {
+        let n = sqlx::query("update card set lock_version = lock_version + 1 where card_id = $1")
+            .bind(card_id)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(StoreError::NotFound("card"));
+        }
+        card_by(&mut *self.tx, "card_id", card_id).await?.ok_or(StoreError::NotFound("card"))
+    }
+
+    pub async fn card_by_no(&mut self, card_no: &str) -> Result<Option<Card>, StoreError> {
+        card_by(&mut *self.tx, "card_no", card_no).await
+    }
+
+    pub async fn card_by_id(&mut self, card_id: &str) -> Result<Option<Card>, StoreError> {
+        card_by(&mut *self.tx, "card_id", card_id).await
+    }
+
+    pub async fn card_balance(&mut self, card_id: &str) -> Result<CardBalance, StoreError> {
+        card_balance(&mut *self.tx, card_id).await
+    }
+
+    pub async fn card_usage(&mut self, card_id: &str, from: i64, to: i64) -> Result<(i64, i64, i64), StoreError> {
+        usage(&mut *self.tx, card_id, from, to).await
+    }
+
+    pub async fn set_card_state(&mut self, card_id: &str, state: &str, replaced_by: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("update card set state = $1, replaced_by_card_id = coalesce($2, replaced_by_card_id), updated_at = $3 where card_id = $4")
+            .bind(state)
+            .bind(replaced_by)
+            .bind(now_us())
+            .bind(card_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_card_rules(&mut self, card_id: &str, rules: &CardRules) -> Result<(), StoreError> {
+        sqlx::query("update card set rules = $1, updated_at = $2 where card_id = $3")
+            .bind(serde_json::to_string(rules)?)
+            .bind(now_us())
+            .bind(card_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_card_pin(&mut self, card_id: &str, pin_hash: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("update card set pin_hash = $1, pin_failures = 0, updated_at = $2 where card_id = $3")
+            .bind(pin_hash)
+            .bind(now_us())
+            .bind(card_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a wrong PIN; returns the number of failures now.
+    pub async fn record_pin_failure(&mut self, card_id: &str) -> Result<i64, StoreError> {
+        sqlx::query("update card set pin_failures = pin_failures + 1 where card_id = $1")
+            .bind(card_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(sqlx::query_scalar("select pin_failures from card where card_id = $1")
+            .bind(card_id)
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    pub async fn reset_pin_failures(&mut self, card_id: &str) -> Result<(), StoreError> {
+        sqlx::query("update card set pin_failures = 0 where card_id = $1 and pin_failures <> 0")
+            .bind(card_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Registers an anonymous card to a customer (转卡) and makes it personal.
+    pub async fn register_card(&mut self, card_id: &str, customer_id: &str, cap_fen: Option<i64>) -> Result<(), StoreError> {
+        sqlx::query("update card set customer_id = $1, kind = 'personal', cap_fen = $2, updated_at = $3 where card_id = $4 and kind = 'anonymous'")
+            .bind(customer_id)
+            .bind(cap_fen)
+            .bind(now_us())
+            .bind(card_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a card's sub-cards to its replacement.
+    pub async fn move_sub_cards(&mut self, from_card_id: &str, to_card_id: &str) -> Result<(), StoreError> {
+        sqlx::query("update card set main_card_id = $1 where main_card_id = $2")
+            .bind(to_card_id)
+            .bind(from_card_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_balance_mode(&mut self, card_id: &str, mode: &str) -> Result<(), StoreError> {
+        sqlx::query("update card set balance_mode = $1, updated_at = $2 where card_id = $3")
+            .bind(mode)
+            .bind(now_us())
+            .bind(card_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn credit_limit(&mut self, customer_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("select credit_limit_fen from credit_agreement where customer_id = $1")
+            .bind(customer_id)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
+    pub async fn add_usage(&mut self, card_id: &str, occurred_at: i64, sales: i64, amount_fen: i64, volume_ml: i64, ref_id: &str) -> Result<(), StoreError> {
+        sqlx::query("insert into card_usage (card_id, occurred_at, sales, amount_fen, volume_ml, ref_id) values ($1, $2, $3, $4, $5, $6)")
+            .bind(card_id)
+            .bind(occurred_at)
+            .bind(sales)
+            .bind(amount_fen)
+            .bind(volume_ml)
+            .bind(ref_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn pos_request(&mut self, station_id: &str, pos_txn_id: &str) -> Result<Option<PosRequest>, StoreError> {
+        let r = sqlx::query("select kind, request_hash, status, response from pos_request where station_id = $1 and pos_txn_id = $2")
+            .bind(station_id)
+            .bind(pos_txn_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        r.map(|r| {
+            Ok(PosRequest {
+                kind: r.try_get(0)?,
+                request_hash: r.try_get(1)?,
+                status: r.try_get(2)?,
+                response: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn save_pos_request(&mut self, station_id: &str, pos_txn_id: &str, req: &PosRequest) -> Result<(), StoreError> {
+        sqlx::query("insert into pos_request (station_id, pos_txn_id, kind, request_hash, status, response, created_at) values ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(station_id)
+            .bind(pos_txn_id)
+            .bind(&req.kind)
+            .bind(&req.request_hash)
+            .bind(req.status)
+            .bind(&req.response)
+            .bind(now_us())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_sale(&mut self, s: &NewSale) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into sale (sale_id, station_id, pos_txn_id, journal_id, customer_id, card_id, occurred_at, gross_fen, discount_fen, net_fen, points_earned, \
+             tier_code, authorization_id, flags, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&s.sale_id)
+        .bind(&s.station_id)
+        .bind(&s.pos_txn_id)
+        .bind(&s.journal_id)
+        .bind(s.customer_id.as_deref())
+        .bind(s.card_id.as_deref())
+        .bind(s.occurred_at)
+        .bind(s.gross_fen)
+        .bind(s.discount_fen)
+        .bind(s.net_fen)
+        .bind(s.points_earned)
+        .bind(s.tier_code.as_deref())
+        .bind(s.authorization_id.as_deref())
+        .bind(&s.flags)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        for l in &s.lines {
+            sqlx::query(
+                "insert into sale_line (sale_id, line_no, product_code, kind, category, volume_ml, quantity, unit_price_fen, gross_fen, discount_fen, net_fen, pump_no) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&s.sale_id)
+            .bind(l.line_no)
+            .bind(&l.product_code)
+            .bind(&l.kind)
+            .bind(l.category.as_deref())
+            .bind(l.volume_ml)
+            .bind(l.quantity)
+            .bind(l.unit_price_fen)
+            .bind(l.gross_fen)
+            .bind(l.discount_fen)
+            .bind(l.net_fen)
+            .bind(l.pump_no)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        for p in &s.payments {
+            sqlx::query(
+                "insert into sale_payment (sale_id, payment_no, method, amount_fen, card_id, coupon_code, from_paid_fen, from_bonus_fen) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&s.sale_id)
+            .bind(p.payment_no)
+            .bind(&p.method)
+            .bind(p.amount_fen)
+            .bind(p.card_id.as_deref())
+            .bind(p.coupon_code.as_deref())
+            .bind(p.from_paid_fen)
+            .bind(p.from_bonus_fen)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn sale(&mut self, sale_id: &str) -> Result<Option<SaleRecord>, StoreError> {
+        sale_by_id(&mut *self.tx, sale_id).await
+    }
+
+    /// Takes the sale's row lock for the rest of the transaction.
+    pub async fn lock_sale(&mut self, sale_id: &str) -> Result<SaleRecord, StoreError> {
+        sqlx::query("update sale set refunded_fen = refunded_fen where sale_id = $1")
+            .bind(sale_id)
+            .execute(&mut *self.tx)
+            .await?;
+        sale_by_id(&mut *self.tx, sale_id).await?.ok_or(StoreError::NotFound("sale"))
+    }
+
+    pub async fn sale_lines(&mut self, sale_id: &str) -> Result<Vec<SaleLineRecord>, StoreError> {
+        let rows = sqlx::query(
+            "select line_no, product_code, kind, category, volume_ml, quantity, unit_price_fen, gross_fen, discount_fen, net_fen, refunded_fen, pump_no \
+             from sale_line where sale_id = $1 order by line_no",
+        )
+        .bind(sale_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SaleLineRecord {
+                    line_no: r.try_get(0)?,
+                    product_code: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    category: r.try_get(3)?,
+                    volume_ml: r.try_get(4)?,
+                    quantity: r.try_get(5)?,
+                    unit_price_fen: r.try_get(6)?,
+                    gross_fen: r.try_get(7)?,
+                    discount_fen: r.try_get(8)?,
+                    net_fen: r.try_get(9)?,
+                    refunded_fen: r.try_get(10)?,
+                    pump_no: r.try_get(11)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn sale_payments(&mut self, sale_id: &str) -> Result<Vec<SalePaymentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "select payment_no, method, amount_fen, card_id, coupon_code, from_paid_fen, from_bonus_fen, refunded_fen from sale_payment where sale_id = $1 order by payment_no",
+        )
+        .bind(sale_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SalePaymentRecord {
+                    payment_no: r.try_get(0)?,
+                    method: r.try_get(1)?,
+                    amount_fen: r.try_get(2)?,
+                    card_id: r.try_get(3)?,
+                    coupon_code: r.try_get(4)?,
+                    from_paid_fen: r.try_get(5)?,
+                    from_bonus_fen: r.try_get(6)?,
+                    refunded_fen: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a refund and what it took back from the sale's lines and payments.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_refund(
+        &mut self,
+        refund_id: &str,
+        sale_id: &str,
+        station_id: &str,
+        pos_txn_id: &str,
+        journal_id: &str,
+        amount_fen: i64,
+        points_reversed: i64,
+        points_shortfall: i64,
+        occurred_at: i64,
+        lines: &[(i64, i64)],
+        payments: &[(i64, i64)],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into refund (refund_id, sale_id, station_id, pos_txn_id, journal_id, amount_fen, points_reversed, points_shortfall, occurred_at, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(refund_id)
+        .bind(sale_id)
+        .bind(station_id)
+        .bind(pos_txn_id)
+        .bind(journal_id)
+        .bind(amount_fen)
+        .bind(points_reversed)
+        .bind(points_shortfall)
+        .bind(occurred_at)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        for (line_no, amount) in lines {
+            sqlx::query("update sale_line set refunded_fen = refunded_fen + $1 where sale_id = $2 and line_no = $3")
+                .bind(amount)
+                .bind(sale_id)
+                .bind(line_no)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        for (payment_no, amount) in payments {
+            sqlx::query("update sale_payment set refunded_fen = refunded_fen + $1 where sale_id = $2 and payment_no = $3")
+                .bind(amount)
+                .bind(sale_id)
+                .bind(payment_no)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        sqlx::query("update sale set refunded_fen = refunded_fen + $1, points_reversed = points_reversed + $2 where sale_id = $3")
+            .bind(amount_fen)
+            .bind(points_reversed)
+            .bind(sale_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_recharge(
+        &mut self,
+        recharge_id: &str,
+        station_id: &str,
+        pos_txn_id: &str,
+        journal_id: &str,
+        card_id: &str,
+        amount_fen: i64,
+        bonus_fen: i64,
+        promotion_id: Option<&str>,
+        occurred_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into recharge (recharge_id, station_id, pos_txn_id, journal_id, card_id, amount_fen, bonus_fen, promotion_id, occurred_at, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(recharge_id)
+        .bind(station_id)
+        .bind(pos_txn_id)
+        .bind(journal_id)
+        .bind(card_id)
+        .bind(amount_fen)
+        .bind(bonus_fen)
+        .bind(promotion_id)
+        .bind(occurred_at)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The promotion with the largest bonus that a recharge of `amount_fen` at `at`
+    /// qualifies for.
+    pub async fn best_promotion(&mut self, amount_fen: i64, at: i64) -> Result<Option<RechargePromotion>, StoreError> {
+        let r = sqlx::query(
+            "select promotion_id, name, min_amount_fen, bonus_fen, valid_from, valid_until from recharge_promotion \
+             where min_amount_fen <= $1 and valid_from <= $2 and (valid_until is null or valid_until > $2) order by bonus_fen desc, min_amount_fen desc limit 1",
+        )
+        .bind(amount_fen)
+        .bind(at)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        r.as_ref().map(promotion).transpose()
+    }
+
+    pub async fn create_promotion(&mut self, name: &str, min_amount_fen: i64, bonus_fen: i64, valid_from: i64, valid_until: Option<i64>) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query(
+            "insert into recharge_promotion (promotion_id, name, min_amount_fen, bonus_fen, valid_from, valid_until, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(min_amount_fen)
+        .bind(bonus_fen)
+        .bind(valid_from)
+        .bind(valid_until)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_authorization(
+        &mut self,
+        id: &str,
+        station_id: &str,
+        pos_txn_id: &str,
+        journal_id: &str,
+        card_id: &str,
+        pump_no: Option<i64>,
+        held_fen: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into authorization_hold (authorization_id, station_id, pos_txn_id, journal_id, card_id, pump_no, held_fen, state, expires_at, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)",
+        )
+        .bind(id)
+        .bind(station_id)
+        .bind(pos_txn_id)
+        .bind(journal_id)
+        .bind(card_id)
+        .bind(pump_no)
+        .bind(held_fen)
+        .bind(expires_at)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn authorization(&mut self, id: &str) -> Result<Option<Authorization>, StoreError> {
+        authorization_by_id(&mut *self.tx, id).await
+    }
+
+    /// Moves a pending authorisation to `state`; false if it was no longer pending.
+    pub async fn finish_authorization(&mut self, id: &str, state: &str, sale_id: Option<&str>) -> Result<bool, StoreError> {
+        let n = sqlx::query("update authorization_hold set state = $1, sale_id = $2 where authorization_id = $3 and state = 'pending'")
+            .bind(state)
+            .bind(sale_id)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn coupon(&mut self, code: &str) -> Result<Option<Coupon>, StoreError> {
+        let r = sqlx::query("select coupon_id, code, customer_id, amount_fen, valid_from, valid_until, state from coupon where code = $1")
+            .bind(code)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        r.map(|r| {
+            Ok(Coupon {
+                coupon_id: r.try_get(0)?,
+                code: r.try_get(1)?,
+                customer_id: r.try_get(2)?,
+                amount_fen: r.try_get(3)?,
+                valid_from: r.try_get(4)?,
+                valid_until: r.try_get(5)?,
+                state: r.try_get(6)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks a coupon redeemed; false if another sale redeemed it first.
+    pub async fn redeem_coupon(&mut self, code: &str, sale_id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("update coupon set state = 'redeemed', sale_id = $1 where code = $2 and state = 'issued'")
+            .bind(sale_id)
+            .bind(code)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn issue_coupon(&mut self, code: &str, customer_id: Option<&str>, amount_fen: i64, valid_from: i64, valid_until: Option<i64>) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query(
+            "insert into coupon (coupon_id, code, customer_id, amount_fen, valid_from, valid_until, state, created_at) values ($1, $2, $3, $4, $5, $6, 'issued', $7)",
+        )
+        .bind(&id)
+        .bind(code)
+        .bind(customer_id)
+        .bind(amount_fen)
+        .bind(valid_from)
+        .bind(valid_until)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn create_user(&mut self, username: &str, password_hash: &str, role: &str, scope: &str) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query("insert into staff_user (user_id, username, password_hash, role, scope, created_at) values ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(username)
+            .bind(password_hash)
+            .bind(role)
+            .bind(scope)
+            .bind(now_us())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(id)
+    }
+
+    /// Records a failed login; locks the user until `lock_until` once `max` is reached.
+    pub async fn record_login_failure(&mut self, user_id: &str, max: i64, lock_until: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "update staff_user set failed_logins = failed_logins + 1, locked_until = case when failed_logins + 1 >= $1 then $2 else locked_until end where user_id = $3",
+        )
+        .bind(max)
+        .bind(lock_until)
+        .bind(user_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_login_success(&mut self, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("update staff_user set failed_logins = 0, locked_until = null where user_id = $1")
+            .bind(user_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_session(&mut self, token_hash: &str, user_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query("insert into staff_session (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now_us())
+            .bind(expires_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_session(&mut self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("update staff_session set revoked_at = $1 where token_hash = $2 and revoked_at is null")
+            .bind(now_us())
+            .bind(token_hash)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_pos_token(&mut self, token_hash: &str, station_id: &str, label: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("insert into pos_token (token_hash, station_id, label, created_at) values ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(station_id)
+            .bind(label)
+            .bind(now_us())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}
