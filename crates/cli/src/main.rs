@@ -1,1 +1,336 @@
-fn main() {}
+//! The `forecourt` command: thin wiring of the store and the server.
+
+mod demo;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use forecourt_server::{AppState, Config, Secret};
+use forecourt_store::{DbUrl, Store};
+use std::io::Read;
+use std::path::PathBuf;
+
+const DEFAULT_DB: &str = "sqlite://forecourt.db";
+
+#[derive(Parser)]
+#[command(
+    name = "forecourt",
+    version,
+    about = "Customer relationship, fuel-card and loyalty platform for fuel-station networks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Database URL: sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "FORECOURT_DB", default_value = DEFAULT_DB)]
+    db: String,
+}
+
+#[derive(Args, Clone)]
+struct SecretArgs {
+    /// File holding the server secret (64 hex digits) that keys card PINs; created when
+    /// missing. Defaults to the SQLite file's path plus `.secret`, or ./forecourt.secret.
+    #[arg(long, env = "FORECOURT_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (API, POS API, OpenAPI, health, metrics).
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        secret: SecretArgs,
+        /// Address to listen on.
+        #[arg(long, env = "FORECOURT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// A fresh database filled with demonstration data, and the server on it.
+    Demo {
+        /// Database URL; by default a new embedded file ./forecourt-demo.db.
+        #[arg(long, env = "FORECOURT_DEMO_DB")]
+        db: Option<String>,
+        #[arg(long, env = "FORECOURT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Apply pending schema migrations.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Recompute every balance from the ledger; exit 0 only if all match.
+    Check {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stations of the network.
+    Stations {
+        #[command(subcommand)]
+        command: StationsCommand,
+    },
+    /// Tokens that POS systems use to post sales for one station.
+    #[command(name = "pos-token")]
+    PosToken {
+        #[command(subcommand)]
+        command: PosTokenCommand,
+    },
+    /// Staff users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StationsCommand {
+    /// Add a station.
+    Add {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// Region code; the region is created when new.
+        #[arg(long)]
+        region: Option<String>,
+        /// IANA time zone of the station.
+        #[arg(long, default_value = "Asia/Shanghai")]
+        time_zone: String,
+        /// Province as its plate character (京, 粤, …).
+        #[arg(long)]
+        province: Option<String>,
+    },
+    /// List stations.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum PosTokenCommand {
+    /// Create a token for a station; prints it alone on the last line.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        station: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a staff user; the password is read from standard input.
+    Add {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        /// admin, analyst, region_manager, station_manager, account_manager or cashier.
+        #[arg(long)]
+        role: String,
+        /// company, own, region:CODE or station:CODE.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Read the password from standard input (its first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+fn secret_path(url: &DbUrl, arg: &SecretArgs) -> PathBuf {
+    if let Some(p) = &arg.secret_file {
+        return p.clone();
+    }
+    match url.sqlite_path() {
+        Some(p) => PathBuf::from(format!("{p}.secret")),
+        None => PathBuf::from("forecourt.secret"),
+    }
+}
+
+async fn open(db: &str) -> anyhow::Result<(DbUrl, Store)> {
+    let url = DbUrl::parse(db)?;
+    let store = Store::open(&url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    Ok((url, store))
+}
+
+fn load_secret(url: &DbUrl, arg: &SecretArgs) -> anyhow::Result<Secret> {
+    if let Ok(hex) = std::env::var("FORECOURT_SECRET") {
+        return Secret::from_hex(&hex).context("FORECOURT_SECRET");
+    }
+    let path = secret_path(url, arg);
+    Secret::load_or_create(&path).with_context(|| format!("server secret {}", path.display()))
+}
+
+async fn serve(store: Store, secret: Secret, listen: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, database = store.backend().name(), "serving");
+    eprintln!(
+        "forecourt listening on http://{} ({})",
+        listener.local_addr()?,
+        store.backend().name()
+    );
+    forecourt_server::serve(AppState::new(store, secret, Config::default()), listener).await
+}
+
+fn api_error(e: forecourt_server::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", e.code, e.message)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG")
+                .unwrap_or_else(|_| "warn,forecourt=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { db, secret, listen } => {
+            let (url, store) = open(&db.db).await?;
+            let secret = load_secret(&url, &secret)?;
+            serve(store, secret, &listen).await
+        }
+        Command::Demo { db, listen, seed } => demo::run(db, &listen, seed).await,
+        Command::Migrate { db } => {
+            let (url, store) = open(&db.db).await?;
+            println!("{url}: schema version {}", store.schema_version().await?);
+            Ok(())
+        }
+        Command::Check { db, json } => {
+            let (_, store) = open(&db.db).await?;
+            let report = store.check().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "checked {} accounts, {} journal entries, {} transfers, {} sales",
+                    report.accounts, report.journals, report.transfers, report.sales
+                );
+                for p in &report.problems {
+                    println!("DIFFERENCE: {p}");
+                }
+                println!(
+                    "{}",
+                    if report.is_clean() {
+                        "ledger clean: every balance matches"
+                    } else {
+                        "ledger NOT clean"
+                    }
+                );
+            }
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Stations { command } => match command {
+            StationsCommand::Add {
+                db,
+                code,
+                name,
+                region,
+                time_zone,
+                province,
+            } => {
+                let (_, store) = open(&db.db).await?;
+                forecourt_server::api::create_station(
+                    &store,
+                    forecourt_store::NewStation {
+                        code: code.clone(),
+                        name,
+                        region_code: region,
+                        time_zone: Some(time_zone),
+                        province,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(api_error)?;
+                println!("station {code} added");
+                Ok(())
+            }
+            StationsCommand::List { db } => {
+                let (_, store) = open(&db.db).await?;
+                for s in store.stations().await? {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        s.code,
+                        s.name,
+                        s.region_code.unwrap_or_default(),
+                        s.time_zone
+                    );
+                }
+                Ok(())
+            }
+        },
+        Command::PosToken {
+            command: PosTokenCommand::Create { db, station, label },
+        } => {
+            let (_, store) = open(&db.db).await?;
+            let Some(s) = store.station_by_code(&station).await? else {
+                bail!("no station {station}")
+            };
+            let token = forecourt_server::secret::new_token("fcp_");
+            let mut tx = store.begin().await?;
+            tx.create_pos_token(
+                &forecourt_server::secret::token_hash(&token),
+                &s.station_id,
+                label.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "POS token for station {} (shown once; store it in the POS):",
+                s.code
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::Users {
+            command:
+                UsersCommand::Add {
+                    db,
+                    username,
+                    role,
+                    scope,
+                    password_stdin: _,
+                },
+        } => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            let password = input.lines().next().unwrap_or("").to_string();
+            let (_, store) = open(&db.db).await?;
+            forecourt_server::api::create_user(
+                &store,
+                &username,
+                &role,
+                scope.as_deref(),
+                &password,
+            )
+            .await
+            .map_err(api_error)?;
+            println!("user {username} added with role {role}");
+            Ok(())
+        }
+    }
+}

@@ -1,1 +1,213 @@
-//! placeholder
+//! Forecourt's HTTP server: the staff API, the POS API, the OpenAPI document, health
+//! and metrics.
+//!
+//! Request and response shapes (DTOs) live here and only here; decisions are made by
+//! `forecourt-core`, storage by `forecourt-store`. Handlers never build SQL.
+
+pub mod access;
+pub mod api;
+pub mod clock;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod pos;
+pub mod secret;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use forecourt_store::Store;
+use std::sync::Arc;
+
+pub use secret::Secret;
+
+/// Settings the server reads at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Wrong PINs before a card locks.
+    pub pin_tries_max: i64,
+    pub session_ttl_secs: i64,
+    /// How long a pump authorisation holds money if no sale captures it.
+    pub hold_ttl_secs: i64,
+    /// Wrong passwords before a staff account locks, and for how long.
+    pub login_failures_max: i64,
+    pub lockout_secs: i64,
+    pub body_bytes_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            pin_tries_max: 5,
+            session_ttl_secs: 12 * 3600,
+            hold_ttl_secs: 30 * 60,
+            login_failures_max: 10,
+            lockout_secs: 30 * 60,
+            body_bytes_max: 256 * 1024,
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    secret: Secret,
+    config: Config,
+    metrics: metrics::Metrics,
+}
+
+/// What every handler gets: the store, the secret, the settings and the metrics.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(store: Store, secret: Secret, config: Config) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            secret,
+            config,
+            metrics: metrics::Metrics::default(),
+        }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn secret(&self) -> &Secret {
+        &self.0.secret
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.0.metrics
+    }
+}
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store().schema_version().await {
+        Ok(v) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok", "schema_version": v, "database": state.store().backend().name()}))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable"}))).into_response()
+        }
+    }
+}
+
+async fn fallback() -> error::ApiError {
+    error::ApiError::new("not_found", "no such route; see /api/v1/openapi.json")
+}
+
+async fn method_not_allowed() -> error::ApiError {
+    error::ApiError::new("method_not_allowed", "this route does not take this method")
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let body_max = state.config().body_bytes_max;
+    let api = Router::new()
+        .route("/auth/login", post(api::login))
+        .route("/auth/logout", post(api::logout))
+        .route("/users", post(api::post_user))
+        .route("/stations", get(api::get_stations).post(api::post_station))
+        .route(
+            "/stations/{code}/prices",
+            get(api::get_prices).post(api::post_price),
+        )
+        .route("/products", get(api::get_products).post(api::post_product))
+        .route("/tiers", get(api::get_tiers))
+        .route(
+            "/recharge-promotions",
+            get(api::get_promotions).post(api::post_promotion),
+        )
+        .route("/coupons", post(api::post_coupon))
+        .route(
+            "/customers",
+            get(api::search_customers).post(api::post_customer),
+        )
+        .route("/customers/{id}", get(api::get_customer))
+        .route("/customers/{id}/vehicles", post(api::post_vehicle))
+        .route("/customers/{id}/credit", put(api::put_credit))
+        .route("/cards", post(api::post_card))
+        .route("/cards/{card_no}", get(api::get_card))
+        .route("/cards/{card_no}/state", post(api::post_card_state))
+        .route("/cards/{card_no}/replace", post(api::post_replace))
+        .route("/cards/{card_no}/register", post(api::post_register))
+        .route("/cards/{card_no}/limits", put(api::put_limits))
+        .route("/cards/{card_no}/pin", put(api::put_pin))
+        .route("/cards/{card_no}/allocations", post(api::post_allocation))
+        .route("/pos/quotes", post(pos::quote))
+        .route("/pos/sales", post(pos::sale))
+        .route("/pos/recharges", post(pos::recharge))
+        .route("/pos/refunds", post(pos::refund))
+        .route("/pos/authorizations", post(pos::authorize))
+        .route(
+            "/pos/authorizations/{id}/void",
+            post(pos::void_authorization),
+        )
+        .route("/openapi.json", get(openapi))
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(body_max))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, expiring stale pump holds every 30 seconds.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let sweeper_state = state.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            match pos::expire_holds(&sweeper_state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "released expired pump holds"),
+                Err(e) => tracing::warn!(error = %e.message, "expiring pump holds failed"),
+            }
+        }
+    });
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    sweeper.abort();
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -246,8 +246,9 @@ create table sale_payment (
     -- card | cash | wechat | alipay | bank_card | credit | coupon
     method text not null,
     amount_fen bigint not null,
+    -- the card presented, and the card whose balance paid (its main card when pooled)
     card_id text references card (card_id),
-    -- the account the money came from (card paid/bonus, tender, credit, coupon expense)
+    funding_card_id text references card (card_id),
     coupon_code text,
     from_paid_fen bigint not null default 0,
     from_bonus_fen bigint not null default 0,

@@ -50,7 +50,12 @@ fn policy_name(p: Policy) -> (&'static str, i64) {
 
 impl Tx {
     /// Opens an account if it does not exist yet.
-    pub async fn ensure_account(&mut self, name: &str, unit: Unit, policy: Policy) -> Result<(), StoreError> {
+    pub async fn ensure_account(
+        &mut self,
+        name: &str,
+        unit: Unit,
+        policy: Policy,
+    ) -> Result<(), StoreError> {
         let (p, limit) = policy_name(policy);
         sqlx::query(
             "insert into account (account_id, unit, policy, credit_limit, created_at) values ($1, $2, $3, $4, $5) on conflict (account_id) do nothing",
@@ -75,7 +80,10 @@ impl Tx {
         Ok(())
     }
 
-    async fn load_accounts(&mut self, names: &[&str]) -> Result<BTreeMap<String, AccountRow>, StoreError> {
+    async fn load_accounts(
+        &mut self,
+        names: &[&str],
+    ) -> Result<BTreeMap<String, AccountRow>, StoreError> {
         let mut out = BTreeMap::new();
         for name in names {
             if out.contains_key(*name) {
@@ -107,7 +115,12 @@ impl Tx {
 
     /// The totals of an account, read inside the transaction.
     pub async fn account_totals(&mut self, name: &str) -> Result<Totals, StoreError> {
-        Ok(self.load_accounts(&[name]).await?.remove(name).map(|a| a.totals).unwrap_or_default())
+        Ok(self
+            .load_accounts(&[name])
+            .await?
+            .remove(name)
+            .map(|a| a.totals)
+            .unwrap_or_default())
     }
 
     async fn insert_journal(&mut self, j: &NewJournal<'_>) -> Result<String, StoreError> {
@@ -130,8 +143,16 @@ impl Tx {
     /// Writes a journal entry and its transfers, posted (`pending == false`) or held.
     /// Refuses the whole batch, changing nothing, if any constrained account would break
     /// its policy. Returns the journal id.
-    pub async fn post(&mut self, journal: &NewJournal<'_>, transfers: &[Transfer], pending: bool) -> Result<String, StoreError> {
-        let names: Vec<&str> = transfers.iter().flat_map(|t| [t.debit.as_str(), t.credit.as_str()]).collect();
+    pub async fn post(
+        &mut self,
+        journal: &NewJournal<'_>,
+        transfers: &[Transfer],
+        pending: bool,
+    ) -> Result<String, StoreError> {
+        let names: Vec<&str> = transfers
+            .iter()
+            .flat_map(|t| [t.debit.as_str(), t.credit.as_str()])
+            .collect();
         let accounts = self.load_accounts(&names).await?;
         // Net movement per account, checked against the policies in the model first so
         // that the refusal carries a clear reason.
@@ -143,7 +164,11 @@ impl Tx {
             for (name, side) in [(&t.debit, 0), (&t.credit, 1)] {
                 let a = &accounts[name.as_str()];
                 if a.unit != t.unit.as_str() {
-                    return Err(StoreError::Corrupt(format!("transfer in {} on account {name} of {}", t.unit.as_str(), a.unit)));
+                    return Err(StoreError::Corrupt(format!(
+                        "transfer in {} on account {name} of {}",
+                        t.unit.as_str(),
+                        a.unit
+                    )));
                 }
                 let m = movement.entry(name.as_str()).or_default();
                 if side == 0 {
@@ -293,7 +318,9 @@ impl Store {
     pub async fn check(&self) -> Result<CheckReport, StoreError> {
         let db = self.read();
         let mut report = CheckReport::default();
-        let count = |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(db).await };
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(db).await
+        };
         report.accounts = count("select count(*) from account").await?;
         report.transfers = count("select count(*) from transfer").await?;
         report.journals = count("select count(*) from journal").await?;
@@ -307,12 +334,21 @@ impl Store {
         .fetch_all(db)
         .await?;
         for r in sums {
-            let (d, c, state, amount): (String, String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+            let (d, c, state, amount): (String, String, String, i64) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
             let posted = state == "posted";
             let dt = recomputed.entry(d).or_default();
-            if posted { dt.debits_posted += amount } else { dt.debits_pending += amount }
+            if posted {
+                dt.debits_posted += amount
+            } else {
+                dt.debits_pending += amount
+            }
             let ct = recomputed.entry(c).or_default();
-            if posted { ct.credits_posted += amount } else { ct.credits_pending += amount }
+            if posted {
+                ct.credits_posted += amount
+            } else {
+                ct.credits_pending += amount
+            }
         }
         let accounts = sqlx::query(
             "select account_id, policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account",
@@ -330,15 +366,19 @@ impl Store {
             };
             let want = recomputed.get(&name).copied().unwrap_or_default();
             if policy != Policy::Unrestricted && cached != want {
-                report.problems.push(format!("account {name}: cached {cached:?}, transfers give {want:?}"));
+                report.problems.push(format!(
+                    "account {name}: cached {cached:?}, transfers give {want:?}"
+                ));
             }
             match policy {
-                Policy::NoOverdraft if want.available() < 0 => {
-                    report.problems.push(format!("account {name}: balance below zero ({})", want.available()))
-                }
-                Policy::CreditLimit(limit) if want.owed() > limit => {
-                    report.problems.push(format!("account {name}: owes {} over its limit {limit}", want.owed()))
-                }
+                Policy::NoOverdraft if want.available() < 0 => report.problems.push(format!(
+                    "account {name}: balance below zero ({})",
+                    want.available()
+                )),
+                Policy::CreditLimit(limit) if want.owed() > limit => report.problems.push(format!(
+                    "account {name}: owes {} over its limit {limit}",
+                    want.owed()
+                )),
                 _ => {}
             }
         }
@@ -351,7 +391,9 @@ impl Store {
         .fetch_one(db)
         .await?;
         if bad > 0 {
-            report.problems.push(format!("{bad} transfers are malformed (amount, accounts or unit)"));
+            report.problems.push(format!(
+                "{bad} transfers are malformed (amount, accounts or unit)"
+            ));
         }
         // Per unit, debits equal credits over the whole ledger.
         for unit in ["fen", "points"] {
@@ -368,7 +410,9 @@ impl Store {
             .await?;
             let (d, c): (i64, i64) = (sides.try_get(0)?, sides.try_get(1)?);
             if d > total || c > total {
-                report.problems.push(format!("{unit}: customer accounts move more than the ledger holds"));
+                report.problems.push(format!(
+                    "{unit}: customer accounts move more than the ledger holds"
+                ));
             }
         }
 
@@ -381,7 +425,9 @@ impl Store {
         .fetch_one(db)
         .await?;
         if lines > 0 {
-            report.problems.push(format!("{lines} sales whose lines do not add up to the net amount"));
+            report.problems.push(format!(
+                "{lines} sales whose lines do not add up to the net amount"
+            ));
         }
         let pays: i64 = sqlx::query_scalar(
             "select count(*) from sale s where s.net_fen <> (select cast(coalesce(sum(amount_fen), 0) as bigint) from sale_payment p where p.sale_id = s.sale_id)",
@@ -389,13 +435,17 @@ impl Store {
         .fetch_one(db)
         .await?;
         if pays > 0 {
-            report.problems.push(format!("{pays} sales whose payments do not add up to the net amount"));
+            report.problems.push(format!(
+                "{pays} sales whose payments do not add up to the net amount"
+            ));
         }
         let over: i64 = sqlx::query_scalar("select count(*) from sale where refunded_fen > net_fen or refunded_fen < 0 or points_reversed > points_earned")
             .fetch_one(db)
             .await?;
         if over > 0 {
-            report.problems.push(format!("{over} sales refunded beyond what was paid"));
+            report
+                .problems
+                .push(format!("{over} sales refunded beyond what was paid"));
         }
         let refunds: i64 = sqlx::query_scalar(
             "select count(*) from sale s where s.refunded_fen <> (select cast(coalesce(sum(amount_fen), 0) as bigint) from refund r where r.sale_id = s.sale_id)",
@@ -403,7 +453,9 @@ impl Store {
         .fetch_one(db)
         .await?;
         if refunds > 0 {
-            report.problems.push(format!("{refunds} sales whose refunded amount differs from their refunds"));
+            report.problems.push(format!(
+                "{refunds} sales whose refunded amount differs from their refunds"
+            ));
         }
         // 4. Card payments equal what the ledger took from cards for the sale.
         let card_mismatch: i64 = sqlx::query_scalar(
@@ -414,7 +466,9 @@ impl Store {
         .fetch_one(db)
         .await?;
         if card_mismatch > 0 {
-            report.problems.push(format!("{card_mismatch} sales whose card payments differ from the ledger"));
+            report.problems.push(format!(
+                "{card_mismatch} sales whose card payments differ from the ledger"
+            ));
         }
         // 5. Holds: a pending authorisation has its transfers pending, and no other
         //    transfer is pending.
@@ -425,7 +479,9 @@ impl Store {
         .fetch_one(db)
         .await?;
         if holds > 0 {
-            report.problems.push(format!("{holds} pending transfers without a pending authorisation"));
+            report.problems.push(format!(
+                "{holds} pending transfers without a pending authorisation"
+            ));
         }
         Ok(report)
     }

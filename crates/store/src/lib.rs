@@ -16,6 +16,7 @@ pub mod ledger;
 mod migrate;
 pub mod model;
 mod queries;
+pub use queries::{normalise_name, NewSale};
 
 pub use error::StoreError;
 pub use ledger::CheckReport;
@@ -49,7 +50,10 @@ pub struct DbUrl(String);
 
 impl DbUrl {
     pub fn parse(url: &str) -> Result<Self, StoreError> {
-        if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+        {
             Ok(Self(url.to_string()))
         } else {
             Err(StoreError::Config(
@@ -73,7 +77,10 @@ impl DbUrl {
 
     /// The SQLite file path, for a `sqlite://PATH` URL.
     pub fn sqlite_path(&self) -> Option<&str> {
-        let rest = self.0.strip_prefix("sqlite://").or_else(|| self.0.strip_prefix("sqlite:"))?;
+        let rest = self
+            .0
+            .strip_prefix("sqlite://")
+            .or_else(|| self.0.strip_prefix("sqlite:"))?;
         Some(rest.split('?').next().unwrap_or(rest))
     }
 
@@ -82,7 +89,11 @@ impl DbUrl {
             (Some(s), Some(at)) if at > s => {
                 let userinfo = &self.0[s + 3..at];
                 let user = userinfo.split(':').next().unwrap_or("");
-                let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+                let masked = if userinfo.contains(':') {
+                    format!("{user}:***")
+                } else {
+                    user.to_string()
+                };
                 format!("{}{}{}", &self.0[..s + 3], masked, &self.0[at..])
             }
             _ => self.0.clone(),
@@ -117,7 +128,9 @@ pub struct Store {
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -129,7 +142,11 @@ impl Store {
             Backend::Sqlite => {
                 let mut raw = url.expose().to_string();
                 if !raw.contains("mode=") {
-                    raw.push_str(if raw.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+                    raw.push_str(if raw.contains('?') {
+                        "&mode=rwc"
+                    } else {
+                        "?mode=rwc"
+                    });
                 }
                 let opts = AnyConnectOptions::from_str(&raw)?;
                 let write = AnyPoolOptions::new()
@@ -144,7 +161,11 @@ impl Store {
                     .after_connect(|conn, _meta| Box::pin(sqlite_setup(conn)))
                     .connect_with(opts)
                     .await?;
-                Ok(Self { backend: Backend::Sqlite, read, write })
+                Ok(Self {
+                    backend: Backend::Sqlite,
+                    read,
+                    write,
+                })
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url.expose())?;
@@ -153,7 +174,11 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
                     .await?;
-                Ok(Self { backend: Backend::Postgres, read: pool.clone(), write: pool })
+                Ok(Self {
+                    backend: Backend::Postgres,
+                    read: pool.clone(),
+                    write: pool,
+                })
             }
         }
     }
@@ -177,14 +202,20 @@ impl Store {
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let tx = self.write.begin().await?;
-        Ok(Tx { tx, backend: self.backend })
+        Ok(Tx {
+            tx,
+            backend: self.backend,
+        })
     }
 
     /// Starts a read-only transaction on the read pool: a consistent snapshot that never
     /// waits for the writer (a quote runs in one). Writing through it is a bug.
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         let tx = self.read.begin().await?;
-        Ok(Tx { tx, backend: self.backend })
+        Ok(Tx {
+            tx,
+            backend: self.backend,
+        })
     }
 
     pub async fn close(&self) {
@@ -235,9 +266,15 @@ mod tests {
     #[test]
     fn url_debug_redacts_the_password() {
         let u = DbUrl::parse("postgres://fc:s3cret@db.example/forecourt").unwrap();
-        assert_eq!(format!("{u:?}"), "DbUrl(postgres://fc:***@db.example/forecourt)");
+        assert_eq!(
+            format!("{u:?}"),
+            "DbUrl(postgres://fc:***@db.example/forecourt)"
+        );
         assert!(!u.to_string().contains("s3cret"));
-        assert_eq!(DbUrl::parse("sqlite://a/b.db?x=1").unwrap().sqlite_path(), Some("a/b.db"));
+        assert_eq!(
+            DbUrl::parse("sqlite://a/b.db?x=1").unwrap().sqlite_path(),
+            Some("a/b.db")
+        );
         assert!(DbUrl::parse("mysql://x").is_err());
     }
 }

@@ -49,7 +49,10 @@ const HOUSE_ACCOUNTS: &[(&str, &str)] = &[
     ("tender:alipay", "fen"),
     ("tender:bank_card", "fen"),
     (forecourt_core::ledger::account::SALES_REVENUE, "fen"),
-    (forecourt_core::ledger::account::RECHARGE_BONUS_EXPENSE, "fen"),
+    (
+        forecourt_core::ledger::account::RECHARGE_BONUS_EXPENSE,
+        "fen",
+    ),
     (forecourt_core::ledger::account::COUPON_EXPENSE, "fen"),
     (forecourt_core::ledger::account::HOLDS, "fen"),
     (forecourt_core::ledger::account::ADJUSTMENT, "fen"),
@@ -83,7 +86,10 @@ impl Store {
             .await?;
         let found = found.unwrap_or(0);
         if found > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew { found, known: SCHEMA_VERSION });
+            return Err(StoreError::SchemaTooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
         }
         drop(conn);
         for m in MIGRATIONS.iter().filter(|m| m.version > found) {
@@ -95,12 +101,14 @@ impl Store {
             for stmt in statements(sql) {
                 tx.execute(stmt.as_str()).await?;
             }
-            sqlx::query("insert into schema_migration (version, name, applied_at) values ($1, $2, $3)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(now_us())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "insert into schema_migration (version, name, applied_at) values ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_us())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             tracing::info!(version = m.version, name = m.name, "applied migration");
         }
@@ -163,7 +171,12 @@ impl Store {
 mod tests {
     #[test]
     fn statements_split_and_drop_comments() {
-        let s: Vec<String> = super::statements("-- a\ncreate table a (x bigint);\n-- b\ncreate index i on a (x);\n").collect();
-        assert_eq!(s, vec!["create table a (x bigint)", "create index i on a (x)"]);
+        let s: Vec<String> =
+            super::statements("-- a\ncreate table a (x bigint);\n-- b\ncreate index i on a (x);\n")
+                .collect();
+        assert_eq!(
+            s,
+            vec!["create table a (x bigint)", "create index i on a (x)"]
+        );
     }
 }

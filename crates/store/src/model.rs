@@ -243,6 +243,7 @@ pub struct SalePaymentRecord {
     pub method: String,
     pub amount_fen: i64,
     pub card_id: Option<String>,
+    pub funding_card_id: Option<String>,
     pub coupon_code: Option<String>,
     pub from_paid_fen: i64,
     pub from_bonus_fen: i64,

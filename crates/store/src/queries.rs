@@ -76,25 +76,39 @@ pub fn normalise_name(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-async fn station_by<'e, E: Executor<'e, Database = Any>>(db: E, col: &str, value: &str) -> Result<Option<Station>, StoreError> {
+async fn station_by<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    col: &str,
+    value: &str,
+) -> Result<Option<Station>, StoreError> {
     let sql = format!("select {STATION_COLS} from station s left join region r on r.region_id = s.region_id where s.{col} = $1");
     let row = sqlx::query(&sql).bind(value).fetch_optional(db).await?;
     row.as_ref().map(station).transpose()
 }
 
-async fn card_by<'e, E: Executor<'e, Database = Any>>(db: E, col: &str, value: &str) -> Result<Option<Card>, StoreError> {
+async fn card_by<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    col: &str,
+    value: &str,
+) -> Result<Option<Card>, StoreError> {
     let sql = format!("select {CARD_COLS} from card where {col} = $1");
     let row = sqlx::query(&sql).bind(value).fetch_optional(db).await?;
     row.as_ref().map(card).transpose()
 }
 
-async fn customer_by_id<'e, E: Executor<'e, Database = Any>>(db: E, id: &str) -> Result<Option<Customer>, StoreError> {
+async fn customer_by_id<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    id: &str,
+) -> Result<Option<Customer>, StoreError> {
     let sql = format!("select {CUSTOMER_COLS} from customer where customer_id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_optional(db).await?;
     row.as_ref().map(customer).transpose()
 }
 
-async fn tier_by_code<'e, E: Executor<'e, Database = Any>>(db: E, code: &str) -> Result<Option<Tier>, StoreError> {
+async fn tier_by_code<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    code: &str,
+) -> Result<Option<Tier>, StoreError> {
     let row = sqlx::query("select code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen from tier where code = $1")
         .bind(code)
         .fetch_optional(db)
@@ -112,11 +126,15 @@ async fn tier_by_code<'e, E: Executor<'e, Database = Any>>(db: E, code: &str) ->
     .transpose()
 }
 
-async fn product_by_code<'e, E: Executor<'e, Database = Any>>(db: E, code: &str) -> Result<Option<Product>, StoreError> {
-    let row = sqlx::query("select product_id, code, name, kind, category from product where code = $1")
-        .bind(code)
-        .fetch_optional(db)
-        .await?;
+async fn product_by_code<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    code: &str,
+) -> Result<Option<Product>, StoreError> {
+    let row =
+        sqlx::query("select product_id, code, name, kind, category from product where code = $1")
+            .bind(code)
+            .fetch_optional(db)
+            .await?;
     row.map(|r| -> Result<Product, StoreError> {
         Ok(Product {
             product_id: r.try_get(0)?,
@@ -129,7 +147,10 @@ async fn product_by_code<'e, E: Executor<'e, Database = Any>>(db: E, code: &str)
     .transpose()
 }
 
-async fn card_balance<'e, E: Executor<'e, Database = Any>>(db: E, card_id: &str) -> Result<CardBalance, StoreError> {
+async fn card_balance<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    card_id: &str,
+) -> Result<CardBalance, StoreError> {
     let rows = sqlx::query(
         "select account_id, credits_posted - debits_posted - debits_pending, debits_pending from account where account_id in ($1, $2)",
     )
@@ -152,7 +173,12 @@ async fn card_balance<'e, E: Executor<'e, Database = Any>>(db: E, card_id: &str)
     Ok(b)
 }
 
-async fn usage<'e, E: Executor<'e, Database = Any>>(db: E, card_id: &str, from: i64, to: i64) -> Result<(i64, i64, i64), StoreError> {
+async fn usage<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    card_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<(i64, i64, i64), StoreError> {
     let r = sqlx::query(
         "select cast(coalesce(sum(sales), 0) as bigint), cast(coalesce(sum(amount_fen), 0) as bigint), cast(coalesce(sum(volume_ml), 0) as bigint) \
          from card_usage where card_id = $1 and occurred_at >= $2 and occurred_at < $3",
@@ -197,9 +223,10 @@ impl Store {
     }
 
     pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
-        let rows = sqlx::query("select product_id, code, name, kind, category from product order by code")
-            .fetch_all(self.read())
-            .await?;
+        let rows =
+            sqlx::query("select product_id, code, name, kind, category from product order by code")
+                .fetch_all(self.read())
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(Product {
@@ -218,7 +245,11 @@ impl Store {
     }
 
     /// The price history of a station, newest first, optionally for one product.
-    pub async fn prices(&self, station_id: &str, product_code: Option<&str>) -> Result<Vec<Price>, StoreError> {
+    pub async fn prices(
+        &self,
+        station_id: &str,
+        product_code: Option<&str>,
+    ) -> Result<Vec<Price>, StoreError> {
         let rows = sqlx::query(
             "select s.code, p.code, x.unit_price_fen, x.effective_from from price x join station s on s.station_id = x.station_id \
              join product p on p.product_id = x.product_id where x.station_id = $1 and ($2 = '' or p.code = $2) \
@@ -241,7 +272,12 @@ impl Store {
     }
 
     /// The price in effect at `at` for a product at a station.
-    pub async fn price_at(&self, station_id: &str, product_id: &str, at: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn price_at(
+        &self,
+        station_id: &str,
+        product_id: &str,
+        at: i64,
+    ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
             "select unit_price_fen from price where station_id = $1 and product_id = $2 and effective_from <= $3 order by effective_from desc limit 1",
         )
@@ -257,7 +293,9 @@ impl Store {
     }
 
     pub async fn tiers(&self) -> Result<Vec<Tier>, StoreError> {
-        let codes: Vec<String> = sqlx::query_scalar("select code from tier order by rank").fetch_all(self.read()).await?;
+        let codes: Vec<String> = sqlx::query_scalar("select code from tier order by rank")
+            .fetch_all(self.read())
+            .await?;
         let mut out = Vec::new();
         for c in codes {
             if let Some(t) = self.tier(&c).await? {
@@ -271,11 +309,15 @@ impl Store {
         customer_by_id(self.read(), id).await
     }
 
-    pub async fn customer_by_member_code(&self, code: &str) -> Result<Option<Customer>, StoreError> {
-        let id: Option<String> = sqlx::query_scalar("select customer_id from customer where member_code = $1")
-            .bind(code)
-            .fetch_optional(self.read())
-            .await?;
+    pub async fn customer_by_member_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<Customer>, StoreError> {
+        let id: Option<String> =
+            sqlx::query_scalar("select customer_id from customer where member_code = $1")
+                .bind(code)
+                .fetch_optional(self.read())
+                .await?;
         match id {
             Some(id) => self.customer(&id).await,
             None => Ok(None),
@@ -293,19 +335,27 @@ impl Store {
     }
 
     pub async fn customer_ids_by_plate(&self, plate: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("select distinct customer_id from vehicle where plate = $1")
-            .bind(plate)
-            .fetch_all(self.read())
-            .await?)
+        Ok(
+            sqlx::query_scalar("select distinct customer_id from vehicle where plate = $1")
+                .bind(plate)
+                .fetch_all(self.read())
+                .await?,
+        )
     }
 
-    pub async fn customer_ids_by_name_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn customer_ids_by_name_prefix(
+        &self,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let like = format!("{}%", normalise_name(prefix).replace(['%', '_'], ""));
-        Ok(sqlx::query_scalar("select customer_id from customer where name_norm like $1 order by name_norm limit $2")
-            .bind(like)
-            .bind(limit)
-            .fetch_all(self.read())
-            .await?)
+        Ok(sqlx::query_scalar(
+            "select customer_id from customer where name_norm like $1 order by name_norm limit $2",
+        )
+        .bind(like)
+        .bind(limit)
+        .fetch_all(self.read())
+        .await?)
     }
 
     pub async fn vehicles(&self, customer_id: &str) -> Result<Vec<Vehicle>, StoreError> {
@@ -353,14 +403,22 @@ impl Store {
     }
 
     pub async fn cards_of_customer(&self, customer_id: &str) -> Result<Vec<Card>, StoreError> {
-        let sql = format!("select {CARD_COLS} from card where customer_id = $1 order by created_at");
-        let rows = sqlx::query(&sql).bind(customer_id).fetch_all(self.read()).await?;
+        let sql =
+            format!("select {CARD_COLS} from card where customer_id = $1 order by created_at");
+        let rows = sqlx::query(&sql)
+            .bind(customer_id)
+            .fetch_all(self.read())
+            .await?;
         rows.iter().map(card).collect()
     }
 
     pub async fn sub_cards(&self, main_card_id: &str) -> Result<Vec<Card>, StoreError> {
-        let sql = format!("select {CARD_COLS} from card where main_card_id = $1 order by created_at");
-        let rows = sqlx::query(&sql).bind(main_card_id).fetch_all(self.read()).await?;
+        let sql =
+            format!("select {CARD_COLS} from card where main_card_id = $1 order by created_at");
+        let rows = sqlx::query(&sql)
+            .bind(main_card_id)
+            .fetch_all(self.read())
+            .await?;
         rows.iter().map(card).collect()
     }
 
@@ -369,23 +427,40 @@ impl Store {
     }
 
     /// Sales count, amount and volume of a card in `[from, to)`.
-    pub async fn card_usage(&self, card_id: &str, from: i64, to: i64) -> Result<(i64, i64, i64), StoreError> {
+    pub async fn card_usage(
+        &self,
+        card_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<(i64, i64, i64), StoreError> {
         usage(self.read(), card_id, from, to).await
     }
 
     pub async fn points_balance(&self, customer_id: &str) -> Result<i64, StoreError> {
-        Ok(self.account_totals(&account::customer_points(customer_id)).await?.available())
+        Ok(self
+            .account_totals(&account::customer_points(customer_id))
+            .await?
+            .available())
     }
 
-    pub async fn credit_agreement(&self, customer_id: &str) -> Result<Option<(i64, i64)>, StoreError> {
-        let r = sqlx::query("select credit_limit_fen, billing_day from credit_agreement where customer_id = $1")
-            .bind(customer_id)
-            .fetch_optional(self.read())
-            .await?;
+    pub async fn credit_agreement(
+        &self,
+        customer_id: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let r = sqlx::query(
+            "select credit_limit_fen, billing_day from credit_agreement where customer_id = $1",
+        )
+        .bind(customer_id)
+        .fetch_optional(self.read())
+        .await?;
         r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
 
-    pub async fn recent_sales(&self, customer_id: &str, limit: i64) -> Result<Vec<RecentSale>, StoreError> {
+    pub async fn recent_sales(
+        &self,
+        customer_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RecentSale>, StoreError> {
         let rows = sqlx::query(
             "select x.sale_id, s.code, x.occurred_at, x.net_fen, x.points_earned, x.refunded_fen from sale x join station s on s.station_id = x.station_id \
              where x.customer_id = $1 order by x.occurred_at desc limit $2",
@@ -429,7 +504,11 @@ impl Store {
     }
 
     /// The user of a live session token hash.
-    pub async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<StaffUser>, StoreError> {
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<StaffUser>, StoreError> {
         let username: Option<String> = sqlx::query_scalar(
             "select u.username from staff_session s join staff_user u on u.user_id = s.user_id \
              where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and u.disabled = 0",
@@ -446,10 +525,12 @@ impl Store {
 
     /// The station of a live POS token hash.
     pub async fn pos_token_station(&self, token_hash: &str) -> Result<Option<Station>, StoreError> {
-        let id: Option<String> = sqlx::query_scalar("select station_id from pos_token where token_hash = $1 and revoked_at is null")
-            .bind(token_hash)
-            .fetch_optional(self.read())
-            .await?;
+        let id: Option<String> = sqlx::query_scalar(
+            "select station_id from pos_token where token_hash = $1 and revoked_at is null",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.read())
+        .await?;
         match id {
             Some(id) => self.station_by_id(&id).await,
             None => Ok(None),
@@ -465,7 +546,11 @@ impl Store {
     }
 
     /// Ids of pending authorisations whose hold expired before `now`.
-    pub async fn expired_authorizations(&self, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn expired_authorizations(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar("select authorization_id from authorization_hold where state = 'pending' and expires_at <= $1 order by expires_at limit $2")
             .bind(now)
             .bind(limit)
@@ -492,7 +577,10 @@ fn promotion(r: &AnyRow) -> Result<RechargePromotion, StoreError> {
     })
 }
 
-async fn sale_by_id<'e, E: Executor<'e, Database = Any>>(db: E, sale_id: &str) -> Result<Option<SaleRecord>, StoreError> {
+async fn sale_by_id<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    sale_id: &str,
+) -> Result<Option<SaleRecord>, StoreError> {
     let r = sqlx::query(
         "select sale_id, station_id, customer_id, card_id, occurred_at, gross_fen, discount_fen, net_fen, points_earned, refunded_fen, points_reversed, tier_code from sale where sale_id = $1",
     )
@@ -518,7 +606,10 @@ async fn sale_by_id<'e, E: Executor<'e, Database = Any>>(db: E, sale_id: &str) -
     .transpose()
 }
 
-async fn authorization_by_id<'e, E: Executor<'e, Database = Any>>(db: E, id: &str) -> Result<Option<Authorization>, StoreError> {
+async fn authorization_by_id<'e, E: Executor<'e, Database = Any>>(
+    db: E,
+    id: &str,
+) -> Result<Option<Authorization>, StoreError> {
     let r = sqlx::query("select authorization_id, station_id, card_id, journal_id, held_fen, state, expires_at from authorization_hold where authorization_id = $1")
         .bind(id)
         .fetch_optional(db)
@@ -559,11 +650,17 @@ pub struct NewSale {
 }
 
 impl Tx {
-    pub async fn create_region(&mut self, code: &str, name: &str, province: Option<&str>) -> Result<String, StoreError> {
-        if let Some(id) = sqlx::query_scalar::<_, String>("select region_id from region where code = $1")
-            .bind(code)
-            .fetch_optional(&mut *self.tx)
-            .await?
+    pub async fn create_region(
+        &mut self,
+        code: &str,
+        name: &str,
+        province: Option<&str>,
+    ) -> Result<String, StoreError> {
+        if let Some(id) =
+            sqlx::query_scalar::<_, String>("select region_id from region where code = $1")
+                .bind(code)
+                .fetch_optional(&mut *self.tx)
+                .await?
         {
             return Ok(id);
         }
@@ -581,7 +678,10 @@ impl Tx {
 
     pub async fn create_station(&mut self, s: &NewStation) -> Result<String, StoreError> {
         let region_id = match &s.region_code {
-            Some(code) => Some(self.create_region(code, code, s.province.as_deref()).await?),
+            Some(code) => Some(
+                self.create_region(code, code, s.province.as_deref())
+                    .await?,
+            ),
             None => None,
         };
         let id = new_id();
@@ -605,7 +705,13 @@ impl Tx {
         Ok(id)
     }
 
-    pub async fn create_product(&mut self, code: &str, name: &str, kind: &str, category: Option<&str>) -> Result<String, StoreError> {
+    pub async fn create_product(
+        &mut self,
+        code: &str,
+        name: &str,
+        kind: &str,
+        category: Option<&str>,
+    ) -> Result<String, StoreError> {
         let id = new_id();
         sqlx::query("insert into product (product_id, code, name, kind, category, created_at) values ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
@@ -619,7 +725,13 @@ impl Tx {
         Ok(id)
     }
 
-    pub async fn add_price(&mut self, station_id: &str, product_id: &str, unit_price_fen: i64, effective_from: i64) -> Result<(), StoreError> {
+    pub async fn add_price(
+        &mut self,
+        station_id: &str,
+        product_id: &str,
+        unit_price_fen: i64,
+        effective_from: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("insert into price (price_id, station_id, product_id, unit_price_fen, effective_from, created_at) values ($1, $2, $3, $4, $5, $6)")
             .bind(new_id())
             .bind(station_id)
@@ -690,11 +802,20 @@ impl Tx {
                 .execute(&mut *self.tx)
                 .await?;
         }
-        self.ensure_account(&account::customer_points(&id), Unit::Points, Policy::NoOverdraft).await?;
+        self.ensure_account(
+            &account::customer_points(&id),
+            Unit::Points,
+            Policy::NoOverdraft,
+        )
+        .await?;
         Ok(id)
     }
 
-    pub async fn add_vehicle(&mut self, customer_id: &str, v: &NewVehicle) -> Result<String, StoreError> {
+    pub async fn add_vehicle(
+        &mut self,
+        customer_id: &str,
+        v: &NewVehicle,
+    ) -> Result<String, StoreError> {
         let id = new_id();
         sqlx::query(
             "insert into vehicle (vehicle_id, customer_id, plate, model, colour, fuel_type, tank_capacity_ml, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -713,7 +834,12 @@ impl Tx {
     }
 
     /// Sets or changes a customer's credit (挂账) agreement and opens its account.
-    pub async fn set_credit_agreement(&mut self, customer_id: &str, limit_fen: i64, billing_day: i64) -> Result<(), StoreError> {
+    pub async fn set_credit_agreement(
+        &mut self,
+        customer_id: &str,
+        limit_fen: i64,
+        billing_day: i64,
+    ) -> Result<(), StoreError> {
         let now = now_us();
         let n = sqlx::query("update credit_agreement set credit_limit_fen = $1, billing_day = $2, updated_at = $3 where customer_id = $4")
             .bind(limit_fen)
@@ -733,7 +859,8 @@ impl Tx {
                 .await?;
         }
         let name = account::customer_credit(customer_id);
-        self.ensure_account(&name, Unit::Fen, Policy::CreditLimit(limit_fen)).await?;
+        self.ensure_account(&name, Unit::Fen, Policy::CreditLimit(limit_fen))
+            .await?;
         self.set_credit_limit(&name, limit_fen).await
     }
 
@@ -758,8 +885,10 @@ impl Tx {
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
-        self.ensure_account(&account::card_paid(&id), Unit::Fen, Policy::NoOverdraft).await?;
-        self.ensure_account(&account::card_bonus(&id), Unit::Fen, Policy::NoOverdraft).await?;
+        self.ensure_account(&account::card_paid(&id), Unit::Fen, Policy::NoOverdraft)
+            .await?;
+        self.ensure_account(&account::card_bonus(&id), Unit::Fen, Policy::NoOverdraft)
+            .await?;
         Ok(id)
     }
 
@@ -775,7 +904,9 @@ impl Tx {
         if n != 1 {
             return Err(StoreError::NotFound("card"));
         }
-        card_by(&mut *self.tx, "card_id", card_id).await?.ok_or(StoreError::NotFound("card"))
+        card_by(&mut *self.tx, "card_id", card_id)
+            .await?
+            .ok_or(StoreError::NotFound("card"))
     }
 
     pub async fn card_by_no(&mut self, card_no: &str) -> Result<Option<Card>, StoreError> {
@@ -790,11 +921,21 @@ impl Tx {
         card_balance(&mut *self.tx, card_id).await
     }
 
-    pub async fn card_usage(&mut self, card_id: &str, from: i64, to: i64) -> Result<(i64, i64, i64), StoreError> {
+    pub async fn card_usage(
+        &mut self,
+        card_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<(i64, i64, i64), StoreError> {
         usage(&mut *self.tx, card_id, from, to).await
     }
 
-    pub async fn set_card_state(&mut self, card_id: &str, state: &str, replaced_by: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_card_state(
+        &mut self,
+        card_id: &str,
+        state: &str,
+        replaced_by: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query("update card set state = $1, replaced_by_card_id = coalesce($2, replaced_by_card_id), updated_at = $3 where card_id = $4")
             .bind(state)
             .bind(replaced_by)
@@ -805,7 +946,11 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn set_card_rules(&mut self, card_id: &str, rules: &CardRules) -> Result<(), StoreError> {
+    pub async fn set_card_rules(
+        &mut self,
+        card_id: &str,
+        rules: &CardRules,
+    ) -> Result<(), StoreError> {
         sqlx::query("update card set rules = $1, updated_at = $2 where card_id = $3")
             .bind(serde_json::to_string(rules)?)
             .bind(now_us())
@@ -815,13 +960,19 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn set_card_pin(&mut self, card_id: &str, pin_hash: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query("update card set pin_hash = $1, pin_failures = 0, updated_at = $2 where card_id = $3")
-            .bind(pin_hash)
-            .bind(now_us())
-            .bind(card_id)
-            .execute(&mut *self.tx)
-            .await?;
+    pub async fn set_card_pin(
+        &mut self,
+        card_id: &str,
+        pin_hash: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update card set pin_hash = $1, pin_failures = 0, updated_at = $2 where card_id = $3",
+        )
+        .bind(pin_hash)
+        .bind(now_us())
+        .bind(card_id)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
@@ -831,10 +982,12 @@ impl Tx {
             .bind(card_id)
             .execute(&mut *self.tx)
             .await?;
-        Ok(sqlx::query_scalar("select pin_failures from card where card_id = $1")
-            .bind(card_id)
-            .fetch_one(&mut *self.tx)
-            .await?)
+        Ok(
+            sqlx::query_scalar("select pin_failures from card where card_id = $1")
+                .bind(card_id)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
     }
 
     pub async fn reset_pin_failures(&mut self, card_id: &str) -> Result<(), StoreError> {
@@ -846,7 +999,12 @@ impl Tx {
     }
 
     /// Registers an anonymous card to a customer (转卡) and makes it personal.
-    pub async fn register_card(&mut self, card_id: &str, customer_id: &str, cap_fen: Option<i64>) -> Result<(), StoreError> {
+    pub async fn register_card(
+        &mut self,
+        card_id: &str,
+        customer_id: &str,
+        cap_fen: Option<i64>,
+    ) -> Result<(), StoreError> {
         sqlx::query("update card set customer_id = $1, kind = 'personal', cap_fen = $2, updated_at = $3 where card_id = $4 and kind = 'anonymous'")
             .bind(customer_id)
             .bind(cap_fen)
@@ -858,7 +1016,11 @@ impl Tx {
     }
 
     /// Moves a card's sub-cards to its replacement.
-    pub async fn move_sub_cards(&mut self, from_card_id: &str, to_card_id: &str) -> Result<(), StoreError> {
+    pub async fn move_sub_cards(
+        &mut self,
+        from_card_id: &str,
+        to_card_id: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("update card set main_card_id = $1 where main_card_id = $2")
             .bind(to_card_id)
             .bind(from_card_id)
@@ -878,13 +1040,23 @@ impl Tx {
     }
 
     pub async fn credit_limit(&mut self, customer_id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("select credit_limit_fen from credit_agreement where customer_id = $1")
-            .bind(customer_id)
-            .fetch_optional(&mut *self.tx)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "select credit_limit_fen from credit_agreement where customer_id = $1",
+        )
+        .bind(customer_id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
     }
 
-    pub async fn add_usage(&mut self, card_id: &str, occurred_at: i64, sales: i64, amount_fen: i64, volume_ml: i64, ref_id: &str) -> Result<(), StoreError> {
+    pub async fn add_usage(
+        &mut self,
+        card_id: &str,
+        occurred_at: i64,
+        sales: i64,
+        amount_fen: i64,
+        volume_ml: i64,
+        ref_id: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("insert into card_usage (card_id, occurred_at, sales, amount_fen, volume_ml, ref_id) values ($1, $2, $3, $4, $5, $6)")
             .bind(card_id)
             .bind(occurred_at)
@@ -897,7 +1069,11 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn pos_request(&mut self, station_id: &str, pos_txn_id: &str) -> Result<Option<PosRequest>, StoreError> {
+    pub async fn pos_request(
+        &mut self,
+        station_id: &str,
+        pos_txn_id: &str,
+    ) -> Result<Option<PosRequest>, StoreError> {
         let r = sqlx::query("select kind, request_hash, status, response from pos_request where station_id = $1 and pos_txn_id = $2")
             .bind(station_id)
             .bind(pos_txn_id)
@@ -914,7 +1090,12 @@ impl Tx {
         .transpose()
     }
 
-    pub async fn save_pos_request(&mut self, station_id: &str, pos_txn_id: &str, req: &PosRequest) -> Result<(), StoreError> {
+    pub async fn save_pos_request(
+        &mut self,
+        station_id: &str,
+        pos_txn_id: &str,
+        req: &PosRequest,
+    ) -> Result<(), StoreError> {
         sqlx::query("insert into pos_request (station_id, pos_txn_id, kind, request_hash, status, response, created_at) values ($1, $2, $3, $4, $5, $6, $7)")
             .bind(station_id)
             .bind(pos_txn_id)
@@ -972,13 +1153,14 @@ impl Tx {
         }
         for p in &s.payments {
             sqlx::query(
-                "insert into sale_payment (sale_id, payment_no, method, amount_fen, card_id, coupon_code, from_paid_fen, from_bonus_fen) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "insert into sale_payment (sale_id, payment_no, method, amount_fen, card_id, funding_card_id, coupon_code, from_paid_fen, from_bonus_fen) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&s.sale_id)
             .bind(p.payment_no)
             .bind(&p.method)
             .bind(p.amount_fen)
             .bind(p.card_id.as_deref())
+            .bind(p.funding_card_id.as_deref())
             .bind(p.coupon_code.as_deref())
             .bind(p.from_paid_fen)
             .bind(p.from_bonus_fen)
@@ -998,7 +1180,9 @@ impl Tx {
             .bind(sale_id)
             .execute(&mut *self.tx)
             .await?;
-        sale_by_id(&mut *self.tx, sale_id).await?.ok_or(StoreError::NotFound("sale"))
+        sale_by_id(&mut *self.tx, sale_id)
+            .await?
+            .ok_or(StoreError::NotFound("sale"))
     }
 
     pub async fn sale_lines(&mut self, sale_id: &str) -> Result<Vec<SaleLineRecord>, StoreError> {
@@ -1029,9 +1213,12 @@ impl Tx {
             .collect()
     }
 
-    pub async fn sale_payments(&mut self, sale_id: &str) -> Result<Vec<SalePaymentRecord>, StoreError> {
+    pub async fn sale_payments(
+        &mut self,
+        sale_id: &str,
+    ) -> Result<Vec<SalePaymentRecord>, StoreError> {
         let rows = sqlx::query(
-            "select payment_no, method, amount_fen, card_id, coupon_code, from_paid_fen, from_bonus_fen, refunded_fen from sale_payment where sale_id = $1 order by payment_no",
+            "select payment_no, method, amount_fen, card_id, funding_card_id, coupon_code, from_paid_fen, from_bonus_fen, refunded_fen from sale_payment where sale_id = $1 order by payment_no",
         )
         .bind(sale_id)
         .fetch_all(&mut *self.tx)
@@ -1043,10 +1230,11 @@ impl Tx {
                     method: r.try_get(1)?,
                     amount_fen: r.try_get(2)?,
                     card_id: r.try_get(3)?,
-                    coupon_code: r.try_get(4)?,
-                    from_paid_fen: r.try_get(5)?,
-                    from_bonus_fen: r.try_get(6)?,
-                    refunded_fen: r.try_get(7)?,
+                    funding_card_id: r.try_get(4)?,
+                    coupon_code: r.try_get(5)?,
+                    from_paid_fen: r.try_get(6)?,
+                    from_bonus_fen: r.try_get(7)?,
+                    refunded_fen: r.try_get(8)?,
                 })
             })
             .collect()
@@ -1143,7 +1331,11 @@ impl Tx {
 
     /// The promotion with the largest bonus that a recharge of `amount_fen` at `at`
     /// qualifies for.
-    pub async fn best_promotion(&mut self, amount_fen: i64, at: i64) -> Result<Option<RechargePromotion>, StoreError> {
+    pub async fn best_promotion(
+        &mut self,
+        amount_fen: i64,
+        at: i64,
+    ) -> Result<Option<RechargePromotion>, StoreError> {
         let r = sqlx::query(
             "select promotion_id, name, min_amount_fen, bonus_fen, valid_from, valid_until from recharge_promotion \
              where min_amount_fen <= $1 and valid_from <= $2 and (valid_until is null or valid_until > $2) order by bonus_fen desc, min_amount_fen desc limit 1",
@@ -1155,7 +1347,14 @@ impl Tx {
         r.as_ref().map(promotion).transpose()
     }
 
-    pub async fn create_promotion(&mut self, name: &str, min_amount_fen: i64, bonus_fen: i64, valid_from: i64, valid_until: Option<i64>) -> Result<String, StoreError> {
+    pub async fn create_promotion(
+        &mut self,
+        name: &str,
+        min_amount_fen: i64,
+        bonus_fen: i64,
+        valid_from: i64,
+        valid_until: Option<i64>,
+    ) -> Result<String, StoreError> {
         let id = new_id();
         sqlx::query(
             "insert into recharge_promotion (promotion_id, name, min_amount_fen, bonus_fen, valid_from, valid_until, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
@@ -1207,7 +1406,12 @@ impl Tx {
     }
 
     /// Moves a pending authorisation to `state`; false if it was no longer pending.
-    pub async fn finish_authorization(&mut self, id: &str, state: &str, sale_id: Option<&str>) -> Result<bool, StoreError> {
+    pub async fn finish_authorization(
+        &mut self,
+        id: &str,
+        state: &str,
+        sale_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query("update authorization_hold set state = $1, sale_id = $2 where authorization_id = $3 and state = 'pending'")
             .bind(state)
             .bind(sale_id)
@@ -1248,7 +1452,14 @@ impl Tx {
         Ok(n == 1)
     }
 
-    pub async fn issue_coupon(&mut self, code: &str, customer_id: Option<&str>, amount_fen: i64, valid_from: i64, valid_until: Option<i64>) -> Result<String, StoreError> {
+    pub async fn issue_coupon(
+        &mut self,
+        code: &str,
+        customer_id: Option<&str>,
+        amount_fen: i64,
+        valid_from: i64,
+        valid_until: Option<i64>,
+    ) -> Result<String, StoreError> {
         let id = new_id();
         sqlx::query(
             "insert into coupon (coupon_id, code, customer_id, amount_fen, valid_from, valid_until, state, created_at) values ($1, $2, $3, $4, $5, $6, 'issued', $7)",
@@ -1265,7 +1476,13 @@ impl Tx {
         Ok(id)
     }
 
-    pub async fn create_user(&mut self, username: &str, password_hash: &str, role: &str, scope: &str) -> Result<String, StoreError> {
+    pub async fn create_user(
+        &mut self,
+        username: &str,
+        password_hash: &str,
+        role: &str,
+        scope: &str,
+    ) -> Result<String, StoreError> {
         let id = new_id();
         sqlx::query("insert into staff_user (user_id, username, password_hash, role, scope, created_at) values ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
@@ -1280,7 +1497,12 @@ impl Tx {
     }
 
     /// Records a failed login; locks the user until `lock_until` once `max` is reached.
-    pub async fn record_login_failure(&mut self, user_id: &str, max: i64, lock_until: i64) -> Result<(), StoreError> {
+    pub async fn record_login_failure(
+        &mut self,
+        user_id: &str,
+        max: i64,
+        lock_until: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "update staff_user set failed_logins = failed_logins + 1, locked_until = case when failed_logins + 1 >= $1 then $2 else locked_until end where user_id = $3",
         )
@@ -1293,14 +1515,21 @@ impl Tx {
     }
 
     pub async fn record_login_success(&mut self, user_id: &str) -> Result<(), StoreError> {
-        sqlx::query("update staff_user set failed_logins = 0, locked_until = null where user_id = $1")
-            .bind(user_id)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "update staff_user set failed_logins = 0, locked_until = null where user_id = $1",
+        )
+        .bind(user_id)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
-    pub async fn create_session(&mut self, token_hash: &str, user_id: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub async fn create_session(
+        &mut self,
+        token_hash: &str,
+        user_id: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("insert into staff_session (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user_id)
@@ -1312,15 +1541,22 @@ impl Tx {
     }
 
     pub async fn revoke_session(&mut self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("update staff_session set revoked_at = $1 where token_hash = $2 and revoked_at is null")
-            .bind(now_us())
-            .bind(token_hash)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "update staff_session set revoked_at = $1 where token_hash = $2 and revoked_at is null",
+        )
+        .bind(now_us())
+        .bind(token_hash)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
-    pub async fn create_pos_token(&mut self, token_hash: &str, station_id: &str, label: Option<&str>) -> Result<(), StoreError> {
+    pub async fn create_pos_token(
+        &mut self,
+        token_hash: &str,
+        station_id: &str,
+        label: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query("insert into pos_token (token_hash, station_id, label, created_at) values ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(station_id)

@@ -1,0 +1,1581 @@
+//! The staff API: login, users, network, customers and cards.
+
+use crate::access::{require, Action, ROLES};
+use crate::clock;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Caller, Staff};
+use crate::secret::{
+    check_password_rules, hash_password, new_token, token_hash, valid_pin, verify_password,
+};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use forecourt_core::ledger::{account, split_card_debit, Transfer, Unit};
+use forecourt_core::limits::CardRules;
+use forecourt_core::person::mask_phone;
+use forecourt_core::{CardKind, CardNo, CardState, Fen, Phone, Plate};
+use forecourt_store::ledger::NewJournal;
+use forecourt_store::{
+    now_us, Card, Customer, NewCard, NewContact, NewCustomer, NewStation, NewVehicle, StaffUser,
+    StoreError,
+};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const NAME_CHARS_MAX: usize = 100;
+const SEARCH_RESULTS_MAX: i64 = 20;
+
+fn text(field: &str, s: &str, max: usize) -> ApiResult<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(ApiError::validation(field, "must not be empty"));
+    }
+    if t.chars().count() > max {
+        return Err(ApiError::validation(
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+fn opt_text(field: &str, s: &Option<String>, max: usize) -> ApiResult<Option<String>> {
+    match s.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => text(field, t, max).map(Some),
+    }
+}
+
+// ---------------------------------------------------------------- auth and users
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/v1/auth/login` → `{token, expires_at}`.
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
+    let store = state.store();
+    let cfg = state.config();
+    let now = now_us();
+    let user = store.user_by_username(body.username.trim()).await?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        // Spend the same time as a real check so that usernames cannot be probed.
+        let _ = verify_password(&body.password, DUMMY_HASH);
+        return Err(ApiError::new(
+            "invalid_credentials",
+            "wrong username or password",
+        ));
+    };
+    if user.locked_until.is_some_and(|t| t > now) {
+        return Err(ApiError::new(
+            "account_locked",
+            "too many wrong passwords: the account is locked for 30 minutes",
+        ));
+    }
+    if !verify_password(&body.password, &user.password_hash) {
+        let mut tx = store.begin().await?;
+        tx.record_login_failure(
+            &user.user_id,
+            cfg.login_failures_max,
+            now + cfg.lockout_secs * 1_000_000,
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(ApiError::new(
+            "invalid_credentials",
+            "wrong username or password",
+        ));
+    }
+    let token = new_token("fcs_");
+    let expires_at = now + cfg.session_ttl_secs * 1_000_000;
+    let mut tx = store.begin().await?;
+    tx.record_login_success(&user.user_id).await?;
+    tx.create_session(&token_hash(&token), &user.user_id, expires_at)
+        .await?;
+    tx.commit().await?;
+    Ok(
+        Json(json!({"token": token, "expires_at": clock::rfc3339(expires_at), "role": user.role}))
+            .into_response(),
+    )
+}
+
+/// A valid argon2id hash of a random password, verified against when the username is
+/// unknown so that both paths cost the same.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4IyPp6Wq0cVw9m3eYtFzQm5l9G3QvS0oCq1k3xw0f0Q";
+
+/// `POST /api/v1/auth/logout`: revokes the caller's token.
+pub async fn logout(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<StatusCode> {
+    if let Some(t) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        let mut tx = state.store().begin().await?;
+        tx.revoke_session(&token_hash(t.trim())).await?;
+        tx.commit().await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct UserBody {
+    username: String,
+    role: String,
+    scope: Option<String>,
+    password: String,
+}
+
+/// Validates and creates a staff user; shared by the API and the CLI.
+pub async fn create_user(
+    store: &forecourt_store::Store,
+    username: &str,
+    role: &str,
+    scope: Option<&str>,
+    password: &str,
+) -> ApiResult<String> {
+    let username = text("username", username, 64)?;
+    if !username
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(ApiError::validation(
+            "username",
+            "letters, digits, '.', '_' and '-' only",
+        ));
+    }
+    if !ROLES.contains(&role) {
+        return Err(ApiError::validation(
+            "role",
+            format!("one of {}", ROLES.join(", ")),
+        ));
+    }
+    let scope = scope.unwrap_or("company");
+    let scope_ok = scope == "company"
+        || scope == "own"
+        || scope
+            .strip_prefix("region:")
+            .or_else(|| scope.strip_prefix("station:"))
+            .is_some_and(|c| !c.is_empty());
+    if !scope_ok {
+        return Err(ApiError::validation(
+            "scope",
+            "company, own, region:CODE or station:CODE",
+        ));
+    }
+    check_password_rules(password).map_err(|m| ApiError::validation("password", m))?;
+    let hash = hash_password(password).map_err(ApiError::internal)?;
+    let mut tx = store.begin().await?;
+    let id = match tx.create_user(&username, &hash, role, scope).await {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                "conflict",
+                format!("the username {username} is taken"),
+            ))
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// `POST /api/v1/users` (admin only).
+pub async fn post_user(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ApiJson(body): ApiJson<UserBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageUsers)?;
+    let id = create_user(
+        state.store(),
+        &body.username,
+        &body.role,
+        body.scope.as_deref(),
+        &body.password,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "username": body.username.trim(), "role": body.role})),
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------- network
+
+#[derive(Deserialize)]
+pub struct StationBody {
+    code: String,
+    name: String,
+    region: Option<String>,
+    address: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    time_zone: Option<String>,
+    province: Option<String>,
+    opening_hours: Option<String>,
+}
+
+/// Validates and creates a station; shared by the API and the CLI.
+pub async fn create_station(store: &forecourt_store::Store, s: NewStation) -> ApiResult<String> {
+    let code = text("code", &s.code, 32)?;
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ApiError::validation(
+            "code",
+            "letters, digits, '-' and '_' only",
+        ));
+    }
+    text("name", &s.name, NAME_CHARS_MAX)?;
+    if let Some(tz) = &s.time_zone {
+        if tz.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ApiError::validation(
+                "time_zone",
+                "an IANA time zone such as Asia/Shanghai",
+            ));
+        }
+    }
+    if s.lat.is_some_and(|v| !(-90.0..=90.0).contains(&v))
+        || s.lon.is_some_and(|v| !(-180.0..=180.0).contains(&v))
+    {
+        return Err(ApiError::validation(
+            "lat/lon",
+            "latitude -90..90, longitude -180..180",
+        ));
+    }
+    let mut tx = store.begin().await?;
+    let id = match tx
+        .create_station(&NewStation {
+            code: code.clone(),
+            ..s
+        })
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new("conflict", format!("station {code} exists")))
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn post_station(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ApiJson(b): ApiJson<StationBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageNetwork)?;
+    let id = create_station(
+        state.store(),
+        NewStation {
+            code: b.code.clone(),
+            name: b.name,
+            region_code: b.region,
+            address: b.address,
+            lat: b.lat,
+            lon: b.lon,
+            time_zone: b.time_zone,
+            province: b.province,
+            opening_hours: b.opening_hours,
+        },
+    )
+    .await?;
+    let s = state.store().station_by_id(&id).await?;
+    Ok((StatusCode::CREATED, Json(json!(s))).into_response())
+}
+
+pub async fn get_stations(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
+    require(&me, Action::ViewNetwork)?;
+    Ok(Json(json!({"stations": state.store().stations().await?, "regions": state.store().regions().await?})).into_response())
+}
+
+pub async fn get_products(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
+    require(&me, Action::ViewNetwork)?;
+    Ok(Json(json!({"products": state.store().products().await?})).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ProductBody {
+    code: String,
+    name: String,
+    kind: String,
+    category: Option<String>,
+}
+
+pub async fn post_product(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ApiJson(b): ApiJson<ProductBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageNetwork)?;
+    let code = text("code", &b.code, 32)?;
+    let name = text("name", &b.name, NAME_CHARS_MAX)?;
+    forecourt_core::pricing::ProductKind::parse(&b.kind)?;
+    let category = opt_text("category", &b.category, 32)?;
+    let mut tx = state.store().begin().await?;
+    let id = match tx
+        .create_product(&code, &name, &b.kind, category.as_deref())
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new("conflict", format!("product {code} exists")))
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "code": code}))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PriceBody {
+    product_code: String,
+    unit_price_fen: i64,
+    effective_from: Option<String>,
+}
+
+/// `POST /api/v1/stations/{code}/prices`: a new price from a time on; history is kept.
+pub async fn post_price(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<PriceBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageNetwork)?;
+    let store = state.store();
+    let station = store
+        .station_by_code(&code)
+        .await?
+        .ok_or_else(|| ApiError::new("station_not_found", format!("no station {code}")))?;
+    let product = store
+        .product_by_code(&b.product_code)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new("unknown_product", format!("no product {}", b.product_code))
+        })?;
+    if b.unit_price_fen <= 0 || b.unit_price_fen > forecourt_core::pricing::UNIT_PRICE_FEN_MAX {
+        return Err(ApiError::validation(
+            "unit_price_fen",
+            "a positive price in fen",
+        ));
+    }
+    let from = match &b.effective_from {
+        Some(t) => clock::parse_time("effective_from", t)?,
+        None => now_us(),
+    };
+    let mut tx = store.begin().await?;
+    tx.add_price(
+        &station.station_id,
+        &product.product_id,
+        b.unit_price_fen,
+        from,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({"station_code": code, "product_code": product.code, "unit_price_fen": b.unit_price_fen, "effective_from": clock::rfc3339(from)}))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PriceQuery {
+    product: Option<String>,
+    at: Option<String>,
+}
+
+/// `GET /api/v1/stations/{code}/prices`: the history, and with `at` the prices then.
+pub async fn get_prices(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(q): Query<PriceQuery>,
+) -> ApiResult<Response> {
+    if let Caller::Staff(me) = &caller {
+        require(me, Action::ViewNetwork)?;
+    }
+    let store = state.store();
+    let station = store
+        .station_by_code(&code)
+        .await?
+        .ok_or_else(|| ApiError::new("station_not_found", format!("no station {code}")))?;
+    let history = store
+        .prices(&station.station_id, q.product.as_deref())
+        .await?;
+    let at = match &q.at {
+        Some(t) => clock::parse_time("at", t)?,
+        None => now_us(),
+    };
+    let mut current = serde_json::Map::new();
+    for p in &history {
+        if p.effective_from <= at && !current.contains_key(&p.product_code) {
+            current.insert(p.product_code.clone(), json!(p.unit_price_fen));
+        }
+    }
+    let history: Vec<Value> = history
+        .iter()
+        .map(|p| json!({"product_code": p.product_code, "unit_price_fen": p.unit_price_fen, "effective_from": clock::rfc3339(p.effective_from)}))
+        .collect();
+    Ok(Json(json!({"station_code": code, "at": clock::rfc3339(at), "current": current, "history": history})).into_response())
+}
+
+// ---------------------------------------------------------------- customers
+
+#[derive(Deserialize)]
+pub struct VehicleBody {
+    plate: String,
+    model: Option<String>,
+    colour: Option<String>,
+    fuel_type: Option<String>,
+    tank_capacity_l: Option<f64>,
+    tank_capacity_ml: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct ContactBody {
+    name: String,
+    phone: Option<String>,
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CustomerBody {
+    kind: String,
+    name: String,
+    phone: Option<String>,
+    #[serde(default)]
+    vehicles: Vec<VehicleBody>,
+    #[serde(default)]
+    contacts: Vec<ContactBody>,
+    industry: Option<String>,
+    birthday: Option<String>,
+    occupation: Option<String>,
+    home_station: Option<String>,
+    source: Option<String>,
+    source_code: Option<String>,
+    #[serde(default)]
+    consent_marketing: bool,
+    #[serde(default)]
+    consent_sensitive: bool,
+    #[serde(default)]
+    tags: Vec<String>,
+    notes: Option<String>,
+}
+
+const INDUSTRIES: &[&str] = &[
+    "car_rental",
+    "logistics",
+    "construction",
+    "taxi",
+    "bus",
+    "government",
+    "other",
+];
+const SOURCES: &[&str] = &[
+    "walk_in", "leaflet", "referral", "partner", "census", "other",
+];
+
+fn vehicle(v: &VehicleBody) -> ApiResult<NewVehicle> {
+    let plate = Plate::parse(&v.plate)?;
+    let tank = match (v.tank_capacity_ml, v.tank_capacity_l) {
+        (Some(ml), _) => Some(ml),
+        (None, Some(l)) => Some((l * 1000.0).round() as i64),
+        _ => None,
+    };
+    if tank.is_some_and(|t| !(1_000..=2_000_000).contains(&t)) {
+        return Err(ApiError::validation(
+            "vehicles.tank_capacity",
+            "1 to 2000 litres",
+        ));
+    }
+    Ok(NewVehicle {
+        plate: plate.as_str().to_string(),
+        model: opt_text("vehicles.model", &v.model, 64)?,
+        colour: opt_text("vehicles.colour", &v.colour, 32)?,
+        fuel_type: opt_text("vehicles.fuel_type", &v.fuel_type, 32)?,
+        tank_capacity_ml: tank,
+    })
+}
+
+fn new_member_code() -> String {
+    format!("8{:09}", rand::thread_rng().gen_range(0..1_000_000_000u32))
+}
+
+/// `POST /api/v1/customers`.
+pub async fn post_customer(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ApiJson(b): ApiJson<CustomerBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::CreateCustomer)?;
+    if b.kind != "individual" && b.kind != "company" {
+        return Err(ApiError::validation("kind", "individual or company"));
+    }
+    let name = text("name", &b.name, NAME_CHARS_MAX)?;
+    let phone = match &b.phone {
+        Some(p) => Some(Phone::parse(p)?.as_str().to_string()),
+        None => None,
+    };
+    if b.vehicles.len() > 200 || b.contacts.len() > 50 || b.tags.len() > 50 {
+        return Err(ApiError::validation(
+            "vehicles/contacts/tags",
+            "at most 200 vehicles, 50 contacts, 50 tags",
+        ));
+    }
+    let vehicles = b
+        .vehicles
+        .iter()
+        .map(vehicle)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let mut contacts = Vec::new();
+    for c in &b.contacts {
+        contacts.push(NewContact {
+            name: text("contacts.name", &c.name, NAME_CHARS_MAX)?,
+            phone: match &c.phone {
+                Some(p) => Some(Phone::parse(p)?.as_str().to_string()),
+                None => None,
+            },
+            role: opt_text("contacts.role", &c.role, 32)?,
+        });
+    }
+    if let Some(i) = &b.industry {
+        if !INDUSTRIES.contains(&i.as_str()) {
+            return Err(ApiError::validation(
+                "industry",
+                format!("one of {}", INDUSTRIES.join(", ")),
+            ));
+        }
+    }
+    if let Some(s) = &b.source {
+        if !SOURCES.contains(&s.as_str()) {
+            return Err(ApiError::validation(
+                "source",
+                format!("one of {}", SOURCES.join(", ")),
+            ));
+        }
+    }
+    if let Some(d) = &b.birthday {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::validation("birthday", "a date YYYY-MM-DD"))?;
+    }
+    let home_station_id = match &b.home_station {
+        Some(code) => Some(
+            state
+                .store()
+                .station_by_code(code)
+                .await?
+                .ok_or_else(|| ApiError::new("station_not_found", format!("no station {code}")))?
+                .station_id,
+        ),
+        None => None,
+    };
+    let tags = b
+        .tags
+        .iter()
+        .map(|t| text("tags", t, 32))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let mut customer = NewCustomer {
+        member_code: new_member_code(),
+        kind: b.kind.clone(),
+        name,
+        phone,
+        industry: b.industry.clone(),
+        birthday: b.birthday.clone(),
+        occupation: opt_text("occupation", &b.occupation, 64)?,
+        home_station_id,
+        source: b.source.clone(),
+        source_code: opt_text("source_code", &b.source_code, 64)?,
+        consent_marketing: b.consent_marketing,
+        consent_sensitive: b.consent_sensitive,
+        tags,
+        notes: opt_text("notes", &b.notes, 2000)?,
+        vehicles,
+        contacts,
+    };
+    for _ in 0..5 {
+        let mut tx = state.store().begin().await?;
+        match tx.create_customer(&customer).await {
+            Ok(id) => {
+                tx.commit().await?;
+                let c = state
+                    .store()
+                    .customer(&id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("customer vanished"))?;
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(profile_json(&state, &me, &c).await?),
+                )
+                    .into_response());
+            }
+            // A member code collision: draw another.
+            Err(StoreError::Conflict(_)) => customer.member_code = new_member_code(),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal("could not draw a free member code"))
+}
+
+fn may_see(me: &StaffUser) -> bool {
+    crate::access::allowed(&me.role, Action::SeePersonalData)
+}
+
+fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().clamp(1, 3))),
+        None => String::new(),
+    }
+}
+
+fn card_no_for(me: Option<&StaffUser>, no: &str) -> String {
+    let full = me.is_none_or(may_see);
+    match CardNo::parse(no) {
+        Ok(c) if full => c.as_str().to_string(),
+        Ok(c) => c.masked(),
+        Err(_) => no.to_string(),
+    }
+}
+
+async fn card_summary(state: &AppState, me: Option<&StaffUser>, c: &Card) -> ApiResult<Value> {
+    let store = state.store();
+    let funding = match (&c.main_card_id, c.kind.as_str()) {
+        (Some(main), "fleet_sub") => match store.card_by_id(main).await? {
+            Some(m) if m.balance_mode == "pool" => m,
+            _ => c.clone(),
+        },
+        _ => c.clone(),
+    };
+    let b = store.card_balance(&funding.card_id).await?;
+    let main_no = match &c.main_card_id {
+        Some(id) => store
+            .card_by_id(id)
+            .await?
+            .map(|m| card_no_for(me, &m.card_no)),
+        None => None,
+    };
+    Ok(json!({
+        "card_no": card_no_for(me, &c.card_no),
+        "card_no_masked": CardNo::parse(&c.card_no).map(|n| n.masked()).unwrap_or_default(),
+        "kind": c.kind,
+        "state": c.state,
+        "customer_id": c.customer_id,
+        "main_card_no": main_no,
+        "balance_mode": c.balance_mode,
+        "balance_fen": b.available_fen(),
+        "paid_fen": b.paid_fen,
+        "bonus_fen": b.bonus_fen,
+        "held_fen": b.held_fen,
+        "shares_main_balance": funding.card_id != c.card_id,
+        "cap_fen": c.cap_fen.or_else(|| CardKind::parse(&c.kind).ok().and_then(|k| k.default_cap()).map(|f| f.0)),
+        "pin_set": c.pin_hash.is_some(),
+        "pin_locked": c.pin_failures >= state.config().pin_tries_max,
+        "limits": c.rules,
+        "replaced_by": match &c.replaced_by_card_id { Some(id) => store.card_by_id(id).await?.map(|r| card_no_for(me, &r.card_no)), None => None },
+    }))
+}
+
+async fn profile_json(state: &AppState, me: &StaffUser, c: &Customer) -> ApiResult<Value> {
+    let store = state.store();
+    let see = may_see(me);
+    let phone = c
+        .phone
+        .as_ref()
+        .map(|p| if see { p.clone() } else { mask_phone(p) });
+    let vehicles = store.vehicles(&c.customer_id).await?;
+    let contacts: Vec<Value> = store
+        .contacts(&c.customer_id)
+        .await?
+        .into_iter()
+        .map(|k| json!({"name": if see { k.name.clone() } else { mask_name(&k.name) }, "phone": k.phone.map(|p| if see { p } else { mask_phone(&p) }), "role": k.role}))
+        .collect();
+    let mut cards = Vec::new();
+    for card in store.cards_of_customer(&c.customer_id).await? {
+        cards.push(card_summary(state, Some(me), &card).await?);
+    }
+    let tier = store.tier(&c.tier_code).await?;
+    let points = store.points_balance(&c.customer_id).await?;
+    let credit = store.credit_agreement(&c.customer_id).await?;
+    let credit_json = match credit {
+        Some((limit, day)) => {
+            let owed = store
+                .account_totals(&account::customer_credit(&c.customer_id))
+                .await?
+                .owed();
+            json!({"credit_limit_fen": limit, "billing_day": day, "owed_fen": owed, "available_fen": limit - owed})
+        }
+        None => Value::Null,
+    };
+    let recent: Vec<Value> = store
+        .recent_sales(&c.customer_id, 10)
+        .await?
+        .into_iter()
+        .map(|s| json!({"sale_id": s.sale_id, "station_code": s.station_code, "occurred_at": clock::rfc3339(s.occurred_at), "net_fen": s.net_fen, "points_earned": s.points_earned, "refunded_fen": s.refunded_fen}))
+        .collect();
+    Ok(json!({
+        "id": c.customer_id,
+        "member_code": c.member_code,
+        "kind": c.kind,
+        "name": if see { c.name.clone() } else { mask_name(&c.name) },
+        "phone": phone,
+        "industry": c.industry,
+        "birthday": if see { c.birthday.clone() } else { None },
+        "occupation": c.occupation,
+        "home_station_id": c.home_station_id,
+        "source": c.source,
+        "source_code": c.source_code,
+        "tier": tier.map(|t| json!({"code": t.code, "name": t.name})),
+        "points_balance": points,
+        "consent": {"marketing": c.consent_marketing, "sensitive": c.consent_sensitive},
+        "tags": c.tags,
+        "notes": c.notes,
+        "created_at": clock::rfc3339(c.created_at),
+        "vehicles": vehicles,
+        "contacts": contacts,
+        "cards": cards,
+        "credit": credit_json,
+        "recent_sales": recent,
+    }))
+}
+
+/// `GET /api/v1/customers/{id}`: the profile, personal data masked unless the role may
+/// see it.
+pub async fn get_customer(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    require(&me, Action::ViewCustomer)?;
+    let c = state
+        .store()
+        .customer(&id)
+        .await?
+        .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    Ok(Json(profile_json(&state, &me, &c).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: String,
+}
+
+/// `GET /api/v1/customers?q=`: by phone, plate, card number, member code or name.
+pub async fn search_customers(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Query(SearchQuery { q }): Query<SearchQuery>,
+) -> ApiResult<Response> {
+    require(&me, Action::ViewCustomer)?;
+    let q = q.trim();
+    if q.is_empty() || q.chars().count() > 64 {
+        return Err(ApiError::validation("q", "1 to 64 characters"));
+    }
+    let store = state.store();
+    let mut ids: Vec<String> = Vec::new();
+    let mut matched = "name";
+    if let Ok(phone) = Phone::parse(q) {
+        ids = store.customer_ids_by_phone(phone.as_str()).await?;
+        matched = "phone";
+    } else if let Ok(no) = CardNo::parse(q) {
+        ids = store
+            .card_by_no(no.as_str())
+            .await?
+            .and_then(|c| c.customer_id)
+            .into_iter()
+            .collect();
+        matched = "card_no";
+    } else if let Ok(plate) = Plate::parse(q) {
+        ids = store.customer_ids_by_plate(plate.as_str()).await?;
+        matched = "plate";
+    } else if let Some(c) = store.customer_by_member_code(q).await? {
+        ids = vec![c.customer_id];
+        matched = "member_code";
+    }
+    if ids.is_empty() && matched == "name" {
+        ids = store
+            .customer_ids_by_name_prefix(q, SEARCH_RESULTS_MAX)
+            .await?;
+    }
+    let see = may_see(&me);
+    let mut results = Vec::new();
+    for id in ids.iter().take(SEARCH_RESULTS_MAX as usize) {
+        if let Some(c) = store.customer(id).await? {
+            let vehicles: Vec<String> = store
+                .vehicles(id)
+                .await?
+                .into_iter()
+                .map(|v| v.plate)
+                .collect();
+            results.push(json!({
+                "id": c.customer_id,
+                "member_code": c.member_code,
+                "kind": c.kind,
+                "name": if see { c.name.clone() } else { mask_name(&c.name) },
+                "phone": c.phone.as_ref().map(|p| if see { p.clone() } else { mask_phone(p) }),
+                "plates": vehicles,
+                "tier_code": c.tier_code,
+            }));
+        }
+    }
+    Ok(Json(json!({"matched_by": matched, "customers": results})).into_response())
+}
+
+pub async fn post_vehicle(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<VehicleBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::CreateCustomer)?;
+    state
+        .store()
+        .customer(&id)
+        .await?
+        .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    let v = vehicle(&b)?;
+    let mut tx = state.store().begin().await?;
+    let vid = tx.add_vehicle(&id, &v).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": vid, "plate": v.plate})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CreditBody {
+    credit_limit_fen: i64,
+    #[serde(default = "one")]
+    billing_day: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// `PUT /api/v1/customers/{id}/credit`: the credit (挂账) agreement.
+pub async fn put_credit(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CreditBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageCredit)?;
+    state
+        .store()
+        .customer(&id)
+        .await?
+        .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    if !(0..=1_000_000_000).contains(&b.credit_limit_fen) {
+        return Err(ApiError::validation(
+            "credit_limit_fen",
+            "0 to 10,000,000 CNY",
+        ));
+    }
+    if !(1..=28).contains(&b.billing_day) {
+        return Err(ApiError::validation("billing_day", "1 to 28"));
+    }
+    let mut tx = state.store().begin().await?;
+    let owed = tx
+        .account_totals(&account::customer_credit(&id))
+        .await?
+        .owed();
+    if owed > b.credit_limit_fen {
+        return Err(ApiError::validation(
+            "credit_limit_fen",
+            format!(
+                "the customer owes {} CNY, more than the new limit",
+                Fen(owed).yuan()
+            ),
+        ));
+    }
+    tx.set_credit_agreement(&id, b.credit_limit_fen, b.billing_day)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(json!({"customer_id": id, "credit_limit_fen": b.credit_limit_fen, "billing_day": b.billing_day, "owed_fen": owed})).into_response())
+}
+
+// ---------------------------------------------------------------- cards
+
+#[derive(Deserialize)]
+pub struct CardBody {
+    customer_id: Option<String>,
+    kind: String,
+    main_card_no: Option<String>,
+    limits: Option<CardRules>,
+    pin: Option<String>,
+    cap_fen: Option<i64>,
+    balance_mode: Option<String>,
+}
+
+fn card_body(kind: CardKind) -> &'static str {
+    match kind {
+        CardKind::Personal => "01",
+        CardKind::Company => "02",
+        CardKind::FleetMain => "03",
+        CardKind::FleetSub => "04",
+        CardKind::Anonymous => "05",
+    }
+}
+
+/// A new card number: issuer `1000`, two digits of kind, 12 random digits, check digit.
+fn new_card_no(kind: CardKind) -> CardNo {
+    let random: u64 = rand::thread_rng().gen_range(0..1_000_000_000_000);
+    CardNo::from_body(&format!("1000{}{random:012}", card_body(kind))).expect("18 digits")
+}
+
+/// `POST /api/v1/cards`: issues a card.
+pub async fn post_card(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ApiJson(b): ApiJson<CardBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::IssueCard)?;
+    let kind = CardKind::parse(&b.kind)?;
+    let store = state.store();
+    let customer = match &b.customer_id {
+        Some(id) => Some(
+            store
+                .customer(id)
+                .await?
+                .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?,
+        ),
+        None => None,
+    };
+    let main =
+        match &b.main_card_no {
+            Some(no) => {
+                let no = CardNo::parse(no)?;
+                Some(store.card_by_no(no.as_str()).await?.ok_or_else(|| {
+                    ApiError::new("card_not_found", "no main card with this number")
+                })?)
+            }
+            None => None,
+        };
+    match (kind, &customer, &main) {
+        (CardKind::Anonymous, Some(_), _) => {
+            return Err(ApiError::validation(
+                "customer_id",
+                "an anonymous card has no customer; register it later",
+            ))
+        }
+        (CardKind::Personal, Some(c), _) if c.kind != "individual" => {
+            return Err(ApiError::validation(
+                "kind",
+                "a personal card is for an individual",
+            ))
+        }
+        (CardKind::Company | CardKind::FleetMain, Some(c), _) if c.kind != "company" => {
+            return Err(ApiError::validation(
+                "kind",
+                "company and fleet cards are for companies",
+            ))
+        }
+        (CardKind::Personal | CardKind::Company | CardKind::FleetMain, None, _) => {
+            return Err(ApiError::validation(
+                "customer_id",
+                "this card kind needs a customer",
+            ))
+        }
+        (CardKind::FleetSub, _, None) => {
+            return Err(ApiError::validation(
+                "main_card_no",
+                "a sub-card names its fleet main card",
+            ))
+        }
+        (CardKind::FleetSub, _, Some(m)) if m.kind != "fleet_main" => {
+            return Err(ApiError::validation(
+                "main_card_no",
+                "the main card is not a fleet main card",
+            ))
+        }
+        (CardKind::FleetSub, Some(c), Some(m))
+            if m.customer_id.as_deref() != Some(c.customer_id.as_str()) =>
+        {
+            return Err(ApiError::validation(
+                "customer_id",
+                "a sub-card belongs to its main card's customer",
+            ))
+        }
+        (k, _, Some(_)) if k != CardKind::FleetSub => {
+            return Err(ApiError::validation(
+                "main_card_no",
+                "only sub-cards have a main card",
+            ))
+        }
+        _ => {}
+    }
+    if let Some(m) = &main {
+        CardState::parse(&m.state)?.check_usable()?;
+    }
+    let rules = b.limits.unwrap_or_default();
+    rules.validate()?;
+    if let Some(pin) = &b.pin {
+        if !valid_pin(pin) {
+            return Err(ApiError::validation("pin", "a PIN is 6 digits"));
+        }
+    }
+    if b.cap_fen.is_some_and(|c| c <= 0) {
+        return Err(ApiError::validation("cap_fen", "a positive amount"));
+    }
+    if b.cap_fen.is_some() && matches!(kind, CardKind::Anonymous | CardKind::Personal) {
+        return Err(ApiError::validation(
+            "cap_fen",
+            "personal and anonymous cards follow the prepaid-card caps",
+        ));
+    }
+    let balance_mode = b.balance_mode.clone().unwrap_or_else(|| "pool".into());
+    if balance_mode != "pool" && balance_mode != "allocated" {
+        return Err(ApiError::validation("balance_mode", "pool or allocated"));
+    }
+    let customer_id = customer
+        .map(|c| c.customer_id)
+        .or_else(|| main.as_ref().and_then(|m| m.customer_id.clone()));
+    for _ in 0..5 {
+        let no = new_card_no(kind);
+        let mut tx = store.begin().await?;
+        let new = NewCard {
+            card_no: no.as_str().to_string(),
+            kind: kind.as_str().to_string(),
+            customer_id: customer_id.clone(),
+            main_card_id: main.as_ref().map(|m| m.card_id.clone()),
+            balance_mode: balance_mode.clone(),
+            cap_fen: b.cap_fen,
+            rules: rules.clone(),
+            pin_hash: None,
+        };
+        match tx.create_card(&new).await {
+            Ok(id) => {
+                if let Some(pin) = &b.pin {
+                    tx.set_card_pin(&id, Some(&state.secret().pin_hash(&id, pin)))
+                        .await?;
+                }
+                tx.commit().await?;
+                let card = store
+                    .card_by_id(&id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("card vanished"))?;
+                let mut out = card_summary(&state, Some(&me), &card).await?;
+                // The issuing clerk sees the full number once, to hand the card over.
+                out["card_no"] = json!(card.card_no);
+                out["id"] = json!(id);
+                return Ok((StatusCode::CREATED, Json(out)).into_response());
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal("could not draw a free card number"))
+}
+
+async fn card_by_path(state: &AppState, no: &str) -> ApiResult<Card> {
+    let no = CardNo::parse(no)
+        .map_err(|_| ApiError::new("card_not_found", "no card with this number"))?;
+    state
+        .store()
+        .card_by_no(no.as_str())
+        .await?
+        .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))
+}
+
+/// `GET /api/v1/cards/{card_no}` (staff or POS): state, balance, limits and usage.
+pub async fn get_card(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(no): Path<String>,
+) -> ApiResult<Response> {
+    let me = match &caller {
+        Caller::Staff(u) => {
+            require(u, Action::ViewCard)?;
+            Some(u)
+        }
+        Caller::Pos(_) => None,
+    };
+    let card = card_by_path(&state, &no).await?;
+    let mut out = card_summary(&state, me, &card).await?;
+    let tz = match &caller {
+        Caller::Pos(s) => s.time_zone.clone(),
+        Caller::Staff(_) => "Asia/Shanghai".to_string(),
+    };
+    let local = clock::local(&tz, now_us());
+    let (sales_today, amount_today, volume_today) = state
+        .store()
+        .card_usage(&card.card_id, local.day_start_us, local.day_end_us)
+        .await?;
+    let (_, amount_month, _) = state
+        .store()
+        .card_usage(&card.card_id, local.month_start_us, local.month_end_us)
+        .await?;
+    out["usage"] = json!({"sales_today": sales_today, "amount_today_fen": amount_today, "volume_today_ml": volume_today, "amount_month_fen": amount_month});
+    if card.kind == "fleet_main" {
+        let mut subs = Vec::new();
+        for s in state.store().sub_cards(&card.card_id).await? {
+            subs.push(card_summary(&state, me, &s).await?);
+        }
+        out["sub_cards"] = json!(subs);
+    }
+    Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StateBody {
+    state: String,
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/cards/{card_no}/state`: freeze, unfreeze, report lost, cancel.
+pub async fn post_card_state(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(no): Path<String>,
+    ApiJson(b): ApiJson<StateBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageCard)?;
+    let to = CardState::parse(&b.state)?;
+    if to == CardState::Replaced {
+        return Err(ApiError::validation(
+            "state",
+            "replace a card with POST /api/v1/cards/{card_no}/replace",
+        ));
+    }
+    opt_text("reason", &b.reason, 200)?;
+    let found = card_by_path(&state, &no).await?;
+    let mut tx = state.store().begin().await?;
+    let card = tx.lock_card(&found.card_id).await?;
+    let from = CardState::parse(&card.state)?;
+    if from == to {
+        return Ok(Json(
+            json!({"card_no": card_no_for(Some(&me), &card.card_no), "state": to.as_str()}),
+        )
+        .into_response());
+    }
+    if !from.can_become(to) {
+        return Err(ApiError::new(
+            "card_not_usable",
+            format!("a {} card cannot become {}", from.as_str(), to.as_str()),
+        ));
+    }
+    if to == CardState::Cancelled {
+        let b = tx.card_balance(&card.card_id).await?;
+        if b.available_fen() + b.held_fen > 0 {
+            return Err(ApiError::new(
+                "card_has_balance",
+                format!(
+                    "the card holds {} CNY: refund or move it first",
+                    Fen(b.available_fen() + b.held_fen).yuan()
+                ),
+            ));
+        }
+    }
+    tx.set_card_state(&card.card_id, to.as_str(), None).await?;
+    if to == CardState::Active {
+        tx.reset_pin_failures(&card.card_id).await?;
+    }
+    tx.commit().await?;
+    Ok(
+        Json(json!({"card_no": card_no_for(Some(&me), &card.card_no), "state": to.as_str()}))
+            .into_response(),
+    )
+}
+
+/// `POST /api/v1/cards/{card_no}/replace`: a new card that carries the balance, rules,
+/// PIN-less state and sub-cards; the old one becomes `replaced`.
+pub async fn post_replace(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(no): Path<String>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageCard)?;
+    let found = card_by_path(&state, &no).await?;
+    let kind = CardKind::parse(&found.kind)?;
+    let mut tx = state.store().begin().await?;
+    let old = tx.lock_card(&found.card_id).await?;
+    let from = CardState::parse(&old.state)?;
+    if !from.can_become(CardState::Replaced) {
+        return Err(ApiError::new(
+            "card_not_usable",
+            format!("a {} card cannot be replaced", from.as_str()),
+        ));
+    }
+    let b = tx.card_balance(&old.card_id).await?;
+    if b.held_fen > 0 {
+        return Err(ApiError::new(
+            "card_not_usable",
+            "a pump authorisation is pending on the card; wait for it to finish",
+        ));
+    }
+    let new_no = new_card_no(kind);
+    let new_id = tx
+        .create_card(&NewCard {
+            card_no: new_no.as_str().to_string(),
+            kind: old.kind.clone(),
+            customer_id: old.customer_id.clone(),
+            main_card_id: old.main_card_id.clone(),
+            balance_mode: old.balance_mode.clone(),
+            cap_fen: old.cap_fen,
+            rules: old.rules.clone(),
+            pin_hash: None,
+        })
+        .await?;
+    let mut transfers = Vec::new();
+    if b.paid_fen > 0 {
+        transfers.push(Transfer::new(
+            account::card_paid(&old.card_id),
+            account::card_paid(&new_id),
+            b.paid_fen,
+            Unit::Fen,
+        ));
+    }
+    if b.bonus_fen > 0 {
+        transfers.push(Transfer::new(
+            account::card_bonus(&old.card_id),
+            account::card_bonus(&new_id),
+            b.bonus_fen,
+            Unit::Fen,
+        ));
+    }
+    tx.post(
+        &NewJournal {
+            idempotency_key: format!("replace:{}", old.card_id),
+            kind: "allocation",
+            station_id: None,
+            occurred_at: now_us(),
+            memo: Some("card replacement".into()),
+        },
+        &transfers,
+        false,
+    )
+    .await?;
+    tx.set_card_state(&old.card_id, CardState::Replaced.as_str(), Some(&new_id))
+        .await?;
+    tx.move_sub_cards(&old.card_id, &new_id).await?;
+    tx.commit().await?;
+    let card = state
+        .store()
+        .card_by_id(&new_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("card vanished"))?;
+    let mut out = card_summary(&state, Some(&me), &card).await?;
+    out["card_no"] = json!(card.card_no);
+    out["replaces"] = json!(card_no_for(Some(&me), &old.card_no));
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RegisterBody {
+    customer_id: String,
+}
+
+/// `POST /api/v1/cards/{card_no}/register`: an anonymous card becomes a personal card
+/// of a customer (转卡).
+pub async fn post_register(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(no): Path<String>,
+    ApiJson(b): ApiJson<RegisterBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageCard)?;
+    let found = card_by_path(&state, &no).await?;
+    let customer = state
+        .store()
+        .customer(&b.customer_id)
+        .await?
+        .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    if customer.kind != "individual" {
+        return Err(ApiError::validation(
+            "customer_id",
+            "an anonymous card is registered to an individual",
+        ));
+    }
+    let mut tx = state.store().begin().await?;
+    let card = tx.lock_card(&found.card_id).await?;
+    if card.kind != "anonymous" {
+        return Err(ApiError::new(
+            "card_not_usable",
+            "only anonymous cards are registered",
+        ));
+    }
+    CardState::parse(&card.state)?.check_usable()?;
+    tx.register_card(&card.card_id, &customer.customer_id, None)
+        .await?;
+    tx.commit().await?;
+    let card = state
+        .store()
+        .card_by_id(&card.card_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("card vanished"))?;
+    Ok(Json(card_summary(&state, Some(&me), &card).await?).into_response())
+}
+
+/// `PUT /api/v1/cards/{card_no}/limits`: replaces the card's rules.
+pub async fn put_limits(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(no): Path<String>,
+    ApiJson(rules): ApiJson<CardRules>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageCard)?;
+    rules.validate()?;
+    let found = card_by_path(&state, &no).await?;
+    let mut tx = state.store().begin().await?;
+    tx.lock_card(&found.card_id).await?;
+    tx.set_card_rules(&found.card_id, &rules).await?;
+    tx.commit().await?;
+    Ok(
+        Json(json!({"card_no": card_no_for(Some(&me), &found.card_no), "limits": rules}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PinBody {
+    pin: Option<String>,
+}
+
+/// `PUT /api/v1/cards/{card_no}/pin`: sets, changes or (with `null`) removes the PIN, and
+/// unlocks a card locked by wrong PINs.
+pub async fn put_pin(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(no): Path<String>,
+    ApiJson(b): ApiJson<PinBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageCard)?;
+    if let Some(p) = &b.pin {
+        if !valid_pin(p) {
+            return Err(ApiError::validation("pin", "a PIN is 6 digits"));
+        }
+    }
+    let found = card_by_path(&state, &no).await?;
+    let mut tx = state.store().begin().await?;
+    tx.lock_card(&found.card_id).await?;
+    let hash = b
+        .pin
+        .as_ref()
+        .map(|p| state.secret().pin_hash(&found.card_id, p));
+    tx.set_card_pin(&found.card_id, hash.as_deref()).await?;
+    tx.commit().await?;
+    Ok(
+        Json(json!({"card_no": card_no_for(Some(&me), &found.card_no), "pin_set": hash.is_some()}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct AllocationBody {
+    sub_card_no: String,
+    /// Positive: from the main card to the sub-card (圈存); negative: back.
+    amount_fen: i64,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+/// `POST /api/v1/cards/{main_card_no}/allocations`: moves money between a fleet main
+/// card in allocated mode and one of its sub-cards.
+pub async fn post_allocation(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(no): Path<String>,
+    ApiJson(b): ApiJson<AllocationBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManageCard)?;
+    if b.amount_fen == 0 || b.amount_fen.abs() > 100_000_000 {
+        return Err(ApiError::validation(
+            "amount_fen",
+            "a non-zero amount up to 1,000,000 CNY",
+        ));
+    }
+    let main = card_by_path(&state, &no).await?;
+    let sub = card_by_path(&state, &b.sub_card_no).await?;
+    if main.kind != "fleet_main" || main.balance_mode != "allocated" {
+        return Err(ApiError::new(
+            "card_not_usable",
+            "allocation needs a fleet main card in allocated mode",
+        ));
+    }
+    if sub.main_card_id.as_deref() != Some(main.card_id.as_str()) {
+        return Err(ApiError::validation(
+            "sub_card_no",
+            "the card is not a sub-card of this main card",
+        ));
+    }
+    let key = match &b.request_id {
+        Some(k) => format!("allocation:{}:{}", main.card_id, text("request_id", k, 64)?),
+        None => format!("allocation:{}", forecourt_store::new_id()),
+    };
+    let mut tx = state.store().begin().await?;
+    let mut ids = [main.card_id.clone(), sub.card_id.clone()];
+    ids.sort();
+    for id in &ids {
+        let c = tx.lock_card(id).await?;
+        CardState::parse(&c.state)?.check_usable()?;
+    }
+    let (from, to) = if b.amount_fen > 0 {
+        (&main.card_id, &sub.card_id)
+    } else {
+        (&sub.card_id, &main.card_id)
+    };
+    let amount = b.amount_fen.abs();
+    let bal = tx.card_balance(from).await?;
+    let (p, bonus) = split_card_debit(bal.paid_fen, bal.bonus_fen, amount)?;
+    let mut transfers = Vec::new();
+    if p > 0 {
+        transfers.push(Transfer::new(
+            account::card_paid(from),
+            account::card_paid(to),
+            p,
+            Unit::Fen,
+        ));
+    }
+    if bonus > 0 {
+        transfers.push(Transfer::new(
+            account::card_bonus(from),
+            account::card_bonus(to),
+            bonus,
+            Unit::Fen,
+        ));
+    }
+    match tx
+        .post(
+            &NewJournal {
+                idempotency_key: key,
+                kind: "allocation",
+                station_id: None,
+                occurred_at: now_us(),
+                memo: None,
+            },
+            &transfers,
+            false,
+        )
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new("conflict", "this request_id was used before"))
+        }
+        other => other?,
+    };
+    let main_after = tx.card_balance(&main.card_id).await?;
+    let sub_after = tx.card_balance(&sub.card_id).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({"main_balance_fen": main_after.available_fen(), "sub_balance_fen": sub_after.available_fen()}))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PromotionBody {
+    name: String,
+    min_amount_fen: i64,
+    bonus_fen: i64,
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+}
+
+/// `POST /api/v1/recharge-promotions`: "top up 1000, get 30".
+pub async fn post_promotion(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ApiJson(b): ApiJson<PromotionBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManagePromotions)?;
+    let name = text("name", &b.name, NAME_CHARS_MAX)?;
+    if b.min_amount_fen <= 0 || b.bonus_fen < 0 || b.bonus_fen > b.min_amount_fen {
+        return Err(ApiError::validation(
+            "min_amount_fen/bonus_fen",
+            "a positive minimum and a bonus between 0 and the minimum",
+        ));
+    }
+    let from = match &b.valid_from {
+        Some(t) => clock::parse_time("valid_from", t)?,
+        None => now_us(),
+    };
+    let until = match &b.valid_until {
+        Some(t) => Some(clock::parse_time("valid_until", t)?),
+        None => None,
+    };
+    if until.is_some_and(|u| u <= from) {
+        return Err(ApiError::validation("valid_until", "after valid_from"));
+    }
+    let mut tx = state.store().begin().await?;
+    let id = tx
+        .create_promotion(&name, b.min_amount_fen, b.bonus_fen, from, until)
+        .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name, "min_amount_fen": b.min_amount_fen, "bonus_fen": b.bonus_fen}))).into_response())
+}
+
+pub async fn get_promotions(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+) -> ApiResult<Response> {
+    require(&me, Action::ViewNetwork)?;
+    Ok(Json(json!({"promotions": state.store().recharge_promotions().await?})).into_response())
+}
+
+pub async fn get_tiers(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
+    require(&me, Action::ViewNetwork)?;
+    Ok(Json(json!({"tiers": state.store().tiers().await?})).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CouponBody {
+    code: String,
+    customer_id: Option<String>,
+    amount_fen: i64,
+    valid_until: Option<String>,
+}
+
+/// `POST /api/v1/coupons`: issues an amount-off coupon the POS takes as payment.
+pub async fn post_coupon(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ApiJson(b): ApiJson<CouponBody>,
+) -> ApiResult<Response> {
+    require(&me, Action::ManagePromotions)?;
+    let code = text("code", &b.code, 32)?;
+    if b.amount_fen <= 0 || b.amount_fen > 10_000_000 {
+        return Err(ApiError::validation("amount_fen", "1 fen to 100,000 CNY"));
+    }
+    if let Some(id) = &b.customer_id {
+        state
+            .store()
+            .customer(id)
+            .await?
+            .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    }
+    let until = match &b.valid_until {
+        Some(t) => Some(clock::parse_time("valid_until", t)?),
+        None => None,
+    };
+    let mut tx = state.store().begin().await?;
+    match tx
+        .issue_coupon(
+            &code,
+            b.customer_id.as_deref(),
+            b.amount_fen,
+            now_us() - 86_400_000_000,
+            until,
+        )
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new("conflict", format!("coupon {code} exists")))
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"code": code, "amount_fen": b.amount_fen})),
+    )
+        .into_response())
+}

@@ -1,0 +1,283 @@
+//! The one place errors are named: every API error is `{"error": {"code", "message"}}`
+//! with a code from [`ERROR_TABLE`] and the HTTP status the table gives it.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use forecourt_core::{CardState, DomainError};
+use forecourt_store::StoreError;
+
+/// Every error code the API returns: code, HTTP status, when it happens.
+pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
+    (
+        "invalid_json",
+        400,
+        "the body is not valid JSON or lacks a required field",
+    ),
+    (
+        "unauthorized",
+        401,
+        "no token, or a token that is unknown, expired or revoked",
+    ),
+    ("invalid_credentials", 401, "wrong username or password"),
+    (
+        "insufficient_balance",
+        402,
+        "the card's balance does not cover the amount",
+    ),
+    (
+        "credit_limit_exceeded",
+        402,
+        "the customer's credit (挂账) limit does not cover the amount",
+    ),
+    (
+        "forbidden",
+        403,
+        "the caller's role or scope does not allow this",
+    ),
+    ("wrong_station", 403, "a POS token of another station"),
+    ("not_found", 404, "no such route"),
+    ("card_not_found", 404, "no card with this number"),
+    ("customer_not_found", 404, "no customer with this id"),
+    (
+        "sale_not_found",
+        404,
+        "no sale with this id at this station",
+    ),
+    ("station_not_found", 404, "no station with this code"),
+    (
+        "authorization_not_found",
+        404,
+        "no pump authorisation with this id",
+    ),
+    (
+        "method_not_allowed",
+        405,
+        "the route does not take this method",
+    ),
+    (
+        "idempotency_conflict",
+        409,
+        "the pos_txn_id was used before with another body",
+    ),
+    (
+        "conflict",
+        409,
+        "the record exists already (a username, code or number in use)",
+    ),
+    ("payload_too_large", 413, "the body is larger than allowed"),
+    (
+        "unsupported_media_type",
+        415,
+        "the body must be application/json",
+    ),
+    (
+        "validation_failed",
+        422,
+        "a field is missing, malformed or out of range; the message names it",
+    ),
+    ("amount_out_of_range", 422, "an amount too large to compute"),
+    (
+        "unknown_product",
+        422,
+        "a line names a product code the network does not sell",
+    ),
+    ("unknown_station", 422, "station_code names no station"),
+    (
+        "payment_mismatch",
+        422,
+        "the payments do not add up to the net amount",
+    ),
+    ("card_frozen", 422, "the card is frozen"),
+    ("card_lost", 422, "the card was reported lost"),
+    ("card_cancelled", 422, "the card is cancelled"),
+    ("card_replaced", 422, "the card was replaced by another"),
+    (
+        "card_not_usable",
+        422,
+        "the card cannot be used for this operation",
+    ),
+    ("card_has_balance", 422, "the card still holds money"),
+    (
+        "limit_exceeded",
+        422,
+        "a card rule (limit) declines the sale; the message names it",
+    ),
+    (
+        "face_value_cap",
+        422,
+        "the recharge would take the card above its face-value cap",
+    ),
+    ("pin_required", 422, "the card needs its PIN"),
+    (
+        "pin_incorrect",
+        422,
+        "wrong PIN; the message says how many tries are left",
+    ),
+    (
+        "coupon_invalid",
+        422,
+        "the coupon is unknown, used, expired or not the customer's",
+    ),
+    (
+        "no_credit_account",
+        422,
+        "the customer has no credit (挂账) agreement",
+    ),
+    (
+        "refund_exceeds_sale",
+        422,
+        "the refund is more than what is left of the sale",
+    ),
+    (
+        "authorization_exceeded",
+        422,
+        "the sale takes more than the pump authorisation holds",
+    ),
+    (
+        "authorization_closed",
+        422,
+        "the pump authorisation was captured, voided or expired",
+    ),
+    (
+        "pin_locked",
+        423,
+        "the card locked after too many wrong PINs",
+    ),
+    (
+        "account_locked",
+        423,
+        "the staff account is locked after too many wrong passwords",
+    ),
+    ("rate_limited", 429, "too many requests; retry later"),
+    (
+        "internal",
+        500,
+        "an unexpected error; details are in the server log",
+    ),
+    ("unavailable", 503, "the database is busy; retry"),
+];
+
+/// An API error: a code from the table and a message for people.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            ERROR_TABLE.iter().any(|(c, _, _)| *c == code),
+            "error code {code} is not in the table"
+        );
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::new("validation_failed", format!("{field}: {message}"))
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new("forbidden", message)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        let status = ERROR_TABLE
+            .iter()
+            .find(|(c, _, _)| *c == self.code)
+            .map(|(_, s, _)| *s)
+            .unwrap_or(500);
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        let reference = uuid::Uuid::now_v7().simple().to_string();
+        tracing::error!(reference = %reference, error = %err, "internal error");
+        Self::new(
+            "internal",
+            format!("internal error (reference {reference}); see the server log"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status(), axum::Json(body)).into_response()
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let code = match &e {
+            DomainError::Invalid { .. } => "validation_failed",
+            DomainError::Overflow => "amount_out_of_range",
+            DomainError::CardNotUsable(CardState::Frozen) => "card_frozen",
+            DomainError::CardNotUsable(CardState::Lost) => "card_lost",
+            DomainError::CardNotUsable(CardState::Cancelled) => "card_cancelled",
+            DomainError::CardNotUsable(CardState::Replaced) => "card_replaced",
+            DomainError::CardNotUsable(CardState::Active) => "card_not_usable",
+            DomainError::LimitExceeded { .. } => "limit_exceeded",
+            DomainError::InsufficientBalance { .. } => "insufficient_balance",
+            DomainError::CreditLimitExceeded { .. } => "credit_limit_exceeded",
+            DomainError::FaceValueCap { .. } => "face_value_cap",
+            DomainError::PinRequired => "pin_required",
+            DomainError::PinIncorrect { .. } => "pin_incorrect",
+            DomainError::PinLocked => "pin_locked",
+            DomainError::PaymentMismatch { .. } => "payment_mismatch",
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Domain(d) => d.into(),
+            StoreError::NotFound("card") => Self::new("card_not_found", "no card with this number"),
+            StoreError::NotFound("sale") => Self::new("sale_not_found", "no such sale"),
+            StoreError::NotFound("customer") => Self::new("customer_not_found", "no such customer"),
+            StoreError::NotFound(what) => Self::new("not_found", format!("{what} not found")),
+            StoreError::Conflict(_) => Self::new("conflict", "the record exists already"),
+            StoreError::Retry => Self::new("unavailable", "the database is busy; retry"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_statuses_valid() {
+        let mut seen = std::collections::HashSet::new();
+        for (code, status, _) in ERROR_TABLE {
+            assert!(seen.insert(code), "duplicate code {code}");
+            assert!(StatusCode::from_u16(*status).is_ok());
+            assert!((400..600).contains(status));
+        }
+    }
+
+    #[test]
+    fn domain_errors_map_to_table_codes() {
+        let e: ApiError = DomainError::PaymentMismatch {
+            net: forecourt_core::Fen(1),
+            paid: forecourt_core::Fen(2),
+        }
+        .into();
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.code, "payment_mismatch");
+        let e: ApiError = DomainError::InsufficientBalance {
+            available: forecourt_core::Fen(1),
+            needed: forecourt_core::Fen(2),
+        }
+        .into();
+        assert_eq!(e.status(), StatusCode::PAYMENT_REQUIRED);
+    }
+}
