@@ -16,6 +16,8 @@ pub mod ledger;
 mod migrate;
 pub mod model;
 mod queries;
+#[doc(hidden)]
+pub mod testing;
 pub use queries::{normalise_name, NewSale};
 
 pub use error::StoreError;

@@ -1,0 +1,396 @@
+//! The store contract suite: the same tests on SQLite and on PostgreSQL
+//! (`FORECOURT_TEST_BACKEND=postgres` with `FORECOURT_TEST_PG_URL`).
+
+use forecourt_core::ledger::{account, Transfer, Unit};
+use forecourt_core::DomainError;
+use forecourt_store::ledger::NewJournal;
+use forecourt_store::{testing, NewCard, NewCustomer, Store, StoreError};
+use std::sync::Arc;
+
+async fn store() -> Store {
+    let url = testing::fresh_db().await.expect("a fresh database");
+    Store::open(&url).await.expect("open and migrate")
+}
+
+fn journal(key: &str) -> NewJournal<'static> {
+    NewJournal {
+        idempotency_key: key.to_string(),
+        kind: "recharge",
+        station_id: None,
+        occurred_at: 0,
+        memo: None,
+    }
+}
+
+/// A customer with one card; returns the card id.
+async fn card(store: &Store, no: &str) -> String {
+    let mut tx = store.begin().await.unwrap();
+    let customer = tx
+        .create_customer(&NewCustomer {
+            member_code: format!("M{no}"),
+            kind: "individual".into(),
+            name: "测试".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = tx
+        .create_card(&NewCard {
+            card_no: no.to_string(),
+            kind: "personal".into(),
+            customer_id: Some(customer),
+            main_card_id: None,
+            balance_mode: "pool".into(),
+            cap_fen: None,
+            rules: Default::default(),
+            pin_hash: None,
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn fund(store: &Store, card_id: &str, amount: i64, key: &str) {
+    let mut tx = store.begin().await.unwrap();
+    tx.post(
+        &journal(key),
+        &[Transfer::new(
+            account::tender("cash"),
+            account::card_paid(card_id),
+            amount,
+            Unit::Fen,
+        )],
+        false,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn debit(store: &Store, card_id: &str, amount: i64, key: &str) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    tx.lock_card(card_id).await?;
+    tx.post(
+        &journal(key),
+        &[Transfer::new(
+            account::card_paid(card_id),
+            account::SALES_REVENUE,
+            amount,
+            Unit::Fen,
+        )],
+        false,
+    )
+    .await?;
+    tx.commit().await
+}
+
+async fn assert_clean(store: &Store) {
+    let report = store.check().await.unwrap();
+    assert!(report.is_clean(), "check found: {:?}", report.problems);
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
+    let url = testing::fresh_db().await.unwrap();
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 1);
+    store.migrate().await.unwrap();
+    assert_eq!(
+        store.products().await.unwrap().len(),
+        9,
+        "default products are seeded once"
+    );
+    assert_eq!(
+        store
+            .tiers()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["普通", "VIP", "SVIP"]
+    );
+    store.close().await;
+    // Pretend a newer binary migrated the database.
+    sqlx_exec(
+        &url,
+        "insert into schema_migration (version, name, applied_at) values (99, 'future', 0)",
+    )
+    .await;
+    match Store::open(&url).await {
+        Err(StoreError::SchemaTooNew {
+            found: 99,
+            known: 1,
+        }) => {}
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+async fn sqlx_exec(url: &forecourt_store::DbUrl, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url.expose()).await.unwrap();
+    sqlx::query(sql).execute(&mut conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn postings_move_balances_and_check_is_clean() {
+    let store = store().await;
+    let c = card(&store, "1000010000000000001").await;
+    fund(&store, &c, 10_000, "r1").await;
+    debit(&store, &c, 2_500, "s1").await.unwrap();
+    assert_eq!(store.card_balance(&c).await.unwrap().paid_fen, 7_500);
+    let totals = store.account_totals(&account::card_paid(&c)).await.unwrap();
+    assert_eq!(
+        (totals.credits_posted, totals.debits_posted),
+        (10_000, 2_500)
+    );
+    assert_clean(&store).await;
+}
+
+#[tokio::test]
+async fn an_overdraft_is_refused_and_changes_nothing() {
+    let store = store().await;
+    let c = card(&store, "1000010000000000002").await;
+    fund(&store, &c, 1_000, "r1").await;
+    let before = store.check().await.unwrap();
+    match debit(&store, &c, 1_001, "s1").await {
+        Err(StoreError::Domain(DomainError::InsufficientBalance { .. })) => {}
+        other => panic!("expected InsufficientBalance, got {other:?}"),
+    }
+    let after = store.check().await.unwrap();
+    assert_eq!(
+        (before.journals, before.transfers),
+        (after.journals, after.transfers)
+    );
+    assert_eq!(store.card_balance(&c).await.unwrap().paid_fen, 1_000);
+    assert_clean(&store).await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_posts_once() {
+    let store = store().await;
+    let c = card(&store, "1000010000000000003").await;
+    fund(&store, &c, 1_000, "same-key").await;
+    let mut tx = store.begin().await.unwrap();
+    let r = tx
+        .post(
+            &journal("same-key"),
+            &[Transfer::new(
+                account::tender("cash"),
+                account::card_paid(&c),
+                1_000,
+                Unit::Fen,
+            )],
+            false,
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    drop(tx);
+    assert_eq!(store.card_balance(&c).await.unwrap().paid_fen, 1_000);
+    assert_clean(&store).await;
+}
+
+#[tokio::test]
+async fn concurrent_debits_never_overdraw() {
+    let store = Arc::new(store().await);
+    let c = card(&store, "1000010000000000004").await;
+    fund(&store, &c, 10_000, "r1").await;
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let (store, c) = (store.clone(), c.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match debit(&store, &c, 1_000, &format!("s{i}")).await {
+                    Err(StoreError::Retry) => tokio::task::yield_now().await,
+                    other => return other.is_ok(),
+                }
+            }
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap());
+    }
+    assert_eq!(ok, 10);
+    assert_eq!(store.card_balance(&c).await.unwrap().paid_fen, 0);
+    assert_clean(&store).await;
+}
+
+#[tokio::test]
+async fn holds_reserve_money_until_released_once() {
+    let store = store().await;
+    let c = card(&store, "1000010000000000005").await;
+    fund(&store, &c, 10_000, "r1").await;
+    let mut tx = store.begin().await.unwrap();
+    let hold = tx
+        .post(
+            &NewJournal {
+                kind: "hold",
+                ..journal("h1")
+            },
+            &[Transfer::new(
+                account::card_paid(&c),
+                account::HOLDS,
+                8_000,
+                Unit::Fen,
+            )],
+            true,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let b = store.card_balance(&c).await.unwrap();
+    assert_eq!((b.paid_fen, b.held_fen), (2_000, 8_000));
+    assert!(
+        debit(&store, &c, 3_000, "s1").await.is_err(),
+        "held money cannot be spent"
+    );
+    // A pending transfer without a pending authorisation is reported by the check.
+    assert!(!store.check().await.unwrap().is_clean());
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.release(&hold).await.unwrap(), 8_000);
+    assert_eq!(
+        tx.release(&hold).await.unwrap(),
+        0,
+        "a hold is released once"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(store.card_balance(&c).await.unwrap().paid_fen, 10_000);
+    assert_clean(&store).await;
+}
+
+#[tokio::test]
+async fn credit_accounts_stop_at_their_limit() {
+    let store = store().await;
+    let mut tx = store.begin().await.unwrap();
+    let customer = tx
+        .create_customer(&NewCustomer {
+            member_code: "M1".into(),
+            kind: "company".into(),
+            name: "物流公司".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tx.set_credit_agreement(&customer, 50_000, 1).await.unwrap();
+    tx.commit().await.unwrap();
+    let sell = |amount: i64, key: &'static str| {
+        let store = store.clone();
+        let customer = customer.clone();
+        async move {
+            let mut tx = store.begin().await?;
+            tx.post(
+                &journal(key),
+                &[Transfer::new(
+                    account::customer_credit(&customer),
+                    account::SALES_REVENUE,
+                    amount,
+                    Unit::Fen,
+                )],
+                false,
+            )
+            .await?;
+            tx.commit().await
+        }
+    };
+    sell(30_000, "a").await.unwrap();
+    assert!(matches!(
+        sell(20_001, "b").await,
+        Err(StoreError::Domain(DomainError::CreditLimitExceeded { .. }))
+    ));
+    sell(20_000, "c").await.unwrap();
+    assert_clean(&store).await;
+}
+
+#[tokio::test]
+async fn check_finds_a_tampered_balance() {
+    let url = testing::fresh_db().await.unwrap();
+    let store = Store::open(&url).await.unwrap();
+    let c = card(&store, "1000010000000000006").await;
+    fund(&store, &c, 5_000, "r1").await;
+    assert_clean(&store).await;
+    sqlx_exec(
+        &url,
+        &format!(
+            "update account set credits_posted = credits_posted + 1 where account_id = '{}'",
+            account::card_paid(&c)
+        ),
+    )
+    .await;
+    let report = store.check().await.unwrap();
+    assert!(!report.is_clean());
+    assert!(
+        report.problems[0].contains(&account::card_paid(&c)),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[tokio::test]
+async fn unique_numbers_are_conflicts() {
+    let store = store().await;
+    card(&store, "1000010000000000007").await;
+    let mut tx = store.begin().await.unwrap();
+    let r = tx
+        .create_card(&NewCard {
+            card_no: "1000010000000000007".into(),
+            kind: "anonymous".into(),
+            customer_id: None,
+            main_card_id: None,
+            balance_mode: "pool".into(),
+            cap_fen: None,
+            rules: Default::default(),
+            pin_hash: None,
+        })
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+}
+
+#[tokio::test]
+async fn lookups_by_phone_plate_and_name() {
+    let store = store().await;
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .create_customer(&NewCustomer {
+            member_code: "8000000001".into(),
+            kind: "individual".into(),
+            name: "王伟".into(),
+            phone: Some("13912345678".into()),
+            vehicles: vec![forecourt_store::NewVehicle {
+                plate: "京A12345".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.customer_ids_by_phone("13912345678").await.unwrap(),
+        vec![id.clone()]
+    );
+    assert_eq!(
+        store.customer_ids_by_plate("京A12345").await.unwrap(),
+        vec![id.clone()]
+    );
+    assert_eq!(
+        store.customer_ids_by_name_prefix("王", 10).await.unwrap(),
+        vec![id.clone()]
+    );
+    assert_eq!(
+        store
+            .customer_by_member_code("8000000001")
+            .await
+            .unwrap()
+            .unwrap()
+            .customer_id,
+        id
+    );
+    assert!(store
+        .customer_ids_by_phone("13900000000")
+        .await
+        .unwrap()
+        .is_empty());
+}
