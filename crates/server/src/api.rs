@@ -1531,6 +1531,7 @@ pub struct CouponBody {
     code: String,
     customer_id: Option<String>,
     amount_fen: i64,
+    valid_from: Option<String>,
     valid_until: Option<String>,
 }
 
@@ -1552,19 +1553,20 @@ pub async fn post_coupon(
             .await?
             .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
     }
+    let from = match &b.valid_from {
+        Some(t) => clock::parse_time("valid_from", t)?,
+        None => now_us(),
+    };
     let until = match &b.valid_until {
         Some(t) => Some(clock::parse_time("valid_until", t)?),
         None => None,
     };
+    if until.is_some_and(|u| u <= from) {
+        return Err(ApiError::validation("valid_until", "after valid_from"));
+    }
     let mut tx = state.store().begin().await?;
     match tx
-        .issue_coupon(
-            &code,
-            b.customer_id.as_deref(),
-            b.amount_fen,
-            now_us() - 86_400_000_000,
-            until,
-        )
+        .issue_coupon(&code, b.customer_id.as_deref(), b.amount_fen, from, until)
         .await
     {
         Err(StoreError::Conflict(_)) => {

@@ -48,6 +48,25 @@ fn policy_name(p: Policy) -> (&'static str, i64) {
     }
 }
 
+async fn totals_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    db: E,
+    name: &str,
+) -> Result<Totals, StoreError> {
+    let row = sqlx::query("select debits_posted, credits_posted, debits_pending, credits_pending from account where account_id = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?;
+    Ok(match row {
+        Some(r) => Totals {
+            debits_posted: r.try_get(0)?,
+            credits_posted: r.try_get(1)?,
+            debits_pending: r.try_get(2)?,
+            credits_pending: r.try_get(3)?,
+        },
+        None => Totals::default(),
+    })
+}
+
 impl Tx {
     /// Opens an account if it does not exist yet.
     pub async fn ensure_account(
@@ -113,14 +132,10 @@ impl Tx {
         Ok(out)
     }
 
-    /// The totals of an account, read inside the transaction.
+    /// The totals of an account, read inside the transaction; zero for an account not
+    /// opened yet.
     pub async fn account_totals(&mut self, name: &str) -> Result<Totals, StoreError> {
-        Ok(self
-            .load_accounts(&[name])
-            .await?
-            .remove(name)
-            .map(|a| a.totals)
-            .unwrap_or_default())
+        totals_of(&mut *self.tx, name).await
     }
 
     async fn insert_journal(&mut self, j: &NewJournal<'_>) -> Result<String, StoreError> {
@@ -296,21 +311,9 @@ impl CheckReport {
 }
 
 impl Store {
-    /// Reads an account's totals.
+    /// Reads an account's totals; zero for an account not opened yet.
     pub async fn account_totals(&self, name: &str) -> Result<Totals, StoreError> {
-        let row = sqlx::query("select debits_posted, credits_posted, debits_pending, credits_pending from account where account_id = $1")
-            .bind(name)
-            .fetch_optional(self.read())
-            .await?;
-        Ok(match row {
-            Some(r) => Totals {
-                debits_posted: r.try_get(0)?,
-                credits_posted: r.try_get(1)?,
-                debits_pending: r.try_get(2)?,
-                credits_pending: r.try_get(3)?,
-            },
-            None => Totals::default(),
-        })
+        totals_of(self.read(), name).await
     }
 
     /// Recomputes every cached balance from the transfers and checks every invariant

@@ -811,6 +811,20 @@ impl Tx {
         Ok(id)
     }
 
+    pub async fn set_customer_tier(
+        &mut self,
+        customer_id: &str,
+        tier_code: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("update customer set tier_code = $1, updated_at = $2 where customer_id = $3")
+            .bind(tier_code)
+            .bind(now_us())
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn add_vehicle(
         &mut self,
         customer_id: &str,
