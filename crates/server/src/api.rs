@@ -766,7 +766,7 @@ pub async fn get_customer(
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
-    q: String,
+    q: Option<String>,
 }
 
 /// `GET /api/v1/customers?q=`: by phone, plate, card number, member code or name.
@@ -776,7 +776,7 @@ pub async fn search_customers(
     Query(SearchQuery { q }): Query<SearchQuery>,
 ) -> ApiResult<Response> {
     require(&me, Action::ViewCustomer)?;
-    let q = q.trim();
+    let q = q.as_deref().unwrap_or("").trim();
     if q.is_empty() || q.chars().count() > 64 {
         return Err(ApiError::validation("q", "1 to 64 characters"));
     }
@@ -1518,7 +1518,23 @@ pub async fn get_promotions(
     Staff(me): Staff,
 ) -> ApiResult<Response> {
     require(&me, Action::ViewNetwork)?;
-    Ok(Json(json!({"promotions": state.store().recharge_promotions().await?})).into_response())
+    let promotions: Vec<Value> = state
+        .store()
+        .recharge_promotions()
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({
+                "promotion_id": p.promotion_id,
+                "name": p.name,
+                "min_amount_fen": p.min_amount_fen,
+                "bonus_fen": p.bonus_fen,
+                "valid_from": clock::rfc3339(p.valid_from),
+                "valid_until": p.valid_until.map(clock::rfc3339),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "promotions": promotions })).into_response())
 }
 
 pub async fn get_tiers(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {

@@ -148,7 +148,6 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         423,
         "the staff account is locked after too many wrong passwords",
     ),
-    ("rate_limited", 429, "too many requests; retry later"),
     (
         "internal",
         500,

@@ -1,0 +1,1365 @@
+#!/usr/bin/env python3
+"""Writes crates/server/src/openapi.json, the OpenAPI document the server serves.
+
+The error codes and their statuses are read from crates/server/src/error.rs; the routes
+and schemas below are kept in step with crates/server/src/{lib,api,pos}.rs by hand (the
+API test checks that every route is documented). Run it from anywhere after an API
+change: python3 scripts/openapi.py"""
+import json
+import re
+import sys
+
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "crates/server/src/openapi.json")
+
+# ---------------------------------------------------------------- error table (error.rs)
+src = open(os.path.join(ROOT, "crates/server/src/error.rs"), encoding="utf-8").read()
+table_src = src.split("pub const ERROR_TABLE")[1].split("];")[0]
+ERRORS = [
+    (c, int(s), re.sub(r"\s+", " ", d))
+    for c, s, d in re.findall(r'\(\s*"([a-z_]+)",\s*(\d+),\s*"((?:[^"\\]|\\.)*)",?\s*\)', table_src)
+]
+assert len(ERRORS) == len(re.findall(r"\"([a-z_]+)\",\s*\d{3},", table_src)), len(ERRORS)
+STATUS = {c: s for c, s, _ in ERRORS}
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema):
+    """A schema that also admits null (JSON Schema 2020-12 style)."""
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    s = dict(schema)
+    t = s["type"]
+    s["type"] = [t, "null"] if isinstance(t, str) else t + ["null"]
+    return s
+
+
+def s(desc=None, **kw):
+    out = {"type": "string"}
+    out.update(kw)
+    if desc:
+        out["description"] = desc
+    return out
+
+
+def i64(desc=None, **kw):
+    out = {"type": "integer", "format": "int64"}
+    out.update(kw)
+    if desc:
+        out["description"] = desc
+    return out
+
+
+def fen(desc=None, **kw):
+    return i64(desc, **kw)
+
+
+def boolean(desc=None):
+    out = {"type": "boolean"}
+    if desc:
+        out["description"] = desc
+    return out
+
+
+def time(desc=None):
+    return s(desc, format="date-time")
+
+
+def obj(props, required=None, desc=None, additional=None):
+    out = {"type": "object"}
+    if desc:
+        out["description"] = desc
+    if required:
+        out["required"] = required
+    out["properties"] = props
+    if additional is not None:
+        out["additionalProperties"] = additional
+    return out
+
+
+def arr(items, desc=None, **kw):
+    out = {"type": "array", "items": items}
+    out.update(kw)
+    if desc:
+        out["description"] = desc
+    return out
+
+
+# ---------------------------------------------------------------- shared schemas
+code_table = "\n".join(f"| `{c}` | {st} | {d} |" for c, st, d in ERRORS)
+schemas = {}
+
+schemas["Error"] = obj(
+    {
+        "error": obj(
+            {
+                "code": s(
+                    "A stable, machine-readable code from the error table; the HTTP "
+                    "status follows from the code.",
+                    enum=[c for c, _, _ in ERRORS],
+                ),
+                "message": s("A message for people (the till operator or the clerk)."),
+            },
+            required=["code", "message"],
+        )
+    },
+    required=["error"],
+    desc=(
+        "Every API error (from the `/api/v1` routes and the route fallback) has this "
+        "body. The code decides the HTTP status:\n\n| code | status | when |\n|---|---|---|\n"
+        + code_table
+    ),
+)
+schemas["Error"]["example"] = {
+    "error": {
+        "code": "payment_mismatch",
+        "message": "payments add up to 300.00 CNY but the sale comes to 320.00 CNY",
+    }
+}
+
+
+def rule(value_schema, desc):
+    return obj(
+        {
+            "value": value_schema,
+            "hard": {
+                "type": "boolean",
+                "default": True,
+                "description": "true (the default): breaking the rule declines the sale "
+                "(422 limit_exceeded); false: the sale goes through and is flagged.",
+            },
+        },
+        required=["value"],
+        desc=desc,
+    )
+
+
+str_list = arr({"type": "string"})
+schemas["CardRules"] = obj(
+    {
+        "plate": rule(s(), "The licence plate the card is bound to (validated as a plate, e.g. 京A12345); the sale's `plate` (or the customer's plate) must match."),
+        "sales_per_day": rule({"type": "integer", "minimum": 1, "maximum": 4294967295}, "Card payments per local day."),
+        "amount_per_sale_fen": rule(fen(minimum=1), "Amount one card payment may take, fen."),
+        "amount_per_day_fen": rule(fen(minimum=1), "Amount per local day, fen."),
+        "amount_per_month_fen": rule(fen(minimum=1), "Amount per local calendar month, fen."),
+        "volume_per_sale_ml": rule(i64(minimum=1), "Fuel volume per sale, millilitres."),
+        "volume_per_day_ml": rule(i64(minimum=1), "Fuel volume per local day, millilitres."),
+        "products": rule(str_list, "Product codes the card may buy (e.g. only `DIESEL_0`); non-fuel items are governed by `categories` instead."),
+        "categories": rule(str_list, "Non-fuel categories the card may buy; an empty list forbids all non-fuel items."),
+        "stations": rule(str_list, "Station codes where the card may be used."),
+        "regions": rule(str_list, "Region codes where the card may be used."),
+        "provinces": rule(str_list, "Provinces where the card may be used, by their plate character (e.g. `京`, `粤`)."),
+        "weekdays": rule(arr({"type": "integer", "minimum": 1, "maximum": 7}), "ISO weekdays on which the card may be used, 1 = Monday … 7 = Sunday (station local time)."),
+        "hours": rule(s(pattern=r"^\s*\d{1,2}:\d{1,2}\s*-\s*\d{1,2}:\d{1,2}\s*$"), "Local time window `HH:MM-HH:MM` (e.g. `06:00-22:00`); a window that wraps midnight is allowed."),
+        "driver_pin": rule({"type": "boolean"}, "The driver must enter the card's PIN (even if the holder disabled it)."),
+        "odometer": rule({"type": "boolean"}, "The till must send `odometer_km` with the sale."),
+    },
+    desc=(
+        "The rules (limits) of one card. Every rule is optional; an absent rule does not "
+        "apply. Each rule is `{\"value\": …, \"hard\": bool}` with `hard` defaulting to "
+        "true. Unknown rule names are refused (400 invalid_json). Limits must be "
+        "positive, weekdays 1–7 and `hours` a valid window (else 422 validation_failed). "
+        "Rules are checked on card payments in the station's local time; amount limits "
+        "also lower the amount a pump authorisation holds."
+    ),
+    additional=False,
+)
+
+schemas["Breach"] = obj(
+    {
+        "rule": s("The rule's name, a property name of CardRules."),
+        "hard": boolean(),
+        "message": s(),
+    },
+    required=["rule", "hard", "message"],
+    desc="A card rule the sale broke. Only soft (hard = false) breaches appear in a sale's `flags`; a hard one refuses the sale.",
+)
+
+schemas["Region"] = obj(
+    {
+        "region_id": s(format="uuid"),
+        "code": s(),
+        "name": s(),
+        "province": nullable(s()),
+    },
+    required=["region_id", "code", "name", "province"],
+)
+
+schemas["Station"] = obj(
+    {
+        "station_id": s(format="uuid"),
+        "code": s(),
+        "name": s(),
+        "region_id": nullable(s(format="uuid")),
+        "region_code": nullable(s()),
+        "address": nullable(s()),
+        "lat": nullable({"type": "number", "format": "double"}),
+        "lon": nullable({"type": "number", "format": "double"}),
+        "time_zone": s("IANA time zone; `Asia/Shanghai` unless given."),
+        "province": nullable(s("Province as its plate character.")),
+        "opening_hours": nullable(s()),
+    },
+    required=["station_id", "code", "name", "region_id", "region_code", "address", "lat", "lon", "time_zone", "province", "opening_hours"],
+)
+
+PRODUCT_KINDS = ["fuel", "ev", "service", "non_fuel"]
+schemas["Product"] = obj(
+    {
+        "product_id": s(format="uuid"),
+        "code": s(),
+        "name": s(),
+        "kind": s("fuel (by the litre: volume_ml), ev (by the kWh: quantity in Wh), service or non_fuel (by the unit).", enum=PRODUCT_KINDS),
+        "category": nullable(s()),
+    },
+    required=["product_id", "code", "name", "kind", "category"],
+)
+
+schemas["Tier"] = obj(
+    {
+        "code": s(),
+        "name": s(),
+        "rank": i64(),
+        "discount_fen_per_litre": fen("Discount on fuel, fen per litre."),
+        "points_multiplier_permille": i64("Points multiplier in thousandths (1000 = ×1)."),
+        "qualify_spend_fen": fen(),
+    },
+    required=["code", "name", "rank", "discount_fen_per_litre", "points_multiplier_permille", "qualify_spend_fen"],
+)
+
+schemas["RechargePromotion"] = obj(
+    {
+        "promotion_id": s(format="uuid"),
+        "name": s(),
+        "min_amount_fen": fen(),
+        "bonus_fen": fen(),
+        "valid_from": s("RFC 3339, UTC.", format="date-time"),
+        "valid_until": nullable(s("RFC 3339, UTC; null: open-ended.", format="date-time")),
+    },
+    required=["promotion_id", "name", "min_amount_fen", "bonus_fen", "valid_from", "valid_until"],
+)
+
+schemas["TierRef"] = obj({"code": s(), "name": s()}, required=["code", "name"])
+
+schemas["Vehicle"] = obj(
+    {
+        "vehicle_id": s(format="uuid"),
+        "plate": s("Upper-case, without separators."),
+        "model": nullable(s()),
+        "colour": nullable(s()),
+        "fuel_type": nullable(s()),
+        "tank_capacity_ml": nullable(i64()),
+    },
+    required=["vehicle_id", "plate", "model", "colour", "fuel_type", "tank_capacity_ml"],
+)
+
+CARD_KINDS = ["personal", "company", "fleet_main", "fleet_sub", "anonymous"]
+CARD_STATES = ["active", "frozen", "lost", "cancelled", "replaced"]
+card_no_desc = (
+    "The card number: 19 digits to a caller who may see personal data (and to POS "
+    "tokens), otherwise masked as `1000 01** **** ***4 567`."
+)
+schemas["CardSummary"] = obj(
+    {
+        "card_no": s(card_no_desc),
+        "card_no_masked": s("Always masked, e.g. `1000 01** **** ***4 567`."),
+        "kind": s(enum=CARD_KINDS),
+        "state": s(enum=CARD_STATES),
+        "customer_id": nullable(s(format="uuid")),
+        "main_card_no": nullable(s("A sub-card's fleet main card (masked as `card_no`).")),
+        "balance_mode": s("pool: sub-cards spend the main card's balance; allocated: each sub-card holds its own.", enum=["pool", "allocated"]),
+        "balance_fen": fen("Available to spend (paid + bonus), fen; of the main card when `shares_main_balance`."),
+        "paid_fen": fen("Available from paid-in money, fen."),
+        "bonus_fen": fen("Available from recharge bonuses, fen."),
+        "held_fen": fen("Held by pending pump authorisations, fen."),
+        "shares_main_balance": boolean("True for a sub-card of a pooled main card: the balance fields are the main card's."),
+        "cap_fen": nullable(fen("Face-value cap (most the card may hold), fen: the card's own, or the default of its kind (anonymous 100000, personal 500000); null: none.")),
+        "pin_set": boolean(),
+        "pin_locked": boolean("Locked after too many wrong PINs (5 by default); PUT …/pin unlocks."),
+        "limits": ref("CardRules"),
+        "replaced_by": nullable(s("The card that replaced this one (masked as `card_no`).")),
+    },
+    required=["card_no", "card_no_masked", "kind", "state", "customer_id", "main_card_no", "balance_mode", "balance_fen", "paid_fen", "bonus_fen", "held_fen", "shares_main_balance", "cap_fen", "pin_set", "pin_locked", "limits", "replaced_by"],
+    desc="A card as staff and POS see it.",
+)
+
+schemas["CardUsage"] = obj(
+    {
+        "sales_today": i64("Card payments today."),
+        "amount_today_fen": fen(),
+        "volume_today_ml": i64(),
+        "amount_month_fen": fen(),
+    },
+    required=["sales_today", "amount_today_fen", "volume_today_ml", "amount_month_fen"],
+    desc="What the card used in the current local day and month: in the POS station's time zone for a POS token, Asia/Shanghai for staff.",
+)
+
+schemas["CardDetail"] = {
+    "allOf": [
+        ref("CardSummary"),
+        obj(
+            {
+                "usage": ref("CardUsage"),
+                "sub_cards": arr(ref("CardSummary"), "Only on fleet main cards."),
+            },
+            required=["usage"],
+        ),
+    ]
+}
+
+schemas["IssuedCard"] = {
+    "allOf": [
+        ref("CardSummary"),
+        obj(
+            {
+                "id": s(format="uuid"),
+                "card_no": s("The full 19-digit number, shown once to hand the card over.", pattern="^[0-9]{19}$"),
+            },
+            required=["id", "card_no"],
+        ),
+    ]
+}
+
+schemas["ReplacementCard"] = {
+    "allOf": [
+        ref("CardSummary"),
+        obj(
+            {
+                "card_no": s("The new card's full 19-digit number.", pattern="^[0-9]{19}$"),
+                "replaces": s("The old card's number (masked unless the caller may see personal data)."),
+            },
+            required=["card_no", "replaces"],
+        ),
+    ]
+}
+
+CUSTOMER_KINDS = ["individual", "company"]
+INDUSTRIES = ["car_rental", "logistics", "construction", "taxi", "bus", "government", "other"]
+SOURCES = ["walk_in", "leaflet", "referral", "partner", "census", "other"]
+
+schemas["CustomerProfile"] = obj(
+    {
+        "id": s(format="uuid"),
+        "member_code": s("10 digits starting with 8."),
+        "kind": s(enum=CUSTOMER_KINDS),
+        "name": s("Masked (first character and stars) unless the role may see personal data."),
+        "phone": nullable(s("`139****5678` unless the role may see personal data.")),
+        "industry": nullable(s(enum=INDUSTRIES)),
+        "birthday": nullable(s("YYYY-MM-DD; null unless the role may see personal data.", format="date")),
+        "occupation": nullable(s()),
+        "home_station_id": nullable(s(format="uuid")),
+        "source": nullable(s(enum=SOURCES)),
+        "source_code": nullable(s()),
+        "tier": nullable(ref("TierRef")),
+        "points_balance": i64(),
+        "consent": obj({"marketing": boolean(), "sensitive": boolean()}, required=["marketing", "sensitive"]),
+        "tags": arr(s()),
+        "notes": nullable(s()),
+        "created_at": time(),
+        "vehicles": arr(ref("Vehicle")),
+        "contacts": arr(
+            obj(
+                {
+                    "name": s("Masked unless the role may see personal data."),
+                    "phone": nullable(s("Masked unless the role may see personal data.")),
+                    "role": nullable(s()),
+                },
+                required=["name", "phone", "role"],
+            )
+        ),
+        "cards": arr(ref("CardSummary")),
+        "credit": nullable(
+            obj(
+                {
+                    "credit_limit_fen": fen(),
+                    "billing_day": i64(minimum=1, maximum=28),
+                    "owed_fen": fen(),
+                    "available_fen": fen(),
+                },
+                required=["credit_limit_fen", "billing_day", "owed_fen", "available_fen"],
+                desc="The credit (挂账) agreement; null when there is none.",
+            )
+        ),
+        "recent_sales": arr(
+            obj(
+                {
+                    "sale_id": s(format="uuid"),
+                    "station_code": s(),
+                    "occurred_at": time(),
+                    "net_fen": fen(),
+                    "points_earned": i64(),
+                    "refunded_fen": fen(),
+                },
+                required=["sale_id", "station_code", "occurred_at", "net_fen", "points_earned", "refunded_fen"],
+            ),
+            "The 10 most recent sales.",
+        ),
+    },
+    required=["id", "member_code", "kind", "name", "phone", "industry", "birthday", "occupation", "home_station_id", "source", "source_code", "tier", "points_balance", "consent", "tags", "notes", "created_at", "vehicles", "contacts", "cards", "credit", "recent_sales"],
+    desc="A customer's profile. Personal data is masked unless the caller's role may see it (admin, region_manager, station_manager, account_manager).",
+)
+
+schemas["CustomerMatch"] = obj(
+    {
+        "id": s(format="uuid"),
+        "member_code": s(),
+        "kind": s(enum=CUSTOMER_KINDS),
+        "name": s("Masked unless the role may see personal data."),
+        "phone": nullable(s("Masked unless the role may see personal data.")),
+        "plates": arr(s()),
+        "tier_code": s(),
+    },
+    required=["id", "member_code", "kind", "name", "phone", "plates", "tier_code"],
+)
+
+plate_desc = "A Chinese plate: province character, a letter, then 5 or 6 letters or digits (e.g. 京A12345); spaces, dashes and dots are ignored."
+phone_desc = "A mainland mobile number: 11 digits starting 13–19; a leading +86, spaces, dashes and parentheses are ignored."
+card_in_desc = "19 digits with a valid Luhn check digit; spaces and dashes are ignored."
+
+schemas["VehicleInput"] = obj(
+    {
+        "plate": s(plate_desc),
+        "model": s("At most 64 characters."),
+        "colour": s("At most 32 characters."),
+        "fuel_type": s("At most 32 characters."),
+        "tank_capacity_l": {"type": "number", "format": "double", "description": "Tank capacity in litres (used when tank_capacity_ml is absent); 1 to 2000 L."},
+        "tank_capacity_ml": i64("Tank capacity in millilitres; wins over tank_capacity_l.", minimum=1000, maximum=2000000),
+    },
+    required=["plate"],
+)
+
+schemas["ContactInput"] = obj(
+    {
+        "name": s("1 to 100 characters."),
+        "phone": s(phone_desc),
+        "role": s("At most 32 characters."),
+    },
+    required=["name"],
+)
+
+schemas["CustomerInput"] = obj(
+    {
+        "kind": s(enum=CUSTOMER_KINDS),
+        "name": s("1 to 100 characters.", minLength=1, maxLength=100),
+        "phone": s(phone_desc),
+        "vehicles": arr(ref("VehicleInput"), maxItems=200, default=[]),
+        "contacts": arr(ref("ContactInput"), maxItems=50, default=[]),
+        "industry": s(enum=INDUSTRIES),
+        "birthday": s("YYYY-MM-DD.", format="date"),
+        "occupation": s("At most 64 characters."),
+        "home_station": s("A station code; 404 station_not_found if there is none."),
+        "source": s(enum=SOURCES),
+        "source_code": s("At most 64 characters."),
+        "consent_marketing": {"type": "boolean", "default": False},
+        "consent_sensitive": {"type": "boolean", "default": False},
+        "tags": arr(s(maxLength=32), maxItems=50, default=[]),
+        "notes": s("At most 2000 characters."),
+    },
+    required=["kind", "name"],
+)
+
+schemas["CustomerRef"] = obj(
+    {
+        "card_no": s(card_in_desc),
+        "phone": s(phone_desc),
+        "plate": s(plate_desc),
+        "member_code": s(),
+    },
+    desc=(
+        "Who the sale is for. The first field present is used, in the order card_no, "
+        "phone, plate, member_code. An unknown card_no is refused (404 card_not_found); "
+        "no match by the others sells as a walk-in sale with a message; several "
+        "matches sell without a member (no points) with a message."
+    ),
+)
+
+schemas["SaleLineInput"] = obj(
+    {
+        "product_code": s("A product code of the network, e.g. GASOLINE_92, DIESEL_0, EV_CHARGE, CAR_WASH (422 unknown_product otherwise)."),
+        "volume_ml": i64("Fuel: the volume in millilitres (required for fuel products).", minimum=1, maximum=2000000),
+        "quantity": i64("EV charging: energy in watt-hours (volume_ml is accepted instead); services and goods: units (default 1).", minimum=1, maximum=1000000),
+        "unit_price_fen": fen("Price per litre (fuel), per kWh (EV) or per unit, fen.", minimum=1, maximum=1000000),
+        "amount_fen": fen("The amount the till charged for the line, fen; wins over the computed one.", minimum=0, maximum=100000000),
+        "pump_no": i64("Recorded with the sale."),
+    },
+    required=["product_code", "unit_price_fen"],
+)
+
+PAY_METHODS = ["card", "cash", "wechat", "alipay", "bank_card", "credit", "coupon"]
+schemas["PaymentInput"] = obj(
+    {
+        "method": s(
+            "Sales: card, cash, wechat, alipay, bank_card, credit (挂账, needs an identified customer with a credit agreement) or coupon. Recharges: cash, wechat, alipay or bank_card only.",
+            enum=PAY_METHODS,
+        ),
+        "amount_fen": fen("Positive; at most 100000000 on sales.", minimum=1),
+        "card_no": s("Card payments: the card; defaults to customer.card_no. One payment per card. " + card_in_desc),
+        "pin": s("Card payments: the card's 6-digit PIN, needed when the card has a PIN or its rules demand the driver's PIN."),
+        "coupon_code": s("Coupon payments: the coupon (required for method coupon)."),
+    },
+    required=["method", "amount_fen"],
+)
+
+txn_id = s(
+    "The till's idempotency key, unique per station: 1 to 64 printable ASCII characters.",
+    minLength=1,
+    maxLength=64,
+    pattern="^[!-~]+$",
+)
+occurred = time("RFC 3339 with offset, not more than a day in the future and not before 2000.")
+
+schemas["SaleRequest"] = obj(
+    {
+        "pos_txn_id": s(
+            "The idempotency key, unique per station: 1 to 64 printable ASCII characters. "
+            "Optional in the body's shape (it defaults to empty), but a sale without it is "
+            "refused with 422 validation_failed; quotes ignore it.",
+            maxLength=64,
+            pattern="^[!-~]*$",
+        ),
+        "station_code": s("Must be the POS token's station (403 wrong_station for another existing station, 422 unknown_station for none)."),
+        "occurred_at": occurred,
+        "customer": nullable(ref("CustomerRef")),
+        "lines": arr(ref("SaleLineInput"), minItems=1, maxItems=100),
+        "payments": arr(ref("PaymentInput"), "Sales: at most 10, adding up to the net amount (422 payment_mismatch otherwise). Quotes ignore them.", maxItems=10, default=[]),
+        "authorization_id": s("Captures a pump authorisation: the card payment of the authorised card takes up to the held amount and the rest is released."),
+        "plate": s("The plate of the vehicle being filled, for plate-bound cards (defaults to customer.plate)."),
+        "odometer_km": i64("The odometer reading, for cards whose rules demand it."),
+    },
+    required=["station_code", "occurred_at", "lines"],
+    desc="The body of a sale and of a quote (a quote is a sale without payments).",
+)
+
+schemas["DiscountApplied"] = obj(
+    {
+        "kind": s(enum=["tier"]),
+        "description": s("e.g. `VIP 20 fen/L`."),
+        "amount_fen": fen(),
+    },
+    required=["kind", "description", "amount_fen"],
+)
+
+schemas["PricedLine"] = obj(
+    {
+        "line_no": i64("1-based, in the order sent; refunds name lines by it."),
+        "product_code": s(),
+        "volume_ml": i64("Millilitres for fuel, 0 otherwise."),
+        "quantity": i64("Units for goods and services, watt-hours for EV charging, 0 for fuel."),
+        "unit_price_fen": fen(),
+        "gross_fen": fen(),
+        "discount_fen": fen(),
+        "net_fen": fen(),
+    },
+    required=["line_no", "product_code", "volume_ml", "quantity", "unit_price_fen", "gross_fen", "discount_fen", "net_fen"],
+)
+
+schemas["CustomerBrief"] = obj({"id": s(format="uuid"), "member_code": s()}, required=["id", "member_code"])
+
+schemas["Quote"] = obj(
+    {
+        "station_code": s(),
+        "gross_amount_fen": fen(),
+        "discount_fen": fen(),
+        "net_amount_fen": fen("What the payments of the sale must add up to."),
+        "discounts": arr(ref("DiscountApplied")),
+        "lines": arr(ref("PricedLine")),
+        "points_earned": i64("Points the sale would earn (0 without an identified member)."),
+        "tier": nullable(ref("TierRef")),
+        "customer": nullable(ref("CustomerBrief")),
+        "card_balance_fen": nullable(fen("Balance of customer.card_no's card (its main card when pooled); null without a card.")),
+        "messages": arr(s(), "Messages to show at the till."),
+    },
+    required=["station_code", "gross_amount_fen", "discount_fen", "net_amount_fen", "discounts", "lines", "points_earned", "tier", "customer", "card_balance_fen", "messages"],
+)
+
+schemas["Sale"] = obj(
+    {
+        "sale_id": s(format="uuid"),
+        "pos_txn_id": s(),
+        "station_code": s(),
+        "occurred_at": time(),
+        "gross_amount_fen": fen(),
+        "discount_fen": fen(),
+        "net_amount_fen": fen(),
+        "discounts": arr(ref("DiscountApplied")),
+        "lines": arr(ref("PricedLine")),
+        "points_earned": i64("Earned on the net amount less coupon payments, by the tier's multiplier; 0 without an identified member."),
+        "points_balance": nullable(i64("The member's points after the sale; null without a member.")),
+        "card_balance_fen": nullable(fen("Balance after the sale of the first card paid with (its main card when pooled), else of customer.card_no's card; null without a card.")),
+        "tier": nullable(ref("TierRef")),
+        "customer": nullable(ref("CustomerBrief")),
+        "authorization_id": nullable(s("The pump authorisation the sale captured.")),
+        "flags": arr(ref("Breach"), "Soft card rules the sale broke (it went through, flagged for review)."),
+        "messages": arr(s(), "Messages to show at the till, including one per flag."),
+    },
+    required=["sale_id", "pos_txn_id", "station_code", "occurred_at", "gross_amount_fen", "discount_fen", "net_amount_fen", "discounts", "lines", "points_earned", "points_balance", "card_balance_fen", "tier", "customer", "authorization_id", "flags", "messages"],
+)
+
+schemas["RechargeRequest"] = obj(
+    {
+        "pos_txn_id": txn_id,
+        "station_code": s("Must be the POS token's station."),
+        "occurred_at": occurred,
+        "card_no": s(card_in_desc),
+        "amount_fen": fen("1 to 100000000.", minimum=1, maximum=100000000),
+        "payments": arr(ref("PaymentInput"), "1 to 10 payments by cash, wechat, alipay or bank_card, adding up to amount_fen (422 payment_mismatch otherwise).", minItems=1, maxItems=10),
+    },
+    required=["pos_txn_id", "station_code", "occurred_at", "card_no", "amount_fen", "payments"],
+)
+
+schemas["Recharge"] = obj(
+    {
+        "recharge_id": s(format="uuid"),
+        "pos_txn_id": s(),
+        "card_no": s("Masked, e.g. `1000 01** **** ***4 567`."),
+        "amount_fen": fen(),
+        "bonus_fen": fen("Bonus added by the best recharge promotion in force (0 if none)."),
+        "promotion": nullable(s("The promotion's name.")),
+        "card_balance_fen": fen("Available after the recharge (paid + bonus)."),
+        "paid_fen": fen(),
+        "bonus_balance_fen": fen(),
+    },
+    required=["recharge_id", "pos_txn_id", "card_no", "amount_fen", "bonus_fen", "promotion", "card_balance_fen", "paid_fen", "bonus_balance_fen"],
+)
+
+schemas["RefundRequest"] = obj(
+    {
+        "pos_txn_id": txn_id,
+        "station_code": s("Must be the POS token's station."),
+        "occurred_at": occurred,
+        "sale_id": s("A sale of this station.", format="uuid"),
+        "lines": nullable(
+            arr(
+                obj(
+                    {
+                        "line_no": i64("A line of the sale."),
+                        "amount_fen": fen("Positive; defaults to what is left of the line.", minimum=1),
+                    },
+                    required=["line_no"],
+                ),
+                "Absent or null: everything left of every line. A line may appear once.",
+            )
+        ),
+    },
+    required=["pos_txn_id", "station_code", "occurred_at", "sale_id"],
+)
+
+schemas["Refund"] = obj(
+    {
+        "refund_id": s(format="uuid"),
+        "sale_id": s(format="uuid"),
+        "pos_txn_id": s(),
+        "amount_fen": fen("Refunded, back to the sale's payments in proportion to what is left of each."),
+        "points_reversed": i64(),
+        "points_shortfall": i64("Points due back that the member had already spent."),
+        "card_balance_fen": nullable(fen("Balance after the refund of the first card refunded to; null if no card payment was refunded.")),
+    },
+    required=["refund_id", "sale_id", "pos_txn_id", "amount_fen", "points_reversed", "points_shortfall", "card_balance_fen"],
+)
+
+schemas["AuthorizationRequest"] = obj(
+    {
+        "pos_txn_id": txn_id,
+        "station_code": s("Must be the POS token's station."),
+        "occurred_at": time("RFC 3339; defaults to now."),
+        "card_no": s(card_in_desc),
+        "pin": s("The card's 6-digit PIN, when the card has one or its rules demand it."),
+        "pump_no": i64(),
+        "max_amount_fen": fen("The most the pump may take, 1 to 100000000.", minimum=1, maximum=100000000),
+        "plate": s("The vehicle's plate, for plate-bound cards."),
+    },
+    required=["pos_txn_id", "station_code", "card_no", "max_amount_fen"],
+)
+
+schemas["Authorization"] = obj(
+    {
+        "authorization_id": s(format="uuid"),
+        "pos_txn_id": s(),
+        "held_fen": fen("Held: max_amount_fen lowered to the available balance and what the card's hard amount limits leave."),
+        "expires_at": time("When the hold is released if no sale captures it (30 minutes by default)."),
+        "card_balance_fen": fen("Available after the hold."),
+    },
+    required=["authorization_id", "pos_txn_id", "held_fen", "expires_at", "card_balance_fen"],
+)
+
+# ---------------------------------------------------------------- responses
+responses = {
+    "InternalError": {
+        "description": "`internal`: an unexpected error; the message carries a reference to the server log.",
+        "content": {"application/json": {"schema": ref("Error")}},
+    },
+    "Unavailable": {
+        "description": "`unavailable`: the database is busy; retry.",
+        "content": {"application/json": {"schema": ref("Error")}},
+    },
+}
+
+
+def json_body(schema):
+    return {"application/json": {"schema": schema}}
+
+
+BODY_ERRORS = ["invalid_json", "payload_too_large", "unsupported_media_type"]
+STAFF_AUTH = ["unauthorized", "forbidden"]
+POS_AUTH = ["unauthorized", "forbidden", "wrong_station"]
+
+EXTRA_NOTES = {
+    "forbidden_staff": "a POS token, or a role that may not do this",
+    "forbidden_pos": "a staff token (POS calls need the station's POS token)",
+}
+
+
+def errors(codes, notes=None):
+    """4xx responses for the given codes, grouped by status."""
+    notes = notes or {}
+    by_status = {}
+    for c in codes:
+        by_status.setdefault(STATUS[c], []).append(c)
+    out = {}
+    for st in sorted(by_status):
+        parts = []
+        for c in by_status[st]:
+            d = notes.get(c) or next(d for cc, _, d in ERRORS if cc == c)
+            parts.append(f"`{c}`: {d}")
+        text = parts[0] + "." if len(parts) == 1 else "\n".join(f"- {x}." for x in parts)
+        out[str(st)] = {
+            "description": text,
+            "content": json_body(ref("Error")),
+        }
+    return out
+
+
+def server_errors():
+    return {
+        "500": {"$ref": "#/components/responses/InternalError"},
+        "503": {"$ref": "#/components/responses/Unavailable"},
+    }
+
+
+STAFF = [{"staffToken": []}]
+POS = [{"posToken": []}]
+EITHER = [{"staffToken": []}, {"posToken": []}]
+NONE = []
+
+ROLE_TEXT = {
+    "ManageUsers": "admin",
+    "ManageNetwork": "admin",
+    "ViewNetwork": "every role (admin, region_manager, station_manager, account_manager, cashier, analyst)",
+    "CreateCustomer": "admin, region_manager, station_manager, account_manager, cashier",
+    "ViewCustomer": "every role",
+    "IssueCard": "admin, region_manager, station_manager, account_manager, cashier",
+    "ManageCard": "admin, region_manager, station_manager, account_manager",
+    "ViewCard": "every role",
+    "ManageCredit": "admin, region_manager, station_manager, account_manager",
+    "ManagePromotions": "admin, region_manager",
+}
+
+
+def roles(action):
+    return f"Roles: {ROLE_TEXT[action]}."
+
+
+def op(op_id, tag, summary, security, ok, codes, desc=None, body=None, params=None, notes=None, db=True, extra=None):
+    o = {"operationId": op_id, "tags": [tag], "summary": summary}
+    if desc:
+        o["description"] = desc
+    o["security"] = security
+    if params:
+        o["parameters"] = params
+    if body is not None:
+        o["requestBody"] = {"required": True, "content": json_body(body)}
+    resp = dict(ok)
+    resp.update(errors(codes, notes))
+    if extra:
+        resp.update(extra)
+    if db:
+        resp.update(server_errors())
+    o["responses"] = dict(sorted(resp.items()))
+    return o
+
+
+def ok(status, schema, desc):
+    return {str(status): {"description": desc, "content": json_body(schema)}}
+
+
+def path_param(name, desc, schema=None):
+    return {"name": name, "in": "path", "required": True, "description": desc, "schema": schema or s()}
+
+
+def query_param(name, desc, required=False, schema=None):
+    return {"name": name, "in": "query", "required": required, "description": desc, "schema": schema or s()}
+
+
+staff_notes = {"forbidden": EXTRA_NOTES["forbidden_staff"]}
+pos_notes = {"forbidden": EXTRA_NOTES["forbidden_pos"]}
+card_param = path_param("card_no", "The card number: " + card_in_desc + " A malformed number answers 404 card_not_found.")
+CARD_STATE_ERRS = ["card_frozen", "card_lost", "card_cancelled", "card_replaced"]
+
+IDEMPOTENCY = (
+    "Idempotent on `pos_txn_id` (per station): the first successful request answers "
+    "201 and stores its answer; a repeat with the same body answers 200 with the same "
+    "body and changes nothing; the same `pos_txn_id` with a different body (or for "
+    "another kind of request) answers 409 idempotency_conflict. A refusal (4xx) "
+    "changes nothing and stores nothing, so the till may retry a corrected request "
+    "under the same `pos_txn_id`"
+)
+PIN_NOTE = (
+    " The one deliberate exception: a wrong PIN is counted (pin_incorrect, and "
+    "pin_locked once the tries run out), or PINs could be guessed."
+)
+TOKEN_NOTE = " Missing or bad token: 401; a staff token: 403 forbidden; a `station_code` of another station: 403 wrong_station."
+
+paths = {}
+
+# ---------------------------------------------------------------- auth and users
+paths["/api/v1/auth/login"] = {
+    "post": op(
+        "login", "auth", "Sign in and get a staff bearer token", NONE,
+        ok(200, obj({
+            "token": s("The bearer token, `fcs_` followed by 64 hex digits.", pattern="^fcs_[0-9a-f]{64}$"),
+            "expires_at": time("When the session ends (12 hours after login by default)."),
+            "role": s(enum=["admin", "analyst", "region_manager", "station_manager", "account_manager", "cashier"]),
+        }, required=["token", "expires_at", "role"]), "Signed in."),
+        BODY_ERRORS + ["invalid_credentials", "account_locked"],
+        desc=("Exchanges a username and password for a staff token, sent afterwards as "
+              "`Authorization: Bearer <token>`. An unknown, disabled or wrong login "
+              "answers 401 invalid_credentials; after 10 wrong passwords the account "
+              "locks for 30 minutes (423 account_locked)."),
+        body=obj({"username": s(), "password": s(format="password")}, required=["username", "password"]),
+        notes={"invalid_credentials": "wrong username or password, or a disabled account"},
+    )
+}
+paths["/api/v1/auth/logout"] = {
+    "post": op(
+        "logout", "auth", "Revoke the caller's staff token", STAFF,
+        {"204": {"description": "The token is revoked."}},
+        STAFF_AUTH,
+        notes={"forbidden": "a POS token"},
+    )
+}
+paths["/api/v1/users"] = {
+    "post": op(
+        "createUser", "users", "Create a staff user", STAFF,
+        ok(201, obj({"id": s(format="uuid"), "username": s(), "role": s()}, required=["id", "username", "role"]), "Created."),
+        STAFF_AUTH + BODY_ERRORS + ["conflict", "validation_failed"],
+        desc=roles("ManageUsers"),
+        body=obj({
+            "username": s("1 to 64 letters, digits, '.', '_' or '-' (trimmed).", minLength=1, maxLength=64),
+            "role": s(enum=["admin", "analyst", "region_manager", "station_manager", "account_manager", "cashier"]),
+            "scope": s("company (the default), own, region:CODE or station:CODE."),
+            "password": s("10 to 200 characters with letters and digits.", format="password", minLength=10, maxLength=200),
+        }, required=["username", "role", "password"]),
+        notes={**staff_notes, "conflict": "the username is taken"},
+    )
+}
+
+# ---------------------------------------------------------------- network
+paths["/api/v1/stations"] = {
+    "get": op(
+        "listStations", "network", "List stations and regions", STAFF,
+        ok(200, obj({"stations": arr(ref("Station")), "regions": arr(ref("Region"))}, required=["stations", "regions"]), "Stations and regions, by code."),
+        STAFF_AUTH, desc=roles("ViewNetwork"), notes=staff_notes,
+    ),
+    "post": op(
+        "createStation", "network", "Create a station", STAFF,
+        ok(201, ref("Station"), "Created."),
+        STAFF_AUTH + BODY_ERRORS + ["conflict", "validation_failed"],
+        desc=roles("ManageNetwork") + " A `region` code that does not exist yet is created.",
+        body=obj({
+            "code": s("1 to 32 letters, digits, '-' or '_'.", minLength=1, maxLength=32, pattern="^[A-Za-z0-9_-]+$"),
+            "name": s("1 to 100 characters.", minLength=1, maxLength=100),
+            "region": s("Region code."),
+            "address": s(),
+            "lat": {"type": "number", "format": "double", "minimum": -90, "maximum": 90},
+            "lon": {"type": "number", "format": "double", "minimum": -180, "maximum": 180},
+            "time_zone": s("IANA time zone; default Asia/Shanghai."),
+            "province": s("Province as its plate character, e.g. 京."),
+            "opening_hours": s(),
+        }, required=["code", "name"]),
+        notes={**staff_notes, "conflict": "the station code exists"},
+    ),
+}
+paths["/api/v1/stations/{code}/prices"] = {
+    "parameters": [path_param("code", "Station code.")],
+    "get": op(
+        "getStationPrices", "network", "A station's prices: in force at a time, and the history", EITHER,
+        ok(200, obj({
+            "station_code": s(),
+            "at": time(),
+            "current": {"type": "object", "description": "Product code → unit price (fen) in force at `at`.", "additionalProperties": fen()},
+            "history": arr(obj({"product_code": s(), "unit_price_fen": fen(), "effective_from": time()}, required=["product_code", "unit_price_fen", "effective_from"]), "By product code, newest first."),
+        }, required=["station_code", "at", "current", "history"]), "Prices."),
+        STAFF_AUTH + ["station_not_found", "validation_failed"],
+        desc="Staff (any role) or a POS token of any station.",
+        params=[
+            query_param("product", "Only this product code."),
+            query_param("at", "RFC 3339 time for `current`; default now.", schema=s(format="date-time")),
+        ],
+        notes={"forbidden": "a role that may not view the network", "validation_failed": "`at` is not an RFC 3339 time, or more than a day in the future"},
+    ),
+    "post": op(
+        "addStationPrice", "network", "Set a price from a time on (history is kept)", STAFF,
+        ok(201, obj({"station_code": s(), "product_code": s(), "unit_price_fen": fen(), "effective_from": time()}, required=["station_code", "product_code", "unit_price_fen", "effective_from"]), "Recorded."),
+        STAFF_AUTH + BODY_ERRORS + ["station_not_found", "unknown_product", "validation_failed"],
+        desc=roles("ManageNetwork"),
+        body=obj({
+            "product_code": s(),
+            "unit_price_fen": fen("Per litre (fuel), per kWh (EV) or per unit, 1 to 1000000.", minimum=1, maximum=1000000),
+            "effective_from": time("RFC 3339; default now."),
+        }, required=["product_code", "unit_price_fen"]),
+        notes=staff_notes,
+    ),
+}
+paths["/api/v1/products"] = {
+    "get": op(
+        "listProducts", "network", "List products", STAFF,
+        ok(200, obj({"products": arr(ref("Product"))}, required=["products"]), "Products, by code."),
+        STAFF_AUTH, desc=roles("ViewNetwork"), notes=staff_notes,
+    ),
+    "post": op(
+        "createProduct", "network", "Create a product", STAFF,
+        ok(201, obj({"id": s(format="uuid"), "code": s()}, required=["id", "code"]), "Created."),
+        STAFF_AUTH + BODY_ERRORS + ["conflict", "validation_failed"],
+        desc=roles("ManageNetwork"),
+        body=obj({
+            "code": s("1 to 32 characters.", minLength=1, maxLength=32),
+            "name": s("1 to 100 characters.", minLength=1, maxLength=100),
+            "kind": s(enum=PRODUCT_KINDS),
+            "category": s("Non-fuel category, at most 32 characters (card rules may restrict categories)."),
+        }, required=["code", "name", "kind"]),
+        notes={**staff_notes, "conflict": "the product code exists"},
+    ),
+}
+paths["/api/v1/tiers"] = {
+    "get": op(
+        "listTiers", "network", "List membership tiers", STAFF,
+        ok(200, obj({"tiers": arr(ref("Tier"))}, required=["tiers"]), "Tiers, by rank."),
+        STAFF_AUTH, desc=roles("ViewNetwork"), notes=staff_notes,
+    )
+}
+paths["/api/v1/recharge-promotions"] = {
+    "get": op(
+        "listRechargePromotions", "network", "List recharge promotions", STAFF,
+        ok(200, obj({"promotions": arr(ref("RechargePromotion"))}, required=["promotions"]), "Promotions, by minimum amount."),
+        STAFF_AUTH, desc=roles("ViewNetwork") + " Note: `valid_from`/`valid_until` are returned as integer microseconds since the epoch.",
+        notes=staff_notes,
+    ),
+    "post": op(
+        "createRechargePromotion", "network", "Create a recharge promotion (\"top up 1000, get 30\")", STAFF,
+        ok(201, obj({"id": s(format="uuid"), "name": s(), "min_amount_fen": fen(), "bonus_fen": fen()}, required=["id", "name", "min_amount_fen", "bonus_fen"]), "Created."),
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed"],
+        desc=roles("ManagePromotions") + " A recharge of at least `min_amount_fen` gets the largest bonus in force.",
+        body=obj({
+            "name": s("1 to 100 characters.", minLength=1, maxLength=100),
+            "min_amount_fen": fen("Positive.", minimum=1),
+            "bonus_fen": fen("0 to min_amount_fen.", minimum=0),
+            "valid_from": time("RFC 3339; default now."),
+            "valid_until": time("RFC 3339, after valid_from; absent: open-ended."),
+        }, required=["name", "min_amount_fen", "bonus_fen"]),
+        notes=staff_notes,
+    ),
+}
+paths["/api/v1/coupons"] = {
+    "post": op(
+        "issueCoupon", "network", "Issue an amount-off coupon", STAFF,
+        ok(201, obj({"code": s(), "amount_fen": fen()}, required=["code", "amount_fen"]), "Issued."),
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "conflict", "validation_failed"],
+        desc=roles("ManagePromotions") + " The POS takes the coupon as a payment (method `coupon`) from `valid_from` until `valid_until`.",
+        body=obj({
+            "code": s("1 to 32 characters.", minLength=1, maxLength=32),
+            "customer_id": s("Only this customer may use it.", format="uuid"),
+            "amount_fen": fen("1 to 10000000.", minimum=1, maximum=10000000),
+            "valid_from": time("RFC 3339; default now."),
+            "valid_until": time("RFC 3339, after valid_from; absent: no expiry."),
+        }, required=["code", "amount_fen"]),
+        notes={**staff_notes, "conflict": "the coupon code exists"},
+    )
+}
+
+# ---------------------------------------------------------------- customers
+paths["/api/v1/customers"] = {
+    "get": op(
+        "searchCustomers", "customers", "Find customers by phone, card number, plate, member code or name", STAFF,
+        ok(200, obj({
+            "matched_by": s("How `q` was read: the first of phone, card_no, plate, member_code that parses or matches; else a name prefix.", enum=["phone", "card_no", "plate", "member_code", "name"]),
+            "customers": arr(ref("CustomerMatch"), maxItems=20),
+        }, required=["matched_by", "customers"]), "At most 20 matches."),
+        STAFF_AUTH + ["validation_failed"],
+        desc=roles("ViewCustomer") + " Names and phones are masked unless the role may see personal data.",
+        params=[query_param("q", "1 to 64 characters (trimmed).", required=True, schema=s(minLength=1, maxLength=64))],
+        notes={**staff_notes, "validation_failed": "`q` is missing, empty or longer than 64 characters"},
+    ),
+    "post": op(
+        "createCustomer", "customers", "Create a customer (with vehicles and contacts)", STAFF,
+        ok(201, ref("CustomerProfile"), "Created: the profile, with a new member code."),
+        STAFF_AUTH + BODY_ERRORS + ["station_not_found", "validation_failed"],
+        desc=roles("CreateCustomer"),
+        body=ref("CustomerInput"),
+        notes={**staff_notes, "station_not_found": "`home_station` names no station"},
+    ),
+}
+cust_param = path_param("id", "Customer id.", s(format="uuid"))
+paths["/api/v1/customers/{id}"] = {
+    "parameters": [cust_param],
+    "get": op(
+        "getCustomer", "customers", "A customer's profile", STAFF,
+        ok(200, ref("CustomerProfile"), "The profile."),
+        STAFF_AUTH + ["customer_not_found"],
+        desc=roles("ViewCustomer") + " Personal data (name, phone, birthday, contacts, card numbers) is masked unless the role may see it.",
+        notes=staff_notes,
+    )
+}
+paths["/api/v1/customers/{id}/vehicles"] = {
+    "parameters": [cust_param],
+    "post": op(
+        "addVehicle", "customers", "Add a vehicle to a customer", STAFF,
+        ok(201, obj({"id": s(format="uuid"), "plate": s("Normalised: upper-case, no separators.")}, required=["id", "plate"]), "Added."),
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "validation_failed"],
+        desc=roles("CreateCustomer"),
+        body=ref("VehicleInput"),
+        notes=staff_notes,
+    )
+}
+paths["/api/v1/customers/{id}/credit"] = {
+    "parameters": [cust_param],
+    "put": op(
+        "setCreditAgreement", "customers", "Set a customer's credit (挂账) agreement", STAFF,
+        ok(200, obj({"customer_id": s(format="uuid"), "credit_limit_fen": fen(), "billing_day": i64(), "owed_fen": fen()}, required=["customer_id", "credit_limit_fen", "billing_day", "owed_fen"]), "Set."),
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "validation_failed"],
+        desc=roles("ManageCredit") + " Creates or changes the agreement; the limit may not go below what the customer owes.",
+        body=obj({
+            "credit_limit_fen": fen("0 to 1000000000.", minimum=0, maximum=1000000000),
+            "billing_day": i64("Day of the month, 1 to 28.", minimum=1, maximum=28, default=1),
+        }, required=["credit_limit_fen"]),
+        notes=staff_notes,
+    )
+}
+
+# ---------------------------------------------------------------- cards
+paths["/api/v1/cards"] = {
+    "post": op(
+        "issueCard", "cards", "Issue a card", STAFF,
+        ok(201, ref("IssuedCard"), "Issued; the full card number is shown once."),
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "card_not_found", "validation_failed"] + CARD_STATE_ERRS,
+        desc=(roles("IssueCard") + " personal cards are for individuals, company and "
+              "fleet_main cards for companies, all three need `customer_id`; anonymous "
+              "cards have no customer (register them later); fleet_sub cards name "
+              "`main_card_no` (a usable fleet_main card) and belong to its customer."),
+        body=obj({
+            "customer_id": s(format="uuid"),
+            "kind": s(enum=CARD_KINDS),
+            "main_card_no": s("fleet_sub only: the fleet main card. " + card_in_desc),
+            "limits": ref("CardRules"),
+            "pin": s("6 digits.", pattern="^[0-9]{6}$"),
+            "cap_fen": fen("Face-value cap; company and fleet cards only (personal and anonymous cards follow the prepaid-card caps).", minimum=1),
+            "balance_mode": s("Default pool.", enum=["pool", "allocated"]),
+        }, required=["kind"]),
+        notes={**staff_notes, "card_not_found": "`main_card_no` names no card", "card_frozen": "the main card is frozen", "card_lost": "the main card was reported lost", "card_cancelled": "the main card is cancelled", "card_replaced": "the main card was replaced"},
+    )
+}
+paths["/api/v1/cards/{card_no}"] = {
+    "parameters": [card_param],
+    "get": op(
+        "getCard", "cards", "A card: state, balance, limits and usage", EITHER,
+        ok(200, ref("CardDetail"), "The card."),
+        STAFF_AUTH + ["card_not_found"],
+        desc="Staff (any role) or a POS token of any station. Card numbers are masked for roles that may not see personal data; POS tokens see them in full.",
+        notes={"forbidden": "a role that may not view cards"},
+    )
+}
+paths["/api/v1/cards/{card_no}/state"] = {
+    "parameters": [card_param],
+    "post": op(
+        "setCardState", "cards", "Freeze, unfreeze, report lost or cancel a card", STAFF,
+        ok(200, obj({"card_no": s(card_no_desc), "state": s(enum=CARD_STATES[:4])}, required=["card_no", "state"]), "The card's state (also when it already was in it)."),
+        STAFF_AUTH + BODY_ERRORS + ["card_not_found", "validation_failed", "card_not_usable", "card_has_balance"],
+        desc=(roles("ManageCard") + " Allowed moves: active → frozen/lost/cancelled; frozen → "
+              "active/lost/cancelled; lost → active/cancelled. Cancelled and replaced are "
+              "final. A card is cancelled only when it holds no money. Back to active "
+              "resets the wrong-PIN count. Replace a card with POST …/replace."),
+        body=obj({
+            "state": s(enum=CARD_STATES[:4]),
+            "reason": s("At most 200 characters."),
+        }, required=["state"]),
+        notes={**staff_notes, "card_not_usable": "the card cannot move from its state to this one", "validation_failed": "an unknown state, `replaced`, or a reason over 200 characters"},
+    )
+}
+paths["/api/v1/cards/{card_no}/replace"] = {
+    "parameters": [card_param],
+    "post": op(
+        "replaceCard", "cards", "Replace a card with a new one that carries its balance", STAFF,
+        ok(201, ref("ReplacementCard"), "The new card."),
+        STAFF_AUTH + ["card_not_found", "card_not_usable", "conflict"],
+        desc=(roles("ManageCard") + " The new card carries the balance (paid and bonus), "
+              "rules, cap and sub-cards, without a PIN; the old card becomes `replaced`. "
+              "Refused while a pump authorisation is pending on the card."),
+        notes={**staff_notes, "card_not_usable": "the card is cancelled or replaced, or a pump authorisation is pending", "conflict": "the new card number drawn is in use (retry)"},
+    )
+}
+paths["/api/v1/cards/{card_no}/register"] = {
+    "parameters": [card_param],
+    "post": op(
+        "registerCard", "cards", "Register an anonymous card to an individual customer (转卡)", STAFF,
+        ok(200, ref("CardSummary"), "The registered card."),
+        STAFF_AUTH + BODY_ERRORS + ["card_not_found", "customer_not_found", "validation_failed", "card_not_usable"] + CARD_STATE_ERRS,
+        desc=roles("ManageCard"),
+        body=obj({"customer_id": s(format="uuid")}, required=["customer_id"]),
+        notes={**staff_notes, "validation_failed": "the customer is not an individual", "card_not_usable": "the card is not anonymous"},
+    )
+}
+paths["/api/v1/cards/{card_no}/limits"] = {
+    "parameters": [card_param],
+    "put": op(
+        "setCardLimits", "cards", "Replace a card's rules (limits)", STAFF,
+        ok(200, obj({"card_no": s(card_no_desc), "limits": ref("CardRules")}, required=["card_no", "limits"]), "The card's rules now."),
+        STAFF_AUTH + BODY_ERRORS + ["card_not_found", "validation_failed"],
+        desc=roles("ManageCard") + " The body replaces all of the card's rules; `{}` removes them.",
+        body=ref("CardRules"),
+        notes={**staff_notes, "invalid_json": "the body is not valid JSON, or names an unknown rule"},
+    )
+}
+paths["/api/v1/cards/{card_no}/pin"] = {
+    "parameters": [card_param],
+    "put": op(
+        "setCardPin", "cards", "Set, change or remove a card's PIN", STAFF,
+        ok(200, obj({"card_no": s(card_no_desc), "pin_set": boolean()}, required=["card_no", "pin_set"]), "Done."),
+        STAFF_AUTH + BODY_ERRORS + ["card_not_found", "validation_failed"],
+        desc=roles("ManageCard") + " Also unlocks a card locked by wrong PINs (the count is reset).",
+        body=obj({"pin": nullable(s("6 digits; null or absent removes the PIN.", pattern="^[0-9]{6}$"))}),
+        notes=staff_notes,
+    )
+}
+paths["/api/v1/cards/{card_no}/allocations"] = {
+    "parameters": [path_param("card_no", "The fleet main card (allocated mode). " + card_in_desc)],
+    "post": op(
+        "allocateToSubCard", "cards", "Move money between a fleet main card and a sub-card (圈存)", STAFF,
+        ok(201, obj({"main_balance_fen": fen(), "sub_balance_fen": fen()}, required=["main_balance_fen", "sub_balance_fen"]), "Moved; balances after."),
+        STAFF_AUTH + BODY_ERRORS + ["insufficient_balance", "card_not_found", "conflict", "validation_failed", "card_not_usable"] + CARD_STATE_ERRS,
+        desc=(roles("ManageCard") + " Needs a fleet_main card in allocated mode and one of "
+              "its sub-cards, both active. Reusing a `request_id` answers 409 conflict "
+              "(it is not replayed)."),
+        body=obj({
+            "sub_card_no": s(card_in_desc),
+            "amount_fen": fen("Positive: main → sub; negative: sub → main. Non-zero, |amount| ≤ 100000000.", minimum=-100000000, maximum=100000000),
+            "request_id": s("At most 64 characters; makes the move once-only per main card."),
+        }, required=["sub_card_no", "amount_fen"]),
+        notes={**staff_notes, "conflict": "this request_id was used before", "card_not_usable": "the card is not a fleet main card in allocated mode", "insufficient_balance": "the card giving the money does not hold enough", "validation_failed": "a zero or too large amount, a card that is not a sub-card of this main card, or a request_id over 64 characters"},
+    )
+}
+
+# ---------------------------------------------------------------- POS
+sale_refusals = [
+    "card_not_found", "authorization_not_found", "idempotency_conflict",
+    "validation_failed", "amount_out_of_range", "unknown_product", "unknown_station",
+    "payment_mismatch", "card_frozen", "card_lost", "card_cancelled", "card_replaced",
+    "limit_exceeded", "pin_required", "pin_incorrect", "coupon_invalid",
+    "no_credit_account", "authorization_exceeded", "authorization_closed",
+    "insufficient_balance", "credit_limit_exceeded", "pin_locked",
+]
+paths["/api/v1/pos/quotes"] = {
+    "post": op(
+        "quoteSale", "pos", "Price a sale for this customer now, changing nothing", POS,
+        ok(200, ref("Quote"), "What the sale would cost."),
+        POS_AUTH + BODY_ERRORS + ["card_not_found", "validation_failed", "amount_out_of_range", "unknown_product", "unknown_station"],
+        desc=("The same body as a sale; `pos_txn_id`, `payments`, `authorization_id`, "
+              "`plate` and `odometer_km` are ignored, and no card state, PIN or limit is "
+              "checked. Lines, tier discount and points are computed by the same code as "
+              "the sale's." + TOKEN_NOTE),
+        body=ref("SaleRequest"),
+        notes={**pos_notes, "card_not_found": "customer.card_no names no card"},
+    )
+}
+paths["/api/v1/pos/sales"] = {
+    "post": op(
+        "postSale", "pos", "Record a sale (fuel and non-fuel lines, several payments)", POS,
+        {
+            "200": {"description": "A repeat of an earlier request with the same `pos_txn_id` and body: the first answer, unchanged; nothing changes.", "content": json_body(ref("Sale"))},
+            "201": {"description": "Recorded.", "content": json_body(ref("Sale"))},
+        },
+        POS_AUTH + BODY_ERRORS + sale_refusals,
+        desc=(IDEMPOTENCY + "." + PIN_NOTE + " Payments must add up to the net amount "
+              "(422 payment_mismatch). Card payments are checked for card state, PIN, "
+              "card rules (hard: 422 limit_exceeded; soft: recorded in `flags`) and "
+              "balance (402 insufficient_balance); credit payments against the credit "
+              "limit (402 credit_limit_exceeded)." + TOKEN_NOTE),
+        body=ref("SaleRequest"),
+        notes={
+            **pos_notes,
+            "validation_failed": "a field is missing, malformed or out of range (e.g. pos_txn_id absent or empty, a bad occurred_at, a card payment without a card, a credit payment without an identified customer, an authorization_id of another card or station); the message names it",
+            "card_not_found": "customer.card_no or a payment's card_no names no card",
+            "authorization_not_found": "authorization_id names no pump authorisation",
+        },
+    )
+}
+paths["/api/v1/pos/recharges"] = {
+    "post": op(
+        "postRecharge", "pos", "Recharge (top up) a card", POS,
+        {
+            "200": {"description": "A repeat with the same `pos_txn_id` and body: the first answer; nothing changes.", "content": json_body(ref("Recharge"))},
+            "201": {"description": "Recharged.", "content": json_body(ref("Recharge"))},
+        },
+        POS_AUTH + BODY_ERRORS + ["card_not_found", "idempotency_conflict", "validation_failed", "amount_out_of_range", "unknown_station", "payment_mismatch", "card_not_usable", "face_value_cap"] + CARD_STATE_ERRS,
+        desc=(IDEMPOTENCY + ". Payments (cash, wechat, alipay, bank_card) must add up to "
+              "`amount_fen` (422 payment_mismatch). The best recharge promotion in force "
+              "adds its bonus. The card must be active and stay within its face-value cap; "
+              "a pooled sub-card is refused (recharge its main card)." + TOKEN_NOTE),
+        body=ref("RechargeRequest"),
+        notes={**pos_notes, "card_not_usable": "a sub-card that spends its main card's pooled balance"},
+    )
+}
+paths["/api/v1/pos/refunds"] = {
+    "post": op(
+        "postRefund", "pos", "Refund a sale, wholly or by line", POS,
+        {
+            "200": {"description": "A repeat with the same `pos_txn_id` and body: the first answer; nothing changes.", "content": json_body(ref("Refund"))},
+            "201": {"description": "Refunded.", "content": json_body(ref("Refund"))},
+        },
+        POS_AUTH + BODY_ERRORS + ["sale_not_found", "idempotency_conflict", "validation_failed", "unknown_station", "refund_exceeds_sale"],
+        desc=(IDEMPOTENCY + ". The money goes back to the sale's payments in proportion "
+              "to what is left of each; points come back in proportion (those already "
+              "spent are reported as `points_shortfall`). Several partial refunds may "
+              "follow one another up to the sale's amount." + TOKEN_NOTE),
+        body=ref("RefundRequest"),
+        notes={**pos_notes, "sale_not_found": "no sale with this id at this station", "validation_failed": "a bad pos_txn_id or occurred_at, a line the sale does not have, or a non-positive amount", "refund_exceeds_sale": "more than what is left of a line (or a line named twice), or nothing left to refund"},
+    )
+}
+paths["/api/v1/pos/authorizations"] = {
+    "post": op(
+        "authorizePump", "pos", "Hold money on a card before the pump runs", POS,
+        {
+            "200": {"description": "A repeat with the same `pos_txn_id` and body: the first answer; nothing changes.", "content": json_body(ref("Authorization"))},
+            "201": {"description": "Held.", "content": json_body(ref("Authorization"))},
+        },
+        POS_AUTH + BODY_ERRORS + ["card_not_found", "idempotency_conflict", "validation_failed", "unknown_station", "card_frozen", "card_lost", "card_cancelled", "card_replaced", "limit_exceeded", "pin_required", "pin_incorrect", "insufficient_balance", "pin_locked"],
+        desc=(IDEMPOTENCY + "." + PIN_NOTE + " Checks the card's state, PIN and the rules "
+              "that do not depend on the amount, then holds up to `max_amount_fen`, lowered "
+              "to the available balance and to what the hard amount limits leave. The sale "
+              "that follows names `authorization_id` and captures up to the held amount, "
+              "releasing the rest; POST …/void releases it; an uncaptured hold expires "
+              "(30 minutes by default)." + TOKEN_NOTE),
+        body=ref("AuthorizationRequest"),
+        notes={**pos_notes, "insufficient_balance": "the card holds no money", "limit_exceeded": "a hard card rule declines the card here, or its amount limits leave nothing to hold"},
+    )
+}
+paths["/api/v1/pos/authorizations/{id}/void"] = {
+    "parameters": [path_param("id", "The authorisation id.", s(format="uuid"))],
+    "post": op(
+        "voidAuthorization", "pos", "Release a pump authorisation", POS,
+        ok(200, obj({"authorization_id": s(format="uuid"), "state": s("voided, or expired if the hold had already expired.", enum=["voided", "expired"])}, required=["authorization_id", "state"]), "Released (repeating the call answers the same)."),
+        ["unauthorized", "forbidden", "authorization_not_found", "authorization_closed"],
+        desc="Releases a pending hold of this station's POS. Voiding a hold that is already voided or expired answers 200 with its state; one captured by a sale answers 422 authorization_closed.",
+        notes={**pos_notes, "authorization_not_found": "no pump authorisation with this id at this station", "authorization_closed": "the authorisation was captured by a sale"},
+    )
+}
+
+# ---------------------------------------------------------------- ops
+paths["/api/v1/openapi.json"] = {
+    "get": {
+        "operationId": "getOpenApi",
+        "tags": ["ops"],
+        "summary": "This OpenAPI document",
+        "security": NONE,
+        "responses": {"200": {"description": "The OpenAPI 3.1 document.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }
+}
+paths["/healthz"] = {
+    "get": {
+        "operationId": "getHealth",
+        "tags": ["ops"],
+        "summary": "Health check (database reachable)",
+        "security": NONE,
+        "responses": {
+            "200": {"description": "Healthy.", "content": json_body(obj({
+                "status": s(enum=["ok"]),
+                "schema_version": i64("The newest applied database migration."),
+                "database": s(enum=["SQLite", "PostgreSQL"]),
+            }, required=["status", "schema_version", "database"]))},
+            "503": {"description": "The database cannot be reached.", "content": json_body(obj({"status": s(enum=["unavailable"])}, required=["status"]))},
+        },
+    }
+}
+paths["/metrics"] = {
+    "get": {
+        "operationId": "getMetrics",
+        "tags": ["ops"],
+        "summary": "Prometheus metrics",
+        "description": "Prometheus text format: `forecourt_http_requests_total{class}`, `forecourt_pos_requests_total{kind,outcome}` and the histogram `forecourt_pos_latency_seconds{kind}` for sales, recharges and refunds.",
+        "security": NONE,
+        "responses": {"200": {"description": "Metrics.", "content": {"text/plain; version=0.0.4": {"schema": s()}}}},
+    }
+}
+
+doc = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Forecourt API",
+        "version": "0.1.0",
+        "summary": "Fuel-station CRM and fuel-card platform: staff API and POS API.",
+        "description": (
+            "Forecourt's HTTP API. The staff and POS calls live under `/api/v1`; "
+            "`/healthz` and `/metrics` are at the root.\n\n"
+            "**Units.** Money is an integer number of fen (1 CNY = 100 fen, int64), never "
+            "a decimal. Volumes are integer millilitres (`volume_ml`); EV energy is in "
+            "watt-hours (`quantity`). Times are RFC 3339 strings; the server answers in "
+            "UTC (`2026-11-20T00:30:00Z`) and accepts any offset. Business days and "
+            "months (card limits, usage) follow the station's time zone.\n\n"
+            "**Authentication.** `Authorization: Bearer <token>`. Staff get a token "
+            "(`fcs_…`) from `POST /api/v1/auth/login`; each station's POS has a token "
+            "(`fcp_…`, created with `forecourt pos-token create`). A missing, unknown, "
+            "expired or revoked token answers 401 `unauthorized`; a token of the wrong "
+            "kind answers 403 `forbidden`; a POS token naming another station's "
+            "`station_code` answers 403 `wrong_station`. Staff rights follow the role "
+            "(admin, region_manager, station_manager, account_manager, cashier, "
+            "analyst); personal data is masked for cashier and analyst.\n\n"
+            "**Errors.** Every error is `{\"error\": {\"code\", \"message\"}}` (schema "
+            "`Error`, which lists every code and its status). Besides the responses "
+            "listed per operation, any `/api/v1` route answers 405 "
+            "`method_not_allowed` to a method it does not take, and an unknown path "
+            "answers 404 `not_found`. Request bodies are JSON "
+            "(`Content-Type: application/json`, else 415 `unsupported_media_type`) of "
+            "at most 256 KiB (else 413 `payload_too_large`); malformed JSON or a "
+            "missing required field answers 400 `invalid_json`.\n\n"
+            "**POS writes** (sales, recharges, refunds, authorisations) are idempotent "
+            "on `pos_txn_id` per station: the first answer is 201; a repeat with the "
+            "same body answers 200 with the same body and changes nothing; the same "
+            "key with a different body answers 409 `idempotency_conflict`. A refused "
+            "request changes nothing (except that a wrong PIN is counted)."
+        ),
+    },
+    "tags": [
+        {"name": "auth", "description": "Staff sign-in."},
+        {"name": "users", "description": "Staff accounts."},
+        {"name": "network", "description": "Stations, prices, products, tiers, promotions and coupons."},
+        {"name": "customers", "description": "Customers (members), their vehicles and credit."},
+        {"name": "cards", "description": "Fuel cards: issue, state, limits, PIN, fleet allocation."},
+        {"name": "pos", "description": "Calls from the station's POS (till or forecourt controller), with the station's POS token."},
+        {"name": "ops", "description": "Health, metrics and this document."},
+    ],
+    "paths": paths,
+    "components": {
+        "securitySchemes": {
+            "staffToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "fcs_<64 hex>",
+                "description": "A staff session token from POST /api/v1/auth/login (12 hours by default; revoked by POST /api/v1/auth/logout).",
+            },
+            "posToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "fcp_<64 hex>",
+                "description": "A station's POS token (`forecourt pos-token create --station CODE`); it acts for that station only.",
+            },
+        },
+        "schemas": schemas,
+        "responses": responses,
+    },
+}
+
+text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+open(OUT, "w", encoding="utf-8").write(text)
+print(f"wrote {OUT}: {len(text)} bytes, {sum(len(v) - ('parameters' in v) for v in paths.values())} operations")
