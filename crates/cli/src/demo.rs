@@ -93,7 +93,11 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
     forecourt_server::api::create_user(&store, "admin", "admin", None, &password)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
-    let secret = Secret::from_bytes(rng.gen());
+    // The secret keys card PINs; keep it beside the database so `serve` can use it later.
+    let secret = match url.sqlite_path() {
+        Some(path) => Secret::load_or_create(std::path::Path::new(&format!("{path}.secret")))?,
+        None => Secret::from_bytes(rng.gen()),
+    };
     let state = AppState::new(store.clone(), secret.clone(), Config::default());
     let client = Client {
         app: forecourt_server::router(state.clone()),

@@ -19,6 +19,12 @@ pub enum Action {
     ViewCard,
     ManageCredit,
     ManagePromotions,
+    /// Ask for a manual balance or points adjustment (maker).
+    RequestAdjustment,
+    /// Approve or reject someone else's adjustment (checker).
+    ApproveAdjustment,
+    /// Record money received from a credit customer.
+    ReceiveCreditPayment,
     RunCheck,
 }
 
@@ -47,6 +53,9 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | ManageCard
                 | ViewCard
                 | ManageCredit
+                | RequestAdjustment
+                | ApproveAdjustment
+                | ReceiveCreditPayment
         ),
         "account_manager" => matches!(
             action,
@@ -58,6 +67,8 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | ManageCard
                 | ViewCard
                 | ManageCredit
+                | RequestAdjustment
+                | ReceiveCreditPayment
         ),
         "cashier" => matches!(
             action,

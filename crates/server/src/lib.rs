@@ -9,6 +9,7 @@ pub mod api;
 pub mod clock;
 pub mod error;
 pub mod extract;
+pub mod ledger_ops;
 pub mod metrics;
 pub mod pos;
 pub mod secret;
@@ -138,6 +139,19 @@ pub fn router(state: AppState) -> Router {
         .route("/customers/{id}", get(api::get_customer))
         .route("/customers/{id}/vehicles", post(api::post_vehicle))
         .route("/customers/{id}/credit", put(api::put_credit))
+        .route(
+            "/customers/{id}/credit/payments",
+            post(ledger_ops::post_credit_payment),
+        )
+        .route("/customers/{id}/statement", get(ledger_ops::get_statement))
+        .route(
+            "/adjustments",
+            get(ledger_ops::get_adjustments).post(ledger_ops::post_adjustment),
+        )
+        .route(
+            "/adjustments/{id}/{decision}",
+            post(ledger_ops::decide_adjustment),
+        )
         .route("/cards", post(api::post_card))
         .route("/cards/{card_no}", get(api::get_card))
         .route("/cards/{card_no}/state", post(api::post_card_state))

@@ -392,3 +392,38 @@ create table pos_token (
     created_at bigint not null,
     revoked_at bigint
 );
+
+-- manual balance or points adjustments: one person asks (maker), another approves
+-- (checker); only an approved adjustment is posted to the ledger.
+create table adjustment (
+    adjustment_id text primary key,
+    -- card (money, paid balance) | points (a customer's points)
+    target text not null,
+    card_id text references card (card_id),
+    customer_id text references customer (customer_id),
+    -- positive adds, negative takes away
+    amount bigint not null check (amount <> 0),
+    reason text not null,
+    maker_user_id text not null references staff_user (user_id),
+    checker_user_id text references staff_user (user_id),
+    -- pending | approved | rejected
+    state text not null,
+    journal_id text references journal (journal_id),
+    created_at bigint not null,
+    decided_at bigint
+);
+create index adjustment_state on adjustment (state, created_at);
+
+-- money received from credit (挂账) customers against their statements.
+create table credit_payment (
+    credit_payment_id text primary key,
+    customer_id text not null references customer (customer_id),
+    journal_id text not null references journal (journal_id),
+    method text not null,
+    amount_fen bigint not null check (amount_fen > 0),
+    reference text,
+    received_at bigint not null,
+    user_id text references staff_user (user_id),
+    created_at bigint not null
+);
+create index credit_payment_customer on credit_payment (customer_id, received_at);

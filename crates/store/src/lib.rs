@@ -18,7 +18,7 @@ pub mod model;
 mod queries;
 #[doc(hidden)]
 pub mod testing;
-pub use queries::{normalise_name, NewSale};
+pub use queries::{normalise_name, Adjustment, CreditMovement, NewSale};
 
 pub use error::StoreError;
 pub use ledger::CheckReport;

@@ -1581,3 +1581,231 @@ impl Tx {
         Ok(())
     }
 }
+
+/// A manual adjustment awaiting or past its second approval.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Adjustment {
+    pub adjustment_id: String,
+    pub target: String,
+    pub card_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub amount: i64,
+    pub reason: String,
+    pub maker_user_id: String,
+    pub checker_user_id: Option<String>,
+    pub state: String,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+const ADJUSTMENT_COLS: &str =
+    "adjustment_id, target, card_id, customer_id, amount, reason, maker_user_id, checker_user_id, state, created_at, decided_at";
+
+fn adjustment(r: &AnyRow) -> Result<Adjustment, StoreError> {
+    Ok(Adjustment {
+        adjustment_id: r.try_get(0)?,
+        target: r.try_get(1)?,
+        card_id: r.try_get(2)?,
+        customer_id: r.try_get(3)?,
+        amount: r.try_get(4)?,
+        reason: r.try_get(5)?,
+        maker_user_id: r.try_get(6)?,
+        checker_user_id: r.try_get(7)?,
+        state: r.try_get(8)?,
+        created_at: r.try_get(9)?,
+        decided_at: r.try_get(10)?,
+    })
+}
+
+/// One line of a credit (挂账) statement.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreditMovement {
+    pub occurred_at: i64,
+    /// sale | refund | payment
+    pub kind: String,
+    pub reference: Option<String>,
+    pub station_code: Option<String>,
+    /// Positive: the customer owes more; negative: owes less.
+    pub amount_fen: i64,
+}
+
+impl Store {
+    pub async fn adjustments(
+        &self,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Adjustment>, StoreError> {
+        let sql = format!("select {ADJUSTMENT_COLS} from adjustment where ($1 = '' or state = $1) order by created_at desc limit $2");
+        let rows = sqlx::query(&sql)
+            .bind(state.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.read())
+            .await?;
+        rows.iter().map(adjustment).collect()
+    }
+
+    /// The credit payment recorded under a journal idempotency key: (id, amount).
+    pub async fn credit_payment_by_key(
+        &self,
+        key: &str,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let r = sqlx::query(
+            "select p.credit_payment_id, p.amount_fen from credit_payment p join journal j on j.journal_id = p.journal_id where j.idempotency_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.read())
+        .await?;
+        r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// What the customer's credit account owed at `at`.
+    pub async fn credit_owed_at(&self, customer_id: &str, at: i64) -> Result<i64, StoreError> {
+        let name = forecourt_core::ledger::account::customer_credit(customer_id);
+        let r = sqlx::query(
+            "select cast(coalesce(sum(case when t.debit_account_id = $1 then t.amount else -t.amount end), 0) as bigint) \
+             from transfer t join journal j on j.journal_id = t.journal_id \
+             where (t.debit_account_id = $1 or t.credit_account_id = $1) and t.state = 'posted' and j.occurred_at < $2",
+        )
+        .bind(&name)
+        .bind(at)
+        .fetch_one(self.read())
+        .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    /// Every movement of the customer's credit account in `[from, to)`, oldest first.
+    pub async fn credit_movements(
+        &self,
+        customer_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<CreditMovement>, StoreError> {
+        let name = forecourt_core::ledger::account::customer_credit(customer_id);
+        let rows = sqlx::query(
+            "select j.occurred_at, j.kind, coalesce(x.sale_id, f.sale_id, p.reference), s.code, \
+             case when t.debit_account_id = $1 then t.amount else -t.amount end \
+             from transfer t join journal j on j.journal_id = t.journal_id \
+             left join sale x on x.journal_id = j.journal_id \
+             left join refund f on f.journal_id = j.journal_id \
+             left join credit_payment p on p.journal_id = j.journal_id \
+             left join station s on s.station_id = j.station_id \
+             where (t.debit_account_id = $1 or t.credit_account_id = $1) and t.state = 'posted' and j.occurred_at >= $2 and j.occurred_at < $3 \
+             order by j.occurred_at, j.created_at",
+        )
+        .bind(&name)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.read())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(1)?;
+                Ok(CreditMovement {
+                    occurred_at: r.try_get(0)?,
+                    kind: if kind == "credit_payment" {
+                        "payment".into()
+                    } else {
+                        kind
+                    },
+                    reference: r.try_get(2)?,
+                    station_code: r.try_get(3)?,
+                    amount_fen: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Tx {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_adjustment(
+        &mut self,
+        target: &str,
+        card_id: Option<&str>,
+        customer_id: Option<&str>,
+        amount: i64,
+        reason: &str,
+        maker_user_id: &str,
+    ) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query(
+            "insert into adjustment (adjustment_id, target, card_id, customer_id, amount, reason, maker_user_id, state, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
+        )
+        .bind(&id)
+        .bind(target)
+        .bind(card_id)
+        .bind(customer_id)
+        .bind(amount)
+        .bind(reason)
+        .bind(maker_user_id)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// The adjustment, with its row locked for the decision.
+    pub async fn lock_adjustment(&mut self, id: &str) -> Result<Option<Adjustment>, StoreError> {
+        sqlx::query("update adjustment set state = state where adjustment_id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        let sql = format!("select {ADJUSTMENT_COLS} from adjustment where adjustment_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(adjustment).transpose()
+    }
+
+    pub async fn decide_adjustment(
+        &mut self,
+        id: &str,
+        state: &str,
+        checker_user_id: &str,
+        journal_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update adjustment set state = $1, checker_user_id = $2, journal_id = $3, decided_at = $4 where adjustment_id = $5 and state = 'pending'",
+        )
+        .bind(state)
+        .bind(checker_user_id)
+        .bind(journal_id)
+        .bind(now_us())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_credit_payment(
+        &mut self,
+        customer_id: &str,
+        journal_id: &str,
+        method: &str,
+        amount_fen: i64,
+        reference: Option<&str>,
+        received_at: i64,
+        user_id: &str,
+    ) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query(
+            "insert into credit_payment (credit_payment_id, customer_id, journal_id, method, amount_fen, reference, received_at, user_id, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(customer_id)
+        .bind(journal_id)
+        .bind(method)
+        .bind(amount_fen)
+        .bind(reference)
+        .bind(received_at)
+        .bind(user_id)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+}

@@ -556,6 +556,9 @@ async fn health_metrics_openapi_and_unknown_routes() {
         "/pos/refunds",
         "/pos/authorizations",
         "/pos/authorizations/{id}/void",
+        "/customers/{id}/credit/payments",
+        "/customers/{id}/statement",
+        "/adjustments",
     ] {
         assert!(
             paths.contains_key(&format!("/api/v1{path}")) || paths.contains_key(path),
