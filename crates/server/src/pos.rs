@@ -261,7 +261,7 @@ async fn record_wrong_pin(state: &AppState, card_id: &str) -> ApiError {
 
 /// Runs a transactional write with retries on serialisation failures, turning a wrong
 /// PIN into its recorded refusal.
-async fn with_retries<F, Fut>(state: &AppState, mut attempt: F) -> ApiResult<Response>
+async fn with_retries<F, Fut>(state: &AppState, key: Key<'_>, mut attempt: F) -> ApiResult<Response>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Planned<Response>>,
@@ -275,10 +275,28 @@ where
             Err(Refusal::Api(e)) if e.code == "unavailable" && n + 1 < RETRIES_MAX => {
                 tokio::time::sleep(std::time::Duration::from_millis(2 + 3 * n as u64)).await;
             }
-            Err(Refusal::Api(e)) => return Err(e),
+            Err(Refusal::Api(e)) => {
+                // A twin request with the same key may have committed while this one
+                // waited for the card's lock, and then seen the balance it left: the
+                // answer is the twin's, not a refusal.
+                let mut tx = state.store().begin_read().await?;
+                if let Some(prev) = tx.pos_request(key.station_id, key.pos_txn_id).await? {
+                    return replay(&prev, key.kind, key.hash);
+                }
+                return Err(e);
+            }
         }
     }
     Err(ApiError::new("unavailable", "the database is busy; retry"))
+}
+
+/// The idempotency key of a POS write and the hash of its body.
+#[derive(Clone, Copy)]
+struct Key<'a> {
+    station_id: &'a str,
+    pos_txn_id: &'a str,
+    kind: &'a str,
+    hash: &'a str,
 }
 
 /// Who the sale is for, identified by card, phone, plate or member code.
@@ -857,7 +875,17 @@ pub async fn sale(
     check_station(&state, &pos, &body.station_code).await?;
     let at = clock::parse_time("occurred_at", &body.occurred_at)?;
     let started = std::time::Instant::now();
-    let result = with_retries(&state, || post_sale(&state, &pos, &body, at, &hash)).await;
+    let result = with_retries(
+        &state,
+        Key {
+            station_id: &pos.station_id,
+            pos_txn_id: &body.pos_txn_id,
+            kind: "sale",
+            hash: &hash,
+        },
+        || post_sale(&state, &pos, &body, at, &hash),
+    )
+    .await;
     state
         .metrics()
         .record_pos("sale", result.is_ok(), started.elapsed());
@@ -1099,7 +1127,13 @@ pub async fn recharge(
     }
     check_tender_payments(&body.payments, body.amount_fen)?;
     let started = std::time::Instant::now();
-    let result = with_retries(&state, || {
+    let key = Key {
+        station_id: &pos.station_id,
+        pos_txn_id: &body.pos_txn_id,
+        kind: "recharge",
+        hash: &hash,
+    };
+    let result = with_retries(&state, key, || {
         post_recharge(&state, &pos, &body, &card_no, at, &hash)
     })
     .await;
@@ -1231,7 +1265,17 @@ pub async fn refund(
     check_station(&state, &pos, &body.station_code).await?;
     let at = clock::parse_time("occurred_at", &body.occurred_at)?;
     let started = std::time::Instant::now();
-    let result = with_retries(&state, || post_refund(&state, &pos, &body, at, &hash)).await;
+    let result = with_retries(
+        &state,
+        Key {
+            station_id: &pos.station_id,
+            pos_txn_id: &body.pos_txn_id,
+            kind: "refund",
+            hash: &hash,
+        },
+        || post_refund(&state, &pos, &body, at, &hash),
+    )
+    .await;
     state
         .metrics()
         .record_pos("refund", result.is_ok(), started.elapsed());
@@ -1509,7 +1553,13 @@ pub async fn authorize(
     if body.max_amount_fen <= 0 || body.max_amount_fen > pricing::LINE_AMOUNT_FEN_MAX {
         return Err(ApiError::validation("max_amount_fen", "a positive amount"));
     }
-    with_retries(&state, || {
+    let key = Key {
+        station_id: &pos.station_id,
+        pos_txn_id: &body.pos_txn_id,
+        kind: "authorization",
+        hash: &hash,
+    };
+    with_retries(&state, key, || {
         post_authorization(&state, &pos, &body, &card_no, at, &hash)
     })
     .await

@@ -951,3 +951,39 @@ async fn a_single_use_coupon_is_redeemed_once_under_concurrency() {
     assert_eq!(ok, 1);
     app.assert_clean().await;
 }
+
+/// Copies of one sale sent at once (a till retrying over a bad link) post it once, and
+/// every copy gets its answer, even when the first copy leaves too little for another.
+#[tokio::test]
+async fn concurrent_copies_of_one_sale_post_once() {
+    let app = Arc::new(spawn_app().await);
+    let card = app.funded_card("13900139001", 7_890).await;
+    let mut body = sale_body(
+        "TWIN",
+        "S001",
+        json!({"card_no": card}),
+        json!([{"product_code": "GASOLINE_95", "volume_ml": 10_000, "unit_price_fen": 789}]),
+    );
+    body["payments"] = json!([{"method": "card", "card_no": card, "amount_fen": 7_890}]);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (app, body) = (app.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            app.post("/api/v1/pos/sales", &app.pos1, body).await
+        }));
+    }
+    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        let (st, v) = t.await.unwrap();
+        assert!(
+            st == StatusCode::CREATED || st == StatusCode::OK,
+            "{st}: {v}"
+        );
+        created += usize::from(st == StatusCode::CREATED);
+        ids.insert(v["sale_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    assert_eq!(app.balance(&card).await, 0);
+    app.assert_clean().await;
+}
