@@ -2,7 +2,7 @@
 """Writes crates/server/src/openapi.json, the OpenAPI document the server serves.
 
 The error codes and their statuses are read from crates/server/src/error.rs; the routes
-and schemas below are kept in step with crates/server/src/{lib,api,pos}.rs by hand (the
+and schemas below are kept in step with crates/server/src/{lib,api,pos,ledger_ops}.rs by hand (the
 API test checks that every route is documented). Run it from anywhere after an API
 change: python3 scripts/openapi.py"""
 import json
@@ -686,6 +686,66 @@ schemas["Authorization"] = obj(
     required=["authorization_id", "pos_txn_id", "held_fen", "expires_at", "card_balance_fen"],
 )
 
+ADJUSTMENT_STATES = ["pending", "approved", "rejected"]
+schemas["Adjustment"] = obj(
+    {
+        "id": s(format="uuid"),
+        "target": s("card: a card's paid balance, in fen; points: a customer's points.", enum=["card", "points"]),
+        "card_id": nullable(s("The card's internal id (not its number); null for a points adjustment.", format="uuid")),
+        "customer_id": nullable(s("Null for a card adjustment.", format="uuid")),
+        "amount": i64("Positive adds to the balance, negative takes from it; in `unit`."),
+        "unit": s(enum=["fen", "points"]),
+        "reason": s(),
+        "maker_user_id": s("The staff user who asked for it.", format="uuid"),
+        "checker_user_id": nullable(s("The staff user who approved or rejected it; null while pending.", format="uuid")),
+        "state": s("Only an approved adjustment has moved money or points.", enum=ADJUSTMENT_STATES),
+        "created_at": time(),
+        "decided_at": nullable(time()),
+    },
+    required=["id", "target", "card_id", "customer_id", "amount", "unit", "reason", "maker_user_id", "checker_user_id", "state", "created_at", "decided_at"],
+    desc="A manual adjustment of a card's paid balance or a customer's points, under maker-checker: one person asks for it, another approves or rejects it.",
+)
+
+schemas["StatementLine"] = obj(
+    {
+        "occurred_at": time(),
+        "kind": s("sale (on credit), refund (of a credit sale) or payment (money received).", enum=["sale", "refund", "payment"]),
+        "reference": nullable(s("The sale's id for a sale and for a refund (the refunded sale); the payment's `reference` for a payment.")),
+        "station_code": nullable(s("Null for payments.")),
+        "amount_fen": fen("Positive: the customer owes more; negative: owes less."),
+        "balance_fen": fen("What the customer owes after this line."),
+    },
+    required=["occurred_at", "kind", "reference", "station_code", "amount_fen", "balance_fen"],
+)
+
+schemas["CreditStatement"] = obj(
+    {
+        "customer_id": s(format="uuid"),
+        "member_code": s(),
+        "name": s("Unmasked (every role that may see statements may see personal data)."),
+        "month": s("YYYY-MM, as asked."),
+        "credit_limit_fen": fen("The limit now."),
+        "billing_day": i64("The agreement's billing day now (the statement still covers the calendar month).", minimum=1, maximum=28),
+        "opening_balance_fen": fen("Owed at the start of the month."),
+        "charges_fen": fen("Sum of the positive lines."),
+        "payments_and_refunds_fen": fen("Sum of the negative lines, as a positive number."),
+        "closing_balance_fen": fen("Owed at the end of the month: opening + charges − payments and refunds."),
+        "lines": arr(ref("StatementLine"), "Every movement of the month, oldest first."),
+    },
+    required=["customer_id", "member_code", "name", "month", "credit_limit_fen", "billing_day", "opening_balance_fen", "charges_fen", "payments_and_refunds_fen", "closing_balance_fen", "lines"],
+    desc="A credit (挂账) customer's statement for one calendar month in Asia/Shanghai time.",
+)
+
+schemas["CreditPayment"] = obj(
+    {
+        "id": s("The payment's id.", format="uuid"),
+        "customer_id": s(format="uuid"),
+        "amount_fen": fen(),
+        "owed_fen": fen("What the customer owes now (after the payment)."),
+    },
+    required=["id", "customer_id", "amount_fen", "owed_fen"],
+)
+
 # ---------------------------------------------------------------- responses
 responses = {
     "InternalError": {
@@ -756,6 +816,9 @@ ROLE_TEXT = {
     "ViewCard": "every role",
     "ManageCredit": "admin, region_manager, station_manager, account_manager",
     "ManagePromotions": "admin, region_manager",
+    "RequestAdjustment": "admin, region_manager, station_manager, account_manager",
+    "ApproveAdjustment": "admin, region_manager, station_manager",
+    "ReceiveCreditPayment": "admin, region_manager, station_manager, account_manager",
 }
 
 
@@ -1036,6 +1099,106 @@ paths["/api/v1/customers/{id}/credit"] = {
             "billing_day": i64("Day of the month, 1 to 28.", minimum=1, maximum=28, default=1),
         }, required=["credit_limit_fen"]),
         notes=staff_notes,
+    )
+}
+
+paths["/api/v1/customers/{id}/credit/payments"] = {
+    "parameters": [cust_param],
+    "post": op(
+        "receiveCreditPayment", "customers", "Record money received from a credit (挂账) customer", STAFF,
+        {
+            "200": {"description": "A repeat with a `request_id` already recorded for this customer: the first payment (its id and amount) with what the customer owes now; nothing changes.", "content": json_body(ref("CreditPayment"))},
+            "201": {"description": "Recorded.", "content": json_body(ref("CreditPayment"))},
+        },
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed", "customer_not_found", "no_credit_account", "conflict"],
+        desc=(roles("ReceiveCreditPayment") + " The customer owes less by `amount_fen`, "
+              "which may not exceed what the customer owes now. With `request_id` a "
+              "retried request records once: the first answers 201, a later one with the "
+              "same `request_id` and amount answers 200 with the first payment, and with "
+              "another amount 409 `conflict`. Without `request_id` every request "
+              "records a payment."),
+        body=obj({
+            "amount_fen": fen("1 to 1000000000, and no more than the customer owes now.", minimum=1, maximum=1000000000),
+            "method": s("bank_transfer is booked with bank_card.", enum=["cash", "wechat", "alipay", "bank_card", "bank_transfer"]),
+            "reference": s("Free text, e.g. the bank's reference; shown on the statement."),
+            "received_at": time("RFC 3339 with offset, not more than a day in the future and not before 2000; default now. The statement dates the payment by it."),
+            "request_id": s("1 to 64 bytes, not blank; makes a retried request record once (per customer)."),
+        }, required=["amount_fen", "method"]),
+        notes={
+            **staff_notes,
+            "validation_failed": "an unknown method, an amount out of range or more than the customer owes, a bad received_at, or a blank or too long request_id; the message names it",
+            "no_credit_account": "the customer has no credit (挂账) agreement",
+            "conflict": "the request_id was recorded before with another amount, or a concurrent request with it recorded the payment first",
+        },
+    )
+}
+paths["/api/v1/customers/{id}/statement"] = {
+    "parameters": [cust_param],
+    "get": op(
+        "getCreditStatement", "customers", "A credit (挂账) customer's monthly statement", STAFF,
+        ok(200, ref("CreditStatement"), "The statement."),
+        STAFF_AUTH + ["validation_failed", "customer_not_found", "no_credit_account"],
+        desc=(roles("ManageCredit") + " The opening balance, every credit sale, refund and "
+              "payment of the calendar month (Asia/Shanghai time) with the balance after "
+              "each, and the closing balance."),
+        params=[query_param("month", "The calendar month, YYYY-MM.", required=True, schema=s(pattern="^[0-9]{4}-[0-9]{2}$"))],
+        notes={**staff_notes, "validation_failed": "`month` is missing or not a month YYYY-MM"},
+    )
+}
+
+# ---------------------------------------------------------------- adjustments
+paths["/api/v1/adjustments"] = {
+    "get": op(
+        "listAdjustments", "adjustments", "List manual adjustments", STAFF,
+        ok(200, obj({"adjustments": arr(ref("Adjustment"), "The 200 newest, newest first.", maxItems=200)}, required=["adjustments"]), "Adjustments."),
+        STAFF_AUTH,
+        desc=roles("RequestAdjustment"),
+        params=[query_param("state", "Only adjustments in this state; absent: all. Any other value is 422 `validation_failed`.", schema=s(enum=ADJUSTMENT_STATES))],
+        notes=staff_notes,
+    ),
+    "post": op(
+        "requestAdjustment", "adjustments", "Ask for a manual adjustment of a card's balance or a customer's points", STAFF,
+        ok(201, ref("Adjustment"), "Created, pending."),
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed", "card_not_found", "customer_not_found"],
+        desc=(roles("RequestAdjustment") + " Maker-checker: the adjustment is created "
+              "`pending` and nothing moves until another person approves it "
+              "(POST /api/v1/adjustments/{id}/approve). Send either `card_no` with "
+              "`amount_fen` (the card's paid balance) or `customer_id` with `points`. The "
+              "card's state is not checked here."),
+        body=obj({
+            "card_no": s("With amount_fen. " + card_in_desc),
+            "amount_fen": fen("With card_no: non-zero, −10000000 to 10000000; positive adds to the card's paid balance, negative takes from it.", minimum=-10000000, maximum=10000000),
+            "customer_id": s("With points.", format="uuid"),
+            "points": i64("With customer_id: non-zero, −10000000 to 10000000; positive adds points, negative takes them.", minimum=-10000000, maximum=10000000),
+            "reason": s("Why: 4 to 500 characters (trimmed).", minLength=4, maxLength=500),
+        }, required=["reason"]),
+        notes={
+            **staff_notes,
+            "validation_failed": "a reason too short or too long, a malformed card number, a zero or too large amount or points, or not exactly one of card_no with amount_fen and customer_id with points; the message names it",
+            "card_not_found": "card_no names no card",
+            "customer_not_found": "customer_id names no customer",
+        },
+    ),
+}
+paths["/api/v1/adjustments/{id}/{decision}"] = {
+    "parameters": [
+        path_param("id", "The adjustment's id.", s(format="uuid")),
+        path_param("decision", "approve or reject; any other value answers 404 not_found.", s(enum=["approve", "reject"])),
+    ],
+    "post": op(
+        "decideAdjustment", "adjustments", "Approve or reject a pending adjustment (the checker)", STAFF,
+        ok(200, ref("Adjustment"), "Decided: approved (posted to the ledger) or rejected."),
+        STAFF_AUTH + ["not_found", "conflict", "insufficient_balance"],
+        desc=(roles("ApproveAdjustment") + " The checker must be someone other than the "
+              "maker who asked for it. Approving posts the amount to the card's paid "
+              "balance or the customer's points; rejecting moves nothing. Either way the "
+              "decision is final."),
+        notes={
+            "forbidden": "a POS token, a role that may not approve adjustments, or the caller is the adjustment's maker",
+            "not_found": "no adjustment with this id, or a decision other than approve or reject",
+            "conflict": "the adjustment is already approved or rejected",
+            "insufficient_balance": "approving would take the card's paid balance or the customer's points below zero; the adjustment stays pending",
+        },
     )
 }
 
@@ -1334,7 +1497,8 @@ doc = {
         {"name": "auth", "description": "Staff sign-in."},
         {"name": "users", "description": "Staff accounts."},
         {"name": "network", "description": "Stations, prices, products, tiers, promotions and coupons."},
-        {"name": "customers", "description": "Customers (members), their vehicles and credit."},
+        {"name": "customers", "description": "Customers (members), their vehicles and credit (agreement, payments received, statements)."},
+        {"name": "adjustments", "description": "Manual adjustments of card balances and points, under maker-checker (one person asks, another approves)."},
         {"name": "cards", "description": "Fuel cards: issue, state, limits, PIN, fleet allocation."},
         {"name": "pos", "description": "Calls from the station's POS (till or forecourt controller), with the station's POS token."},
         {"name": "ops", "description": "Health, metrics and this document."},

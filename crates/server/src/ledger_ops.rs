@@ -115,10 +115,8 @@ pub async fn post_adjustment(
         .await?;
     tx.commit().await?;
     let a = store
-        .adjustments(None, 1)
+        .adjustment(&id)
         .await?
-        .into_iter()
-        .find(|a| a.adjustment_id == id)
         .ok_or_else(|| ApiError::internal("adjustment vanished"))?;
     Ok((StatusCode::CREATED, Json(adjustment_json(&a))).into_response())
 }
@@ -134,6 +132,15 @@ pub async fn get_adjustments(
     Query(q): Query<AdjustmentQuery>,
 ) -> ApiResult<Response> {
     require(&me, Action::RequestAdjustment)?;
+    if q.state
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "pending" | "approved" | "rejected"))
+    {
+        return Err(ApiError::validation(
+            "state",
+            "pending, approved or rejected",
+        ));
+    }
     let list = state.store().adjustments(q.state.as_deref(), 200).await?;
     Ok(
         Json(json!({"adjustments": list.iter().map(adjustment_json).collect::<Vec<_>>()}))
@@ -210,10 +217,8 @@ pub async fn decide_adjustment(
         .await?;
     tx.commit().await?;
     let a = store
-        .adjustments(None, 200)
+        .adjustment(&id)
         .await?
-        .into_iter()
-        .find(|x| x.adjustment_id == id)
         .ok_or_else(|| ApiError::internal("adjustment vanished"))?;
     Ok(Json(adjustment_json(&a)).into_response())
 }
@@ -257,6 +262,10 @@ pub async fn post_credit_payment(
         None => now_us(),
     };
     let store = state.store();
+    store
+        .customer(&id)
+        .await?
+        .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
     if store.credit_agreement(&id).await?.is_none() {
         return Err(ApiError::new(
             "no_credit_account",
@@ -271,6 +280,12 @@ pub async fn post_credit_payment(
     let name = account::customer_credit(&id);
     // A retried request answers what the first one recorded.
     if let Some((payment_id, amount)) = store.credit_payment_by_key(&key).await? {
+        if amount != b.amount_fen {
+            return Err(ApiError::new(
+                "conflict",
+                "this request_id was recorded before with another amount",
+            ));
+        }
         let owed = store.account_totals(&name).await?.owed();
         return Ok(Json(
             json!({"id": payment_id, "customer_id": id, "amount_fen": amount, "owed_fen": owed}),
@@ -336,7 +351,7 @@ pub async fn post_credit_payment(
 #[derive(Deserialize)]
 pub struct StatementQuery {
     /// `YYYY-MM`.
-    month: String,
+    month: Option<String>,
 }
 
 /// `GET /api/v1/customers/{id}/statement?month=YYYY-MM`: the monthly statement of a
@@ -348,7 +363,8 @@ pub async fn get_statement(
     Query(q): Query<StatementQuery>,
 ) -> ApiResult<Response> {
     require(&me, Action::ManageCredit)?;
-    let first = NaiveDate::parse_from_str(&format!("{}-01", q.month.trim()), "%Y-%m-%d")
+    let month = q.month.as_deref().unwrap_or("").trim();
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
         .map_err(|_| ApiError::validation("month", "YYYY-MM"))?;
     let next = if first.month() == 12 {
         NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
@@ -399,7 +415,7 @@ pub async fn get_statement(
         "customer_id": id,
         "member_code": customer.member_code,
         "name": customer.name,
-        "month": q.month.trim(),
+        "month": month,
         "credit_limit_fen": limit,
         "billing_day": billing_day,
         "opening_balance_fen": opening,

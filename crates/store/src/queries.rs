@@ -1630,6 +1630,15 @@ pub struct CreditMovement {
 }
 
 impl Store {
+    pub async fn adjustment(&self, id: &str) -> Result<Option<Adjustment>, StoreError> {
+        let sql = format!("select {ADJUSTMENT_COLS} from adjustment where adjustment_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.read())
+            .await?;
+        row.as_ref().map(adjustment).transpose()
+    }
+
     pub async fn adjustments(
         &self,
         state: Option<&str>,
