@@ -11,6 +11,7 @@
 //! This crate must never decide business rules (that is `forecourt-core`) nor know about
 //! HTTP.
 
+pub mod audit;
 mod error;
 pub mod ledger;
 mod migrate;

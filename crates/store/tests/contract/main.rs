@@ -94,7 +94,7 @@ async fn assert_clean(store: &Store) {
 async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let url = testing::fresh_db().await.unwrap();
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
     store.migrate().await.unwrap();
     assert_eq!(
         store.products().await.unwrap().len(),
@@ -121,7 +121,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     match Store::open(&url).await {
         Err(StoreError::SchemaTooNew {
             found: 99,
-            known: 1,
+            known: 2,
         }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
@@ -393,4 +393,97 @@ async fn lookups_by_phone_plate_and_name() {
         .await
         .unwrap()
         .is_empty());
+}
+
+fn entry(action: &'static str, id: &'static str) -> forecourt_store::audit::AuditEntry<'static> {
+    forecourt_store::audit::AuditEntry {
+        actor: "user:test",
+        action,
+        target_kind: "customer",
+        target_id: Some(id),
+        source: Some("127.0.0.1"),
+        detail: serde_json::json!({"n": 1}),
+    }
+}
+
+async fn try_exec(url: &forecourt_store::DbUrl, sql: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url.expose()).await?;
+    sqlx::query(sql).execute(&mut conn).await.map(|_| ())
+}
+
+#[tokio::test]
+async fn the_audit_chain_verifies_and_breaks_when_altered() {
+    let url = testing::fresh_db().await.unwrap();
+    let store = Arc::new(Store::open(&url).await.unwrap());
+    assert_eq!(
+        store.verify_audit().await.unwrap().broken_at,
+        None,
+        "an empty log verifies"
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.audit(&entry("customer.read", "c1")).await.unwrap()
+        }));
+    }
+    let mut seqs: Vec<i64> = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort();
+    assert_eq!(
+        seqs,
+        (1..=20).collect::<Vec<_>>(),
+        "concurrent appends take consecutive places"
+    );
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!((report.rows, report.broken_at), (20, None));
+    // The database itself refuses to change or delete a row.
+    assert!(
+        try_exec(&url, "update audit_log set action = 'x' where seq = 5")
+            .await
+            .is_err()
+    );
+    assert!(try_exec(&url, "delete from audit_log where seq = 20")
+        .await
+        .is_err());
+    // Someone with the database's owner rights removes the guard and alters a row.
+    let drop_guard = match testing::backend() {
+        forecourt_store::Backend::Sqlite => "drop trigger audit_log_no_update",
+        forecourt_store::Backend::Postgres => "drop trigger audit_log_no_change on audit_log",
+    };
+    try_exec(&url, drop_guard).await.unwrap();
+    try_exec(
+        &url,
+        "update audit_log set actor = 'user:someone-else' where seq = 7",
+    )
+    .await
+    .unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!(
+        report.broken_at.map(|b| b.0),
+        Some(7),
+        "the altered row is found"
+    );
+}
+
+#[tokio::test]
+async fn removing_the_newest_audit_rows_is_found() {
+    let url = testing::fresh_db().await.unwrap();
+    let store = Store::open(&url).await.unwrap();
+    for _ in 0..3 {
+        store.audit(&entry("card.freeze", "k1")).await.unwrap();
+    }
+    let drop_guard = match testing::backend() {
+        forecourt_store::Backend::Sqlite => "drop trigger audit_log_no_delete",
+        forecourt_store::Backend::Postgres => "drop trigger audit_log_no_change on audit_log",
+    };
+    try_exec(&url, drop_guard).await.unwrap();
+    try_exec(&url, "delete from audit_log where seq = 3")
+        .await
+        .unwrap();
+    assert!(store.verify_audit().await.unwrap().broken_at.is_some());
 }
