@@ -75,14 +75,14 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
     let url = match db {
         Some(u) => DbUrl::parse(&u)?,
         None => {
-            for suffix in ["", "-wal", "-shm", ".secret"] {
+            for suffix in ["", "-wal", "-shm", ".secret", ".keys"] {
                 let _ = std::fs::remove_file(format!("forecourt-demo.db{suffix}"));
             }
             DbUrl::parse("sqlite://forecourt-demo.db")?
         }
     };
     let started = std::time::Instant::now();
-    let store = Store::open(&url)
+    let store = Store::open(&url, crate::vault_for(&url)?)
         .await
         .with_context(|| format!("opening {url}"))?;
     if !store.stations().await?.is_empty() {

@@ -5,7 +5,7 @@ mod demo;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use forecourt_server::{AppState, Config, Secret};
-use forecourt_store::{DbUrl, Store};
+use forecourt_store::{DbUrl, Store, Vault};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -89,6 +89,20 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// The audit log of who saw or changed what.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the whole audit log; exit 0 only if it is unbroken.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -161,9 +175,32 @@ fn secret_path(url: &DbUrl, arg: &SecretArgs) -> PathBuf {
     }
 }
 
+/// The vault that encrypts personal data: from `FORECOURT_DATA_KEY` (key material, lines
+/// or comma-separated `index:HEX,v1:HEX,…`), or from a key file (`FORECOURT_DATA_KEY_FILE`,
+/// by default the SQLite file's path plus `.keys`, or ./forecourt.keys), created when
+/// missing.
+pub fn vault_for(url: &DbUrl) -> anyhow::Result<Vault> {
+    if let Ok(material) = std::env::var("FORECOURT_DATA_KEY") {
+        return Vault::from_key_material(&material.replace(',', "\n"))
+            .context("FORECOURT_DATA_KEY");
+    }
+    let path = data_key_path(url);
+    Vault::load_or_create(&path).with_context(|| format!("data key file {}", path.display()))
+}
+
+pub fn data_key_path(url: &DbUrl) -> PathBuf {
+    if let Ok(p) = std::env::var("FORECOURT_DATA_KEY_FILE") {
+        return PathBuf::from(p);
+    }
+    match url.sqlite_path() {
+        Some(p) => PathBuf::from(format!("{p}.keys")),
+        None => PathBuf::from("forecourt.keys"),
+    }
+}
+
 async fn open(db: &str) -> anyhow::Result<(DbUrl, Store)> {
     let url = DbUrl::parse(db)?;
-    let store = Store::open(&url)
+    let store = Store::open(&url, vault_for(&url)?)
         .await
         .with_context(|| format!("opening {url}"))?;
     Ok((url, store))
@@ -305,6 +342,22 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("{token}");
             Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { db },
+        } => {
+            let (_, store) = open(&db.db).await?;
+            let report = store.verify_audit().await?;
+            match report.broken_at {
+                None => {
+                    println!("audit log intact: {} entries, chain unbroken", report.rows);
+                    Ok(())
+                }
+                Some((seq, why)) => {
+                    println!("audit log BROKEN at entry {seq}: {why}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Users {
             command:

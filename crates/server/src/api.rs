@@ -3,7 +3,8 @@
 use crate::access::{require, Action, ROLES};
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Caller, Staff};
+use crate::extract::{ApiJson, Caller, Source, Staff, SESSION_COOKIE};
+use crate::privacy::audit;
 use crate::secret::{
     check_password_rules, hash_password, new_token, token_hash, valid_pin, verify_password,
 };
@@ -16,6 +17,7 @@ use forecourt_core::ledger::{account, split_card_debit, Transfer, Unit};
 use forecourt_core::limits::CardRules;
 use forecourt_core::person::mask_phone;
 use forecourt_core::{CardKind, CardNo, CardState, Fen, Phone, Plate};
+use forecourt_store::audit::AuditEntry;
 use forecourt_store::ledger::NewJournal;
 use forecourt_store::{
     now_us, Card, Customer, NewCard, NewContact, NewCustomer, NewStation, NewVehicle, StaffUser,
@@ -57,14 +59,27 @@ pub struct LoginBody {
     password: String,
 }
 
-/// `POST /api/v1/auth/login` → `{token, expires_at}`.
+/// `POST /api/v1/auth/login` → `{token, expires_at, csrf_token}`. The token works as a
+/// bearer token; the same token is set as the console's `HttpOnly`, `SameSite=Strict`
+/// session cookie, whose changes must carry `X-CSRF-Token: csrf_token`.
 pub async fn login(
     State(state): State<AppState>,
+    Source(source): Source,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let store = state.store();
     let cfg = state.config();
     let now = now_us();
+    let client = source.clone().unwrap_or_else(|| "local".into());
+    if !state
+        .limiter()
+        .allow(&format!("login:{client}"), cfg.logins_per_minute)
+    {
+        return Err(ApiError::new(
+            "rate_limited",
+            "too many sign-in attempts from this address; wait a minute",
+        ));
+    }
     let user = store.user_by_username(body.username.trim()).await?;
     let Some(user) = user.filter(|u| !u.disabled) else {
         // Spend the same time as a real check so that usernames cannot be probed.
@@ -88,6 +103,15 @@ pub async fn login(
             now + cfg.lockout_secs * 1_000_000,
         )
         .await?;
+        tx.audit(&AuditEntry {
+            actor: &format!("user:{}", user.username),
+            action: "user.login_failed",
+            target_kind: "user",
+            target_id: Some(&user.user_id),
+            source: source.as_deref(),
+            detail: json!({}),
+        })
+        .await?;
         tx.commit().await?;
         return Err(ApiError::new(
             "invalid_credentials",
@@ -100,11 +124,23 @@ pub async fn login(
     tx.record_login_success(&user.user_id).await?;
     tx.create_session(&token_hash(&token), &user.user_id, expires_at)
         .await?;
+    tx.audit(&AuditEntry {
+        actor: &format!("user:{}", user.username),
+        action: "user.login",
+        target_kind: "user",
+        target_id: Some(&user.user_id),
+        source: source.as_deref(),
+        detail: json!({}),
+    })
+    .await?;
     tx.commit().await?;
-    Ok(
-        Json(json!({"token": token, "expires_at": clock::rfc3339(expires_at), "role": user.role}))
-            .into_response(),
-    )
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        cfg.session_ttl_secs,
+        if cfg.secure_cookies { "; Secure" } else { "" }
+    );
+    let body = json!({"token": token, "expires_at": clock::rfc3339(expires_at), "role": user.role, "csrf_token": state.secret().csrf_token(&token)});
+    Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
 /// A valid argon2id hash of a random password, verified against when the username is
@@ -205,6 +241,15 @@ pub async fn post_user(
         &body.password,
     )
     .await?;
+    audit(
+        &state,
+        &me,
+        "user.create",
+        "user",
+        Some(&id),
+        json!({"role": body.role, "scope": body.scope}),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": id, "username": body.username.trim(), "role": body.role})),
@@ -294,6 +339,15 @@ pub async fn post_station(
         },
     )
     .await?;
+    audit(
+        &state,
+        &me,
+        "station.create",
+        "station",
+        Some(&id),
+        json!({"code": b.code}),
+    )
+    .await?;
     let s = state.store().station_by_id(&id).await?;
     Ok((StatusCode::CREATED, Json(json!(s))).into_response())
 }
@@ -360,6 +414,7 @@ pub async fn post_price(
         .station_by_code(&code)
         .await?
         .ok_or_else(|| ApiError::new("station_not_found", format!("no station {code}")))?;
+    crate::access::require_station(&me, &station)?;
     let product = store
         .product_by_code(&b.product_code)
         .await?
@@ -383,6 +438,16 @@ pub async fn post_price(
         b.unit_price_fen,
         from,
     )
+    .await?;
+    let actor = me.audit_name();
+    tx.audit(&AuditEntry {
+        actor: &actor,
+        action: "price.set",
+        target_kind: "station",
+        target_id: Some(&station.station_id),
+        source: me.source.as_deref(),
+        detail: json!({"product_code": product.code, "unit_price_fen": b.unit_price_fen, "effective_from": from}),
+    })
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"station_code": code, "product_code": product.code, "unit_price_fen": b.unit_price_fen, "effective_from": clock::rfc3339(from)}))).into_response())
@@ -470,6 +535,11 @@ pub struct CustomerBody {
     #[serde(default)]
     tags: Vec<String>,
     notes: Option<String>,
+    /// Resident ID number (GB 11643); needs `consent_sensitive`.
+    id_number: Option<String>,
+    address: Option<String>,
+    /// The user id of the account manager who owns the customer.
+    account_manager_id: Option<String>,
 }
 
 const INDUSTRIES: &[&str] = &[
@@ -568,16 +638,53 @@ pub async fn post_customer(
         chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| ApiError::validation("birthday", "a date YYYY-MM-DD"))?;
     }
-    let home_station_id = match &b.home_station {
-        Some(code) => Some(
-            state
-                .store()
-                .station_by_code(code)
-                .await?
-                .ok_or_else(|| ApiError::new("station_not_found", format!("no station {code}")))?
-                .station_id,
+    // A station's staff register customers at their station; it must be in scope.
+    let home_code = match (&b.home_station, crate::access::Scope::of(&me)) {
+        (Some(code), _) => Some(code.clone()),
+        (None, crate::access::Scope::Station(code)) => Some(code),
+        (None, _) => None,
+    };
+    let home_station_id = match &home_code {
+        Some(code) => {
+            let s =
+                state.store().station_by_code(code).await?.ok_or_else(|| {
+                    ApiError::new("station_not_found", format!("no station {code}"))
+                })?;
+            crate::access::require_station(&me, &s)?;
+            Some(s.station_id)
+        }
+        None if matches!(
+            crate::access::Scope::of(&me),
+            crate::access::Scope::Region(_)
+        ) =>
+        {
+            return Err(ApiError::validation(
+                "home_station",
+                "name the customer's home station in your region",
+            ));
+        }
+        None => None,
+    };
+    // An ID number is sensitive personal data (PIPL art. 28-29): kept only with its own
+    // consent, and only when it is a valid GB 11643 number.
+    let id_number = match opt_text("id_number", &b.id_number, 18)? {
+        Some(n) if !b.consent_sensitive => {
+            let _ = n;
+            return Err(ApiError::validation(
+                "id_number",
+                "an ID number needs the customer's separate consent (consent_sensitive)",
+            ));
+        }
+        Some(n) => Some(
+            forecourt_privacy::parse_id_number(&n)
+                .map_err(|e| ApiError::validation("id_number", e))?,
         ),
         None => None,
+    };
+    let account_manager_id = match (&b.account_manager_id, crate::access::Scope::of(&me)) {
+        (Some(id), _) => Some(id.clone()),
+        (None, crate::access::Scope::Own) => Some(me.user_id.clone()),
+        (None, _) => None,
     };
     let tags = b
         .tags
@@ -599,6 +706,9 @@ pub async fn post_customer(
         consent_sensitive: b.consent_sensitive,
         tags,
         notes: opt_text("notes", &b.notes, 2000)?,
+        id_number,
+        address: opt_text("address", &b.address, 200)?,
+        account_manager_id,
         vehicles,
         contacts,
     };
@@ -606,6 +716,27 @@ pub async fn post_customer(
         let mut tx = state.store().begin().await?;
         match tx.create_customer(&customer).await {
             Ok(id) => {
+                let actor = me.audit_name();
+                tx.audit(&AuditEntry {
+                    actor: &actor,
+                    action: "customer.create",
+                    target_kind: "customer",
+                    target_id: Some(&id),
+                    source: me.source.as_deref(),
+                    detail: json!({"kind": customer.kind}),
+                })
+                .await?;
+                if b.consent_marketing || b.consent_sensitive {
+                    for (purpose, given) in [
+                        ("marketing", b.consent_marketing),
+                        ("sensitive", b.consent_sensitive),
+                    ] {
+                        if given {
+                            tx.record_consent(&id, purpose, "counter", true, &actor)
+                                .await?;
+                        }
+                    }
+                }
                 tx.commit().await?;
                 let c = state
                     .store()
@@ -685,14 +816,35 @@ async fn card_summary(state: &AppState, me: Option<&StaffUser>, c: &Card) -> Api
     }))
 }
 
+fn mask_plate(plate: &str) -> String {
+    let chars: Vec<char> = plate.chars().collect();
+    if chars.len() < 4 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 4))
+}
+
+/// Whether `me` sees this customer's personal data unmasked: the role must allow it and
+/// the customer must be in the user's scope.
+async fn sees(state: &AppState, me: &StaffUser, c: &Customer) -> ApiResult<bool> {
+    Ok(may_see(me) && crate::access::customer_in_scope(state, me, c).await?)
+}
+
 async fn profile_json(state: &AppState, me: &StaffUser, c: &Customer) -> ApiResult<Value> {
     let store = state.store();
-    let see = may_see(me);
+    let see = sees(state, me, c).await?;
     let phone = c
         .phone
         .as_ref()
         .map(|p| if see { p.clone() } else { mask_phone(p) });
-    let vehicles = store.vehicles(&c.customer_id).await?;
+    let vehicles: Vec<Value> = store
+        .vehicles(&c.customer_id)
+        .await?
+        .into_iter()
+        .map(|v| json!({"vehicle_id": v.vehicle_id, "plate": if see { v.plate.clone() } else { mask_plate(&v.plate) }, "model": v.model, "colour": v.colour, "fuel_type": v.fuel_type, "tank_capacity_ml": v.tank_capacity_ml}))
+        .collect();
     let contacts: Vec<Value> = store
         .contacts(&c.customer_id)
         .await?
@@ -730,6 +882,10 @@ async fn profile_json(state: &AppState, me: &StaffUser, c: &Customer) -> ApiResu
         "phone": phone,
         "industry": c.industry,
         "birthday": if see { c.birthday.clone() } else { None },
+        "id_number": c.id_number.as_deref().map(forecourt_privacy::mask_id_number),
+        "address": if see { c.address.clone() } else { c.address.as_ref().map(|_| "***".to_string()) },
+        "account_manager_id": c.account_manager_id,
+        "anonymized_at": c.anonymized_at.map(clock::rfc3339),
         "occupation": c.occupation,
         "home_station_id": c.home_station_id,
         "source": c.source,
@@ -761,7 +917,17 @@ pub async fn get_customer(
         .customer(&id)
         .await?
         .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
-    Ok(Json(profile_json(&state, &me, &c).await?).into_response())
+    let profile = profile_json(&state, &me, &c).await?;
+    audit(
+        &state,
+        &me,
+        "customer.read",
+        "customer",
+        Some(&id),
+        json!({"unmasked": sees(&state, &me, &c).await?}),
+    )
+    .await?;
+    Ok(Json(profile).into_response())
 }
 
 #[derive(Deserialize)]
@@ -780,6 +946,15 @@ pub async fn search_customers(
     if q.is_empty() || q.chars().count() > 64 {
         return Err(ApiError::validation("q", "1 to 64 characters"));
     }
+    if !state.limiter().allow(
+        &format!("lookup:{}", me.user_id),
+        state.config().lookups_per_minute,
+    ) {
+        return Err(ApiError::new(
+            "rate_limited",
+            "too many lookups; wait a minute",
+        ));
+    }
     let store = state.store();
     let mut ids: Vec<String> = Vec::new();
     let mut matched = "name";
@@ -797,24 +972,26 @@ pub async fn search_customers(
     } else if let Ok(plate) = Plate::parse(q) {
         ids = store.customer_ids_by_plate(plate.as_str()).await?;
         matched = "plate";
+    } else if let Ok(n) = forecourt_privacy::parse_id_number(q) {
+        ids = store.customer_ids_by_id_number(&n).await?;
+        matched = "id_number";
     } else if let Some(c) = store.customer_by_member_code(q).await? {
         ids = vec![c.customer_id];
         matched = "member_code";
     }
     if ids.is_empty() && matched == "name" {
-        ids = store
-            .customer_ids_by_name_prefix(q, SEARCH_RESULTS_MAX)
-            .await?;
+        // Names are stored encrypted: the match is on the whole name.
+        ids = store.customer_ids_by_name(q, SEARCH_RESULTS_MAX).await?;
     }
-    let see = may_see(&me);
     let mut results = Vec::new();
     for id in ids.iter().take(SEARCH_RESULTS_MAX as usize) {
         if let Some(c) = store.customer(id).await? {
+            let see = sees(&state, &me, &c).await?;
             let vehicles: Vec<String> = store
                 .vehicles(id)
                 .await?
                 .into_iter()
-                .map(|v| v.plate)
+                .map(|v| if see { v.plate } else { mask_plate(&v.plate) })
                 .collect();
             results.push(json!({
                 "id": c.customer_id,
@@ -827,6 +1004,15 @@ pub async fn search_customers(
             }));
         }
     }
+    audit(
+        &state,
+        &me,
+        "customer.search",
+        "customer",
+        None,
+        json!({"matched_by": matched, "results": results.len()}),
+    )
+    .await?;
     Ok(Json(json!({"matched_by": matched, "customers": results})).into_response())
 }
 
@@ -837,11 +1023,12 @@ pub async fn post_vehicle(
     ApiJson(b): ApiJson<VehicleBody>,
 ) -> ApiResult<Response> {
     require(&me, Action::CreateCustomer)?;
-    state
+    let customer = state
         .store()
         .customer(&id)
         .await?
         .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    crate::access::require_customer(&state, &me, &customer).await?;
     let v = vehicle(&b)?;
     let mut tx = state.store().begin().await?;
     let vid = tx.add_vehicle(&id, &v).await?;
@@ -872,11 +1059,12 @@ pub async fn put_credit(
     ApiJson(b): ApiJson<CreditBody>,
 ) -> ApiResult<Response> {
     require(&me, Action::ManageCredit)?;
-    state
+    let customer = state
         .store()
         .customer(&id)
         .await?
         .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    crate::access::require_customer(&state, &me, &customer).await?;
     if !(0..=1_000_000_000).contains(&b.credit_limit_fen) {
         return Err(ApiError::validation(
             "credit_limit_fen",
@@ -917,6 +1105,8 @@ pub struct CardBody {
     pin: Option<String>,
     cap_fen: Option<i64>,
     balance_mode: Option<String>,
+    /// The issuing station (the scope of an anonymous card); by default the user's.
+    station_code: Option<String>,
 }
 
 fn card_body(kind: CardKind) -> &'static str {
@@ -1039,6 +1229,37 @@ pub async fn post_card(
     if balance_mode != "pool" && balance_mode != "allocated" {
         return Err(ApiError::validation("balance_mode", "pool or allocated"));
     }
+    if let Some(c) = &customer {
+        crate::access::require_customer(&state, &me, c).await?;
+    }
+    if let Some(m) = &main {
+        crate::access::require_card(&state, &me, m).await?;
+    }
+    let issued_code = match (&b.station_code, crate::access::Scope::of(&me)) {
+        (Some(code), _) => Some(code.clone()),
+        (None, crate::access::Scope::Station(code)) => Some(code),
+        _ => None,
+    };
+    let issued_station_id = match &issued_code {
+        Some(code) => {
+            let s = store
+                .station_by_code(code)
+                .await?
+                .ok_or_else(|| ApiError::new("station_not_found", format!("no station {code}")))?;
+            crate::access::require_station(&me, &s)?;
+            Some(s.station_id)
+        }
+        None if customer.is_none()
+            && main.is_none()
+            && crate::access::Scope::of(&me) != crate::access::Scope::Company =>
+        {
+            return Err(ApiError::validation(
+                "station_code",
+                "name the station that issues the card",
+            ));
+        }
+        None => None,
+    };
     let customer_id = customer
         .map(|c| c.customer_id)
         .or_else(|| main.as_ref().and_then(|m| m.customer_id.clone()));
@@ -1054,6 +1275,7 @@ pub async fn post_card(
             cap_fen: b.cap_fen,
             rules: rules.clone(),
             pin_hash: None,
+            issued_station_id: issued_station_id.clone(),
         };
         match tx.create_card(&new).await {
             Ok(id) => {
@@ -1061,12 +1283,22 @@ pub async fn post_card(
                     tx.set_card_pin(&id, Some(&state.secret().pin_hash(&id, pin)))
                         .await?;
                 }
+                let actor = me.audit_name();
+                tx.audit(&AuditEntry {
+                    actor: &actor,
+                    action: "card.issue",
+                    target_kind: "card",
+                    target_id: Some(&id),
+                    source: me.source.as_deref(),
+                    detail: json!({"kind": kind.as_str()}),
+                })
+                .await?;
                 tx.commit().await?;
                 let card = store
                     .card_by_id(&id)
                     .await?
                     .ok_or_else(|| ApiError::internal("card vanished"))?;
-                let mut out = card_summary(&state, Some(&me), &card).await?;
+                let mut out = card_summary(&state, Some(&me.user), &card).await?;
                 // The issuing clerk sees the full number once, to hand the card over.
                 out["card_no"] = json!(card.card_no);
                 out["id"] = json!(id);
@@ -1077,6 +1309,13 @@ pub async fn post_card(
         }
     }
     Err(ApiError::internal("could not draw a free card number"))
+}
+
+/// A card the caller may manage: it exists and is in the caller's scope.
+async fn managed_card(state: &AppState, me: &StaffUser, no: &str) -> ApiResult<Card> {
+    let card = card_by_path(state, no).await?;
+    crate::access::require_card(state, me, &card).await?;
+    Ok(card)
 }
 
 async fn card_by_path(state: &AppState, no: &str) -> ApiResult<Card> {
@@ -1103,7 +1342,7 @@ pub async fn get_card(
         Caller::Pos(_) => None,
     };
     let card = card_by_path(&state, &no).await?;
-    let mut out = card_summary(&state, me, &card).await?;
+    let mut out = card_summary(&state, me.map(|a| &a.user), &card).await?;
     let tz = match &caller {
         Caller::Pos(s) => s.time_zone.clone(),
         Caller::Staff(_) => "Asia/Shanghai".to_string(),
@@ -1121,7 +1360,7 @@ pub async fn get_card(
     if card.kind == "fleet_main" {
         let mut subs = Vec::new();
         for s in state.store().sub_cards(&card.card_id).await? {
-            subs.push(card_summary(&state, me, &s).await?);
+            subs.push(card_summary(&state, me.map(|a| &a.user), &s).await?);
         }
         out["sub_cards"] = json!(subs);
     }
@@ -1150,13 +1389,13 @@ pub async fn post_card_state(
         ));
     }
     opt_text("reason", &b.reason, 200)?;
-    let found = card_by_path(&state, &no).await?;
+    let found = managed_card(&state, &me, &no).await?;
     let mut tx = state.store().begin().await?;
     let card = tx.lock_card(&found.card_id).await?;
     let from = CardState::parse(&card.state)?;
     if from == to {
         return Ok(Json(
-            json!({"card_no": card_no_for(Some(&me), &card.card_no), "state": to.as_str()}),
+            json!({"card_no": card_no_for(Some(&me.user), &card.card_no), "state": to.as_str()}),
         )
         .into_response());
     }
@@ -1183,8 +1422,17 @@ pub async fn post_card_state(
         tx.reset_pin_failures(&card.card_id).await?;
     }
     tx.commit().await?;
+    audit(
+        &state,
+        &me,
+        "card.state",
+        "card",
+        Some(&found.card_id),
+        json!({}),
+    )
+    .await?;
     Ok(
-        Json(json!({"card_no": card_no_for(Some(&me), &card.card_no), "state": to.as_str()}))
+        Json(json!({"card_no": card_no_for(Some(&me.user), &card.card_no), "state": to.as_str()}))
             .into_response(),
     )
 }
@@ -1197,7 +1445,7 @@ pub async fn post_replace(
     Path(no): Path<String>,
 ) -> ApiResult<Response> {
     require(&me, Action::ManageCard)?;
-    let found = card_by_path(&state, &no).await?;
+    let found = managed_card(&state, &me, &no).await?;
     let kind = CardKind::parse(&found.kind)?;
     let mut tx = state.store().begin().await?;
     let old = tx.lock_card(&found.card_id).await?;
@@ -1226,6 +1474,7 @@ pub async fn post_replace(
             cap_fen: old.cap_fen,
             rules: old.rules.clone(),
             pin_hash: None,
+            issued_station_id: old.issued_station_id.clone(),
         })
         .await?;
     let mut transfers = Vec::new();
@@ -1266,9 +1515,18 @@ pub async fn post_replace(
         .card_by_id(&new_id)
         .await?
         .ok_or_else(|| ApiError::internal("card vanished"))?;
-    let mut out = card_summary(&state, Some(&me), &card).await?;
+    let mut out = card_summary(&state, Some(&me.user), &card).await?;
     out["card_no"] = json!(card.card_no);
-    out["replaces"] = json!(card_no_for(Some(&me), &old.card_no));
+    out["replaces"] = json!(card_no_for(Some(&me.user), &old.card_no));
+    audit(
+        &state,
+        &me,
+        "card.replace",
+        "card",
+        Some(&old.card_id),
+        json!({}),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
@@ -1286,12 +1544,13 @@ pub async fn post_register(
     ApiJson(b): ApiJson<RegisterBody>,
 ) -> ApiResult<Response> {
     require(&me, Action::ManageCard)?;
-    let found = card_by_path(&state, &no).await?;
+    let found = managed_card(&state, &me, &no).await?;
     let customer = state
         .store()
         .customer(&b.customer_id)
         .await?
         .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    crate::access::require_customer(&state, &me, &customer).await?;
     if customer.kind != "individual" {
         return Err(ApiError::validation(
             "customer_id",
@@ -1315,7 +1574,16 @@ pub async fn post_register(
         .card_by_id(&card.card_id)
         .await?
         .ok_or_else(|| ApiError::internal("card vanished"))?;
-    Ok(Json(card_summary(&state, Some(&me), &card).await?).into_response())
+    audit(
+        &state,
+        &me,
+        "card.register",
+        "card",
+        Some(&found.card_id),
+        json!({}),
+    )
+    .await?;
+    Ok(Json(card_summary(&state, Some(&me.user), &card).await?).into_response())
 }
 
 /// `PUT /api/v1/cards/{card_no}/limits`: replaces the card's rules.
@@ -1327,13 +1595,22 @@ pub async fn put_limits(
 ) -> ApiResult<Response> {
     require(&me, Action::ManageCard)?;
     rules.validate()?;
-    let found = card_by_path(&state, &no).await?;
+    let found = managed_card(&state, &me, &no).await?;
     let mut tx = state.store().begin().await?;
     tx.lock_card(&found.card_id).await?;
     tx.set_card_rules(&found.card_id, &rules).await?;
     tx.commit().await?;
+    audit(
+        &state,
+        &me,
+        "card.limits",
+        "card",
+        Some(&found.card_id),
+        json!({}),
+    )
+    .await?;
     Ok(
-        Json(json!({"card_no": card_no_for(Some(&me), &found.card_no), "limits": rules}))
+        Json(json!({"card_no": card_no_for(Some(&me.user), &found.card_no), "limits": rules}))
             .into_response(),
     )
 }
@@ -1357,7 +1634,7 @@ pub async fn put_pin(
             return Err(ApiError::validation("pin", "a PIN is 6 digits"));
         }
     }
-    let found = card_by_path(&state, &no).await?;
+    let found = managed_card(&state, &me, &no).await?;
     let mut tx = state.store().begin().await?;
     tx.lock_card(&found.card_id).await?;
     let hash = b
@@ -1366,10 +1643,19 @@ pub async fn put_pin(
         .map(|p| state.secret().pin_hash(&found.card_id, p));
     tx.set_card_pin(&found.card_id, hash.as_deref()).await?;
     tx.commit().await?;
-    Ok(
-        Json(json!({"card_no": card_no_for(Some(&me), &found.card_no), "pin_set": hash.is_some()}))
-            .into_response(),
+    audit(
+        &state,
+        &me,
+        "card.pin",
+        "card",
+        Some(&found.card_id),
+        json!({}),
     )
+    .await?;
+    Ok(Json(
+        json!({"card_no": card_no_for(Some(&me.user), &found.card_no), "pin_set": hash.is_some()}),
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -1396,7 +1682,7 @@ pub async fn post_allocation(
             "a non-zero amount up to 1,000,000 CNY",
         ));
     }
-    let main = card_by_path(&state, &no).await?;
+    let main = managed_card(&state, &me, &no).await?;
     let sub = card_by_path(&state, &b.sub_card_no).await?;
     if main.kind != "fleet_main" || main.balance_mode != "allocated" {
         return Err(ApiError::new(
@@ -1468,6 +1754,15 @@ pub async fn post_allocation(
     let main_after = tx.card_balance(&main.card_id).await?;
     let sub_after = tx.card_balance(&sub.card_id).await?;
     tx.commit().await?;
+    audit(
+        &state,
+        &me,
+        "card.allocation",
+        "card",
+        Some(&main.card_id),
+        json!({}),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!({"main_balance_fen": main_after.available_fen(), "sub_balance_fen": sub_after.available_fen()}))).into_response())
 }
 

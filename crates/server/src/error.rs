@@ -149,6 +149,11 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         "the staff account is locked after too many wrong passwords",
     ),
     (
+        "rate_limited",
+        429,
+        "too many requests from this user or address; wait and retry",
+    ),
+    (
         "internal",
         500,
         "an unexpected error; details are in the server log",

@@ -1,14 +1,22 @@
 //! Extractors at the HTTP edge: JSON bodies whose rejections use our error format, and
-//! the callers (staff by session token, POS by station token).
+//! the callers: staff by bearer token or console session cookie, POS by station token.
 
+use crate::access::{self, Action};
 use crate::error::ApiError;
 use crate::secret::token_hash;
 use crate::AppState;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::Method;
 use forecourt_store::{StaffUser, Station};
 use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// The name of the console's session cookie.
+pub const SESSION_COOKIE: &str = "fc_session";
+/// The header that carries the CSRF token of a cookie session on unsafe methods.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// A JSON body. Malformed JSON, a wrong content type or a missing field is refused
 /// with our error format instead of axum's plain text.
@@ -54,36 +62,111 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .map(str::trim)
 }
 
-/// A signed-in staff member.
-pub struct Staff(pub StaffUser);
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
 
-/// A POS (forecourt controller or till) of one station.
+/// The client's address, when the server knows it.
+pub fn source(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// A signed-in staff member, and where the request came from.
+pub struct Actor {
+    pub user: StaffUser,
+    pub source: Option<String>,
+}
+
+impl std::ops::Deref for Actor {
+    type Target = StaffUser;
+
+    fn deref(&self) -> &StaffUser {
+        &self.user
+    }
+}
+
+impl Actor {
+    /// How the audit log names this actor.
+    pub fn audit_name(&self) -> String {
+        format!("user:{}", self.user.username)
+    }
+}
+
+/// A signed-in staff member.
+pub struct Staff(pub Actor);
+
+/// A POS (forecourt controller or till) of one station: a station's POS token, or a
+/// staff member of one station (a cashier at the console's till).
 pub struct Pos(pub Station);
 
 /// Either kind of caller, for the calls both may make.
 pub enum Caller {
-    Staff(StaffUser),
+    Staff(Actor),
     Pos(Station),
 }
 
 async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
-    let token = bearer(parts)
-        .ok_or_else(|| ApiError::new("unauthorized", "send Authorization: Bearer <token>"))?;
-    let hash = token_hash(token);
-    if token.starts_with("fcp_") {
-        if let Some(station) = state.store().pos_token_station(&hash).await? {
-            return Ok(Caller::Pos(station));
+    let now = forecourt_store::now_us();
+    let idle_us = state.config().session_idle_secs * 1_000_000;
+    if let Some(token) = bearer(parts) {
+        let hash = token_hash(token);
+        if token.starts_with("fcp_") {
+            if let Some(station) = state.store().pos_token_station(&hash).await? {
+                return Ok(Caller::Pos(station));
+            }
+        } else if let Some(user) = state.store().session_user(&hash, now, idle_us).await? {
+            return Ok(Caller::Staff(Actor {
+                user,
+                source: source(parts),
+            }));
         }
-    } else if let Some(user) = state
-        .store()
-        .session_user(&hash, forecourt_store::now_us())
-        .await?
-    {
-        return Ok(Caller::Staff(user));
+        return Err(ApiError::new(
+            "unauthorized",
+            "the token is unknown, expired or revoked",
+        ));
+    }
+    if let Some(token) = cookie(parts, SESSION_COOKIE) {
+        // A browser sends cookies on its own, so a change made with one must also carry
+        // the CSRF token that only our pages can read.
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !state.secret().csrf_matches(token, sent) {
+                return Err(ApiError::forbidden("missing or wrong CSRF token"));
+            }
+        }
+        if let Some(user) = state
+            .store()
+            .session_user(&token_hash(token), now, idle_us)
+            .await?
+        {
+            return Ok(Caller::Staff(Actor {
+                user,
+                source: source(parts),
+            }));
+        }
+        return Err(ApiError::new(
+            "unauthorized",
+            "the session has ended; sign in again",
+        ));
     }
     Err(ApiError::new(
         "unauthorized",
-        "the token is unknown, expired or revoked",
+        "send Authorization: Bearer <token>",
     ))
 }
 
@@ -106,7 +189,7 @@ impl FromRequestParts<AppState> for Staff {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match caller(parts, state).await? {
-            Caller::Staff(u) => Ok(Staff(u)),
+            Caller::Staff(a) => Ok(Staff(a)),
             Caller::Pos(_) => Err(ApiError::forbidden("a POS token cannot make staff calls")),
         }
     }
@@ -121,9 +204,31 @@ impl FromRequestParts<AppState> for Pos {
     ) -> Result<Self, Self::Rejection> {
         match caller(parts, state).await? {
             Caller::Pos(s) => Ok(Pos(s)),
-            Caller::Staff(_) => Err(ApiError::forbidden(
-                "POS calls need the station's POS token",
-            )),
+            Caller::Staff(a) => {
+                access::require(&a, Action::Sell)?;
+                match access::Scope::of(&a) {
+                    access::Scope::Station(code) => state
+                        .store()
+                        .station_by_code(&code)
+                        .await?
+                        .map(Pos)
+                        .ok_or_else(|| ApiError::forbidden("the user's station does not exist")),
+                    _ => Err(ApiError::forbidden(
+                        "POS calls need the station's POS token or a user of one station",
+                    )),
+                }
+            }
         }
+    }
+}
+
+/// The client's address, for calls made before sign-in.
+pub struct Source(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source(source(parts)))
     }
 }

@@ -74,6 +74,7 @@ pub async fn post_adjustment(
                     .card_by_no(no.as_str())
                     .await?
                     .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))?;
+                crate::access::require_card(&state, &me, &card).await?;
                 if amount == 0 || amount.abs() > ADJUSTMENT_FEN_MAX {
                     return Err(ApiError::validation(
                         "amount_fen",
@@ -83,10 +84,11 @@ pub async fn post_adjustment(
                 ("card", Some(card.card_id), None, amount)
             }
             (None, None, Some(id), Some(points)) => {
-                store
+                let c = store
                     .customer(id)
                     .await?
                     .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+                crate::access::require_customer(&state, &me, &c).await?;
                 if points == 0 || points.abs() > ADJUSTMENT_POINTS_MAX {
                     return Err(ApiError::validation(
                         "points",
@@ -176,6 +178,20 @@ pub async fn decide_adjustment(
             "an adjustment is approved by someone other than who asked for it",
         ));
     }
+    if let Some(card) = &a.card_id {
+        let card = store
+            .card_by_id(card)
+            .await?
+            .ok_or_else(|| ApiError::internal("adjustment card vanished"))?;
+        crate::access::require_card(&state, &me, &card).await?;
+    }
+    if let Some(customer) = &a.customer_id {
+        let c = store
+            .customer(customer)
+            .await?
+            .ok_or_else(|| ApiError::internal("adjustment customer vanished"))?;
+        crate::access::require_customer(&state, &me, &c).await?;
+    }
     let mut journal_id = None;
     if decision == "approve" {
         let (customer_account, house, unit) = match (&a.card_id, &a.customer_id) {
@@ -262,10 +278,11 @@ pub async fn post_credit_payment(
         None => now_us(),
     };
     let store = state.store();
-    store
+    let customer = store
         .customer(&id)
         .await?
         .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    crate::access::require_customer(&state, &me, &customer).await?;
     if store.credit_agreement(&id).await?.is_none() {
         return Err(ApiError::new(
             "no_credit_account",
@@ -377,6 +394,7 @@ pub async fn get_statement(
         .customer(&id)
         .await?
         .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+    crate::access::require_customer(&state, &me, &customer).await?;
     let (limit, billing_day) = store.credit_agreement(&id).await?.ok_or_else(|| {
         ApiError::new(
             "no_credit_account",

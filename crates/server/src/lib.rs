@@ -12,6 +12,8 @@ pub mod extract;
 pub mod ledger_ops;
 pub mod metrics;
 pub mod pos;
+pub mod privacy;
+pub mod ratelimit;
 pub mod secret;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -29,7 +31,17 @@ pub use secret::Secret;
 pub struct Config {
     /// Wrong PINs before a card locks.
     pub pin_tries_max: i64,
+    /// Absolute lifetime of a staff session.
     pub session_ttl_secs: i64,
+    /// A session unused for this long ends.
+    pub session_idle_secs: i64,
+    /// Customer lookups a user may make per minute (a burst of this many, refilled
+    /// evenly), against scraping the customer base.
+    pub lookups_per_minute: u32,
+    /// Login attempts per minute from one address.
+    pub logins_per_minute: u32,
+    /// Mark the session cookie `Secure` (behind TLS).
+    pub secure_cookies: bool,
     /// How long a pump authorisation holds money if no sale captures it.
     pub hold_ttl_secs: i64,
     /// Wrong passwords before a staff account locks, and for how long.
@@ -43,6 +55,10 @@ impl Default for Config {
         Self {
             pin_tries_max: 5,
             session_ttl_secs: 12 * 3600,
+            session_idle_secs: 30 * 60,
+            lookups_per_minute: 120,
+            logins_per_minute: 30,
+            secure_cookies: false,
             hold_ttl_secs: 30 * 60,
             login_failures_max: 10,
             lockout_secs: 30 * 60,
@@ -56,6 +72,7 @@ struct Inner {
     secret: Secret,
     config: Config,
     metrics: metrics::Metrics,
+    limiter: ratelimit::RateLimiter,
 }
 
 /// What every handler gets: the store, the secret, the settings and the metrics.
@@ -69,6 +86,7 @@ impl AppState {
             secret,
             config,
             metrics: metrics::Metrics::default(),
+            limiter: Default::default(),
         }))
     }
 
@@ -87,6 +105,10 @@ impl AppState {
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.0.metrics
     }
+
+    pub fn limiter(&self) -> &ratelimit::RateLimiter {
+        &self.0.limiter
+    }
 }
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -103,6 +125,27 @@ async fn healthz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable"}))).into_response()
         }
     }
+}
+
+/// Headers on every response: no sniffing, no framing, no referrer, no caching of
+/// personal data; the API serves no active content, so its CSP allows nothing.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        h.entry(name)
+            .or_insert(header::HeaderValue::from_static(value));
+    }
+    res
 }
 
 async fn fallback() -> error::ApiError {
@@ -152,6 +195,11 @@ pub fn router(state: AppState) -> Router {
             "/adjustments/{id}/{decision}",
             post(ledger_ops::decide_adjustment),
         )
+        .route("/customers/{id}/export", get(privacy::export))
+        .route("/customers/{id}/anonymize", post(privacy::anonymize))
+        .route("/customers/{id}/consents", post(privacy::post_consent))
+        .route("/audit", get(privacy::get_audit))
+        .route("/ledger/check", get(privacy::get_check))
         .route("/cards", post(api::post_card))
         .route("/cards/{card_no}", get(api::get_card))
         .route("/cards/{card_no}/state", post(api::post_card_state))
@@ -177,6 +225,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(body_max))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -199,9 +248,12 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
         }
     });
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     sweeper.abort();
     Ok(())
 }

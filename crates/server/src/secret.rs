@@ -77,6 +77,27 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// The CSRF token of a console session: a MAC of the session token, so the server
+    /// keeps no extra state and a token from another session never matches.
+    pub fn csrf_token(&self, session_token: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"csrf:");
+        mac.update(session_token.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    pub fn csrf_matches(&self, session_token: &str, sent: &str) -> bool {
+        let Ok(sent) = hex::decode(sent) else {
+            return false;
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"csrf:");
+        mac.update(session_token.as_bytes());
+        mac.verify_slice(&sent).is_ok()
+    }
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;

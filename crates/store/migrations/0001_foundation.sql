@@ -64,15 +64,22 @@ create table tier (
     created_at bigint not null
 );
 
--- customers: individuals and companies.
+-- customers: individuals and companies. Personal data is stored encrypted (`*_enc`:
+-- XChaCha20-Poly1305 under a versioned data key) and found through keyed blind indexes
+-- (`*_idx`: HMAC-SHA256), so that a copy of the database shows no name, phone, ID
+-- number, address or plate.
 create table customer (
     customer_id text primary key,
     member_code text not null unique,
     -- individual | company
     kind text not null,
-    name text not null,
-    name_norm text not null,
-    phone text,
+    name_enc text not null,
+    name_idx text not null,
+    phone_enc text,
+    phone_idx text,
+    id_number_enc text,
+    id_number_idx text,
+    address_enc text,
     industry text,
     birthday text,
     occupation text,
@@ -85,36 +92,42 @@ create table customer (
     consent_sensitive bigint not null default 0,
     tags text not null default '[]',
     notes text,
+    -- the account manager who owns this customer (scope "own")
+    account_manager_id text,
     anonymized_at bigint,
     created_at bigint not null,
     updated_at bigint not null
 );
-create index customer_phone on customer (phone);
-create index customer_name on customer (name_norm);
+create index customer_phone on customer (phone_idx);
+create index customer_name on customer (name_idx);
+create index customer_id_number on customer (id_number_idx);
 
 -- contacts of a company customer.
 create table contact (
     contact_id text primary key,
     customer_id text not null references customer (customer_id),
-    name text not null,
-    phone text,
+    name_enc text not null,
+    phone_enc text,
+    phone_idx text,
     role text,
     created_at bigint not null
 );
 create index contact_customer on contact (customer_id);
+create index contact_phone on contact (phone_idx);
 
 -- vehicles of a customer.
 create table vehicle (
     vehicle_id text primary key,
     customer_id text not null references customer (customer_id),
-    plate text not null,
+    plate_enc text not null,
+    plate_idx text not null,
     model text,
     colour text,
     fuel_type text,
     tank_capacity_ml bigint,
     created_at bigint not null
 );
-create index vehicle_plate on vehicle (plate);
+create index vehicle_plate on vehicle (plate_idx);
 create index vehicle_customer on vehicle (customer_id);
 
 -- fuel cards. A fleet sub-card names its main card; in the main card's pool mode the
@@ -132,12 +145,14 @@ create table card (
     balance_mode text not null default 'pool',
     -- the most the card may hold; null when capped by contract only
     cap_fen bigint,
-    -- card rules (limits) as JSON
+    -- card rules (limits) as JSON; a bound plate is stored encrypted inside it
     rules text not null default '{}',
     -- HMAC-SHA256 of the PIN under the server secret, hex; null when no PIN
     pin_hash text,
     pin_failures bigint not null default 0,
     replaced_by_card_id text references card (card_id),
+    -- the station that issued the card (the scope of an anonymous card)
+    issued_station_id text references station (station_id),
     -- bumped by every write that must serialise on the card (it takes the row lock)
     lock_version bigint not null default 0,
     created_at bigint not null,
@@ -380,7 +395,10 @@ create table staff_session (
     token_hash text primary key,
     user_id text not null references staff_user (user_id),
     created_at bigint not null,
+    -- absolute expiry
     expires_at bigint not null,
+    -- for the idle timeout
+    last_seen_at bigint not null,
     revoked_at bigint
 );
 

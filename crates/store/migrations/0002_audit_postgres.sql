@@ -27,6 +27,13 @@ create table audit_head (
 insert into audit_head (id, seq, hash) values (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
 
 
+-- settings of the database itself, e.g. the fingerprint of the data key it was written
+-- with, so that opening it with another key is refused instead of writing garbage.
+create table setting (
+    name text primary key,
+    value text not null
+);
+
 -- consent records (PIPL): what was consented to, when, how, and when withdrawn.
 create table consent (
     consent_id text primary key,

@@ -29,6 +29,13 @@ insert into audit_head (id, seq, hash) values (1, 0, '00000000000000000000000000
 create trigger audit_log_no_update before update on audit_log begin select raise(abort, 'the audit log is append-only'); end;
 create trigger audit_log_no_delete before delete on audit_log begin select raise(abort, 'the audit log is append-only'); end;
 
+-- settings of the database itself, e.g. the fingerprint of the data key it was written
+-- with, so that opening it with another key is refused instead of writing garbage.
+create table setting (
+    name text primary key,
+    value text not null
+);
+
 -- consent records (PIPL): what was consented to, when, how, and when withdrawn.
 create table consent (
     consent_id text primary key,

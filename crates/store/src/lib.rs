@@ -16,10 +16,13 @@ mod error;
 pub mod ledger;
 mod migrate;
 pub mod model;
+mod personal;
 mod queries;
 #[doc(hidden)]
 pub mod testing;
-pub use queries::{normalise_name, Adjustment, CreditMovement, NewSale};
+pub use forecourt_privacy::Vault;
+pub use personal::normalise_name;
+pub use queries::{AccountMovement, Adjustment, Consent, CreditMovement, NewSale};
 
 pub use error::StoreError;
 pub use ledger::CheckReport;
@@ -29,6 +32,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database a [`Store`] talks to.
@@ -127,6 +131,7 @@ pub struct Store {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    vault: Arc<Vault>,
 }
 
 impl fmt::Debug for Store {
@@ -139,7 +144,8 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// Connects without migrating. Use [`Store::open`] for the usual start-up.
-    pub async fn connect(url: &DbUrl) -> Result<Self, StoreError> {
+    pub async fn connect(url: &DbUrl, vault: Vault) -> Result<Self, StoreError> {
+        let vault = Arc::new(vault);
         sqlx::any::install_default_drivers();
         match url.backend() {
             Backend::Sqlite => {
@@ -168,6 +174,7 @@ impl Store {
                     backend: Backend::Sqlite,
                     read,
                     write,
+                    vault,
                 })
             }
             Backend::Postgres => {
@@ -181,6 +188,7 @@ impl Store {
                     backend: Backend::Postgres,
                     read: pool.clone(),
                     write: pool,
+                    vault,
                 })
             }
         }
@@ -188,10 +196,31 @@ impl Store {
 
     /// Connects, applies pending migrations and the default data, and refuses a
     /// database whose schema is newer than this binary.
-    pub async fn open(url: &DbUrl) -> Result<Self, StoreError> {
-        let store = Self::connect(url).await?;
+    pub async fn open(url: &DbUrl, vault: Vault) -> Result<Self, StoreError> {
+        let store = Self::connect(url, vault).await?;
         store.migrate().await?;
+        store.check_vault().await?;
         Ok(store)
+    }
+
+    /// Refuses a data key other than the one the database was written with (its
+    /// fingerprint is kept in `setting`), instead of writing data nobody can read.
+    async fn check_vault(&self) -> Result<(), StoreError> {
+        let fingerprint = self.vault.blind_index("vault-check", "forecourt");
+        sqlx::query("insert into setting (name, value) values ('vault_fingerprint', $1) on conflict (name) do nothing")
+            .bind(&fingerprint)
+            .execute(&self.write)
+            .await?;
+        let stored: String =
+            sqlx::query_scalar("select value from setting where name = 'vault_fingerprint'")
+                .fetch_one(&self.read)
+                .await?;
+        if stored != fingerprint {
+            return Err(StoreError::Config(
+                "the data key (FORECOURT_DATA_KEY or its key file) is not the one this database was written with".into(),
+            ));
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -202,12 +231,17 @@ impl Store {
         &self.read
     }
 
+    pub(crate) fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let tx = self.write.begin().await?;
         Ok(Tx {
             tx,
             backend: self.backend,
+            vault: self.vault.clone(),
         })
     }
 
@@ -218,6 +252,7 @@ impl Store {
         Ok(Tx {
             tx,
             backend: self.backend,
+            vault: self.vault.clone(),
         })
     }
 
@@ -232,6 +267,7 @@ pub struct Tx {
     pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
     #[allow(dead_code)]
     pub(crate) backend: Backend,
+    pub(crate) vault: Arc<Vault>,
 }
 
 impl Tx {

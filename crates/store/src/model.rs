@@ -86,6 +86,11 @@ pub struct Customer {
     pub tags: Vec<String>,
     pub notes: Option<String>,
     pub created_at: i64,
+    pub account_manager_id: Option<String>,
+    pub anonymized_at: Option<i64>,
+    /// Resident ID number; held only with the customer's separate consent.
+    pub id_number: Option<String>,
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -104,6 +109,9 @@ pub struct NewCustomer {
     pub consent_sensitive: bool,
     pub tags: Vec<String>,
     pub notes: Option<String>,
+    pub id_number: Option<String>,
+    pub address: Option<String>,
+    pub account_manager_id: Option<String>,
     pub vehicles: Vec<NewVehicle>,
     pub contacts: Vec<NewContact>,
 }
@@ -157,6 +165,7 @@ pub struct Card {
     pub pin_failures: i64,
     pub replaced_by_card_id: Option<String>,
     pub created_at: i64,
+    pub issued_station_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +178,7 @@ pub struct NewCard {
     pub cap_fen: Option<i64>,
     pub rules: CardRules,
     pub pin_hash: Option<String>,
+    pub issued_station_id: Option<String>,
 }
 
 /// A card's money: paid and bonus, as available to spend, and what is held.

@@ -1,9 +1,13 @@
 //! Reads and writes of everything but the ledger itself.
 
 use crate::model::*;
+use crate::personal::{
+    id_number_index, name_index, phone_index, plate_index, seal, unseal, unseal_opt,
+};
 use crate::{new_id, now_us, Store, StoreError, Tx};
 use forecourt_core::ledger::{account, Policy, Unit};
 use forecourt_core::limits::CardRules;
+use forecourt_privacy::Vault;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
@@ -25,16 +29,16 @@ fn station(r: &AnyRow) -> Result<Station, StoreError> {
     })
 }
 
-const CUSTOMER_COLS: &str = "customer_id, member_code, kind, name, phone, industry, birthday, occupation, home_station_id, source, source_code, tier_code, consent_marketing, consent_sensitive, tags, notes, created_at";
+const CUSTOMER_COLS: &str = "customer_id, member_code, kind, name_enc, phone_enc, industry, birthday, occupation, home_station_id, source, source_code, tier_code, consent_marketing, consent_sensitive, tags, notes, created_at, account_manager_id, anonymized_at, id_number_enc, address_enc";
 
-fn customer(r: &AnyRow) -> Result<Customer, StoreError> {
+fn customer(r: &AnyRow, vault: &Vault) -> Result<Customer, StoreError> {
+    let id: String = r.try_get(0)?;
     let tags: String = r.try_get(14)?;
     Ok(Customer {
-        customer_id: r.try_get(0)?,
         member_code: r.try_get(1)?,
         kind: r.try_get(2)?,
-        name: r.try_get(3)?,
-        phone: r.try_get(4)?,
+        name: unseal(vault, "customer.name", &id, &r.try_get::<String, _>(3)?)?,
+        phone: unseal_opt(vault, "customer.phone", &id, r.try_get(4)?)?,
         industry: r.try_get(5)?,
         birthday: r.try_get(6)?,
         occupation: r.try_get(7)?,
@@ -47,15 +51,24 @@ fn customer(r: &AnyRow) -> Result<Customer, StoreError> {
         tags: serde_json::from_str(&tags)?,
         notes: r.try_get(15)?,
         created_at: r.try_get(16)?,
+        account_manager_id: r.try_get(17)?,
+        anonymized_at: r.try_get(18)?,
+        id_number: unseal_opt(vault, "customer.id_number", &id, r.try_get(19)?)?,
+        address: unseal_opt(vault, "customer.address", &id, r.try_get(20)?)?,
+        customer_id: id,
     })
 }
 
-const CARD_COLS: &str = "card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, pin_failures, replaced_by_card_id, created_at";
+const CARD_COLS: &str = "card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, pin_failures, replaced_by_card_id, created_at, issued_station_id";
 
-fn card(r: &AnyRow) -> Result<Card, StoreError> {
+fn card(r: &AnyRow, vault: &Vault) -> Result<Card, StoreError> {
+    let id: String = r.try_get(0)?;
     let rules: String = r.try_get(8)?;
+    let mut rules = serde_json::from_str::<CardRules>(&rules)?;
+    if let Some(plate) = rules.plate.as_mut() {
+        plate.value = unseal(vault, "card.plate", &id, &plate.value)?;
+    }
     Ok(Card {
-        card_id: r.try_get(0)?,
         card_no: r.try_get(1)?,
         kind: r.try_get(2)?,
         state: r.try_get(3)?,
@@ -63,17 +76,23 @@ fn card(r: &AnyRow) -> Result<Card, StoreError> {
         main_card_id: r.try_get(5)?,
         balance_mode: r.try_get(6)?,
         cap_fen: r.try_get(7)?,
-        rules: serde_json::from_str::<CardRules>(&rules)?,
+        rules,
         pin_hash: r.try_get(9)?,
         pin_failures: r.try_get(10)?,
         replaced_by_card_id: r.try_get(11)?,
         created_at: r.try_get(12)?,
+        issued_station_id: r.try_get(13)?,
+        card_id: id,
     })
 }
 
-/// Normalises a name for prefix search: trimmed, lower-case.
-pub fn normalise_name(name: &str) -> String {
-    name.trim().to_lowercase()
+/// The rules as stored: a bound plate sealed to the card.
+fn sealed_rules(vault: &Vault, card_id: &str, rules: &CardRules) -> Result<String, StoreError> {
+    let mut rules = rules.clone();
+    if let Some(plate) = rules.plate.as_mut() {
+        plate.value = seal(vault, "card.plate", card_id, &plate.value);
+    }
+    Ok(serde_json::to_string(&rules)?)
 }
 
 async fn station_by<'e, E: Executor<'e, Database = Any>>(
@@ -88,21 +107,23 @@ async fn station_by<'e, E: Executor<'e, Database = Any>>(
 
 async fn card_by<'e, E: Executor<'e, Database = Any>>(
     db: E,
+    vault: &Vault,
     col: &str,
     value: &str,
 ) -> Result<Option<Card>, StoreError> {
     let sql = format!("select {CARD_COLS} from card where {col} = $1");
     let row = sqlx::query(&sql).bind(value).fetch_optional(db).await?;
-    row.as_ref().map(card).transpose()
+    row.as_ref().map(|r| card(r, vault)).transpose()
 }
 
 async fn customer_by_id<'e, E: Executor<'e, Database = Any>>(
     db: E,
+    vault: &Vault,
     id: &str,
 ) -> Result<Option<Customer>, StoreError> {
     let sql = format!("select {CUSTOMER_COLS} from customer where customer_id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_optional(db).await?;
-    row.as_ref().map(customer).transpose()
+    row.as_ref().map(|r| customer(r, vault)).transpose()
 }
 
 async fn tier_by_code<'e, E: Executor<'e, Database = Any>>(
@@ -306,7 +327,7 @@ impl Store {
     }
 
     pub async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
-        customer_by_id(self.read(), id).await
+        customer_by_id(self.read(), self.vault(), id).await
     }
 
     pub async fn customer_by_member_code(
@@ -327,79 +348,106 @@ impl Store {
     /// Customer ids with this phone (customers and company contacts).
     pub async fn customer_ids_by_phone(&self, phone: &str) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "select customer_id from customer where phone = $1 union select customer_id from contact where phone = $1",
+            "select customer_id from customer where phone_idx = $1 union select customer_id from contact where phone_idx = $1",
         )
-        .bind(phone)
+        .bind(phone_index(self.vault(), phone))
         .fetch_all(self.read())
         .await?)
     }
 
     pub async fn customer_ids_by_plate(&self, plate: &str) -> Result<Vec<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("select distinct customer_id from vehicle where plate = $1")
-                .bind(plate)
+            sqlx::query_scalar("select distinct customer_id from vehicle where plate_idx = $1")
+                .bind(plate_index(self.vault(), plate))
                 .fetch_all(self.read())
                 .await?,
         )
     }
 
-    pub async fn customer_ids_by_name_prefix(
+    /// Customer ids with exactly this name (compared without case or spaces). Names are
+    /// stored encrypted, so there is no prefix search.
+    pub async fn customer_ids_by_name(
         &self,
-        prefix: &str,
+        name: &str,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let like = format!("{}%", normalise_name(prefix).replace(['%', '_'], ""));
         Ok(sqlx::query_scalar(
-            "select customer_id from customer where name_norm like $1 order by name_norm limit $2",
+            "select customer_id from customer where name_idx = $1 order by created_at limit $2",
         )
-        .bind(like)
+        .bind(name_index(self.vault(), name))
         .bind(limit)
         .fetch_all(self.read())
         .await?)
     }
 
+    pub async fn customer_ids_by_id_number(
+        &self,
+        id_number: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("select customer_id from customer where id_number_idx = $1")
+                .bind(id_number_index(self.vault(), id_number))
+                .fetch_all(self.read())
+                .await?,
+        )
+    }
+
     pub async fn vehicles(&self, customer_id: &str) -> Result<Vec<Vehicle>, StoreError> {
-        let rows = sqlx::query("select vehicle_id, plate, model, colour, fuel_type, tank_capacity_ml from vehicle where customer_id = $1 order by created_at")
-            .bind(customer_id)
-            .fetch_all(self.read())
-            .await?;
+        let rows = sqlx::query(
+            "select vehicle_id, plate_enc, model, colour, fuel_type, tank_capacity_ml from vehicle where customer_id = $1 order by created_at",
+        )
+        .bind(customer_id)
+        .fetch_all(self.read())
+        .await?;
         rows.iter()
             .map(|r| {
+                let id: String = r.try_get(0)?;
                 Ok(Vehicle {
-                    vehicle_id: r.try_get(0)?,
-                    plate: r.try_get(1)?,
+                    plate: unseal(
+                        self.vault(),
+                        "vehicle.plate",
+                        &id,
+                        &r.try_get::<String, _>(1)?,
+                    )?,
                     model: r.try_get(2)?,
                     colour: r.try_get(3)?,
                     fuel_type: r.try_get(4)?,
                     tank_capacity_ml: r.try_get(5)?,
+                    vehicle_id: id,
                 })
             })
             .collect()
     }
 
     pub async fn contacts(&self, customer_id: &str) -> Result<Vec<Contact>, StoreError> {
-        let rows = sqlx::query("select contact_id, name, phone, role from contact where customer_id = $1 order by created_at")
+        let rows = sqlx::query("select contact_id, name_enc, phone_enc, role from contact where customer_id = $1 order by created_at")
             .bind(customer_id)
             .fetch_all(self.read())
             .await?;
         rows.iter()
             .map(|r| {
+                let id: String = r.try_get(0)?;
                 Ok(Contact {
-                    contact_id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    phone: r.try_get(2)?,
+                    name: unseal(
+                        self.vault(),
+                        "contact.name",
+                        &id,
+                        &r.try_get::<String, _>(1)?,
+                    )?,
+                    phone: unseal_opt(self.vault(), "contact.phone", &id, r.try_get(2)?)?,
                     role: r.try_get(3)?,
+                    contact_id: id,
                 })
             })
             .collect()
     }
 
     pub async fn card_by_no(&self, card_no: &str) -> Result<Option<Card>, StoreError> {
-        card_by(self.read(), "card_no", card_no).await
+        card_by(self.read(), self.vault(), "card_no", card_no).await
     }
 
     pub async fn card_by_id(&self, card_id: &str) -> Result<Option<Card>, StoreError> {
-        card_by(self.read(), "card_id", card_id).await
+        card_by(self.read(), self.vault(), "card_id", card_id).await
     }
 
     pub async fn cards_of_customer(&self, customer_id: &str) -> Result<Vec<Card>, StoreError> {
@@ -409,7 +457,7 @@ impl Store {
             .bind(customer_id)
             .fetch_all(self.read())
             .await?;
-        rows.iter().map(card).collect()
+        rows.iter().map(|r| card(r, self.vault())).collect()
     }
 
     pub async fn sub_cards(&self, main_card_id: &str) -> Result<Vec<Card>, StoreError> {
@@ -419,7 +467,7 @@ impl Store {
             .bind(main_card_id)
             .fetch_all(self.read())
             .await?;
-        rows.iter().map(card).collect()
+        rows.iter().map(|r| card(r, self.vault())).collect()
     }
 
     pub async fn card_balance(&self, card_id: &str) -> Result<CardBalance, StoreError> {
@@ -503,24 +551,34 @@ impl Store {
         .transpose()
     }
 
-    /// The user of a live session token hash.
+    /// The user of a live session token hash: not revoked, before its absolute expiry,
+    /// and used within `idle_us`. Marks the session as used (at most once a minute, so
+    /// that reads stay cheap).
     pub async fn session_user(
         &self,
         token_hash: &str,
         now: i64,
+        idle_us: i64,
     ) -> Result<Option<StaffUser>, StoreError> {
-        let username: Option<String> = sqlx::query_scalar(
-            "select u.username from staff_session s join staff_user u on u.user_id = s.user_id \
-             where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and u.disabled = 0",
+        let row = sqlx::query(
+            "select u.username, s.last_seen_at from staff_session s join staff_user u on u.user_id = s.user_id \
+             where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_at > $3 and u.disabled = 0",
         )
         .bind(token_hash)
         .bind(now)
+        .bind(now - idle_us)
         .fetch_optional(self.read())
         .await?;
-        match username {
-            Some(u) => self.user_by_username(&u).await,
-            None => Ok(None),
+        let Some(row) = row else { return Ok(None) };
+        let (username, last_seen): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+        if now - last_seen > 60_000_000 {
+            sqlx::query("update staff_session set last_seen_at = $1 where token_hash = $2")
+                .bind(now)
+                .bind(token_hash)
+                .execute(&self.write)
+                .await?;
         }
+        self.user_by_username(&username).await
     }
 
     /// The station of a live POS token hash.
@@ -757,24 +815,30 @@ impl Tx {
     }
 
     pub async fn customer(&mut self, id: &str) -> Result<Option<Customer>, StoreError> {
-        customer_by_id(&mut *self.tx, id).await
+        customer_by_id(&mut *self.tx, &self.vault, id).await
     }
 
     /// Creates a customer with vehicles and contacts, and their points account.
     pub async fn create_customer(&mut self, c: &NewCustomer) -> Result<String, StoreError> {
         let id = new_id();
         let now = now_us();
+        let v = self.vault.clone();
         sqlx::query(
-            "insert into customer (customer_id, member_code, kind, name, name_norm, phone, industry, birthday, occupation, home_station_id, source, source_code, \
-             tier_code, consent_marketing, consent_sensitive, tags, notes, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'standard', $13, $14, $15, $16, $17, $17)",
+            "insert into customer (customer_id, member_code, kind, name_enc, name_idx, phone_enc, phone_idx, id_number_enc, id_number_idx, address_enc, \
+             industry, birthday, occupation, home_station_id, source, source_code, tier_code, consent_marketing, consent_sensitive, tags, notes, \
+             account_manager_id, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'standard', $17, $18, $19, $20, $21, $22, $22)",
         )
         .bind(&id)
         .bind(&c.member_code)
         .bind(&c.kind)
-        .bind(&c.name)
-        .bind(normalise_name(&c.name))
-        .bind(c.phone.as_deref())
+        .bind(seal(&v, "customer.name", &id, &c.name))
+        .bind(name_index(&v, &c.name))
+        .bind(c.phone.as_deref().map(|p| seal(&v, "customer.phone", &id, p)))
+        .bind(c.phone.as_deref().map(|p| phone_index(&v, p)))
+        .bind(c.id_number.as_deref().map(|n| seal(&v, "customer.id_number", &id, n)))
+        .bind(c.id_number.as_deref().map(|n| id_number_index(&v, n)))
+        .bind(c.address.as_deref().map(|a| seal(&v, "customer.address", &id, a)))
         .bind(c.industry.as_deref())
         .bind(c.birthday.as_deref())
         .bind(c.occupation.as_deref())
@@ -785,22 +849,27 @@ impl Tx {
         .bind(i64::from(c.consent_sensitive))
         .bind(serde_json::to_string(&c.tags)?)
         .bind(c.notes.as_deref())
+        .bind(c.account_manager_id.as_deref())
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
-        for v in &c.vehicles {
-            self.add_vehicle(&id, v).await?;
+        for vh in &c.vehicles {
+            self.add_vehicle(&id, vh).await?;
         }
         for k in &c.contacts {
-            sqlx::query("insert into contact (contact_id, customer_id, name, phone, role, created_at) values ($1, $2, $3, $4, $5, $6)")
-                .bind(new_id())
-                .bind(&id)
-                .bind(&k.name)
-                .bind(k.phone.as_deref())
-                .bind(k.role.as_deref())
-                .bind(now)
-                .execute(&mut *self.tx)
-                .await?;
+            let contact_id = new_id();
+            sqlx::query(
+                "insert into contact (contact_id, customer_id, name_enc, phone_enc, phone_idx, role, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&contact_id)
+            .bind(&id)
+            .bind(seal(&v, "contact.name", &contact_id, &k.name))
+            .bind(k.phone.as_deref().map(|p| seal(&v, "contact.phone", &contact_id, p)))
+            .bind(k.phone.as_deref().map(|p| phone_index(&v, p)))
+            .bind(k.role.as_deref())
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
         }
         self.ensure_account(
             &account::customer_points(&id),
@@ -809,6 +878,55 @@ impl Tx {
         )
         .await?;
         Ok(id)
+    }
+
+    /// Erases a customer's personal data (PIPL): name, phone, ID number, address,
+    /// birthday, notes, tags, vehicles and contacts. Cards, sales and the ledger stay, tied
+    /// to the customer id only, so every balance and report still adds up.
+    pub async fn anonymize_customer(&mut self, customer_id: &str) -> Result<(), StoreError> {
+        let v = self.vault.clone();
+        let placeholder = "已注销";
+        let n = sqlx::query(
+            "update customer set name_enc = $1, name_idx = $2, phone_enc = null, phone_idx = null, id_number_enc = null, id_number_idx = null, \
+             address_enc = null, birthday = null, occupation = null, notes = null, tags = '[]', source_code = null, consent_marketing = 0, \
+             consent_sensitive = 0, anonymized_at = $3, updated_at = $3 where customer_id = $4",
+        )
+        .bind(seal(&v, "customer.name", customer_id, placeholder))
+        // An index nobody can look up: keyed on the customer id, not on a name.
+        .bind(v.blind_index("anonymized", customer_id))
+        .bind(now_us())
+        .bind(customer_id)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::NotFound("customer"));
+        }
+        sqlx::query("delete from vehicle where customer_id = $1")
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("delete from contact where customer_id = $1")
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?;
+        // A bound plate in a card's rules is personal data too.
+        let cards: Vec<(String, String)> =
+            sqlx::query_as("select card_id, rules from card where customer_id = $1")
+                .bind(customer_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        for (card_id, rules) in cards {
+            let mut rules: CardRules = serde_json::from_str(&rules)?;
+            if rules.plate.take().is_some() {
+                sqlx::query("update card set rules = $1 where card_id = $2")
+                    .bind(serde_json::to_string(&rules)?)
+                    .bind(&card_id)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn set_customer_tier(
@@ -832,11 +950,12 @@ impl Tx {
     ) -> Result<String, StoreError> {
         let id = new_id();
         sqlx::query(
-            "insert into vehicle (vehicle_id, customer_id, plate, model, colour, fuel_type, tank_capacity_ml, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "insert into vehicle (vehicle_id, customer_id, plate_enc, plate_idx, model, colour, fuel_type, tank_capacity_ml, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(customer_id)
-        .bind(&v.plate)
+        .bind(seal(&self.vault, "vehicle.plate", &id, &v.plate))
+        .bind(plate_index(&self.vault, &v.plate))
         .bind(v.model.as_deref())
         .bind(v.colour.as_deref())
         .bind(v.fuel_type.as_deref())
@@ -884,8 +1003,8 @@ impl Tx {
         let id = new_id();
         let now = now_us();
         sqlx::query(
-            "insert into card (card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, created_at, updated_at) \
-             values ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $10)",
+            "insert into card (card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, issued_station_id, created_at, updated_at) \
+             values ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $11, $11)",
         )
         .bind(&id)
         .bind(&c.card_no)
@@ -894,8 +1013,9 @@ impl Tx {
         .bind(c.main_card_id.as_deref())
         .bind(&c.balance_mode)
         .bind(c.cap_fen)
-        .bind(serde_json::to_string(&c.rules)?)
+        .bind(sealed_rules(&self.vault, &id, &c.rules)?)
         .bind(c.pin_hash.as_deref())
+        .bind(c.issued_station_id.as_deref())
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
@@ -918,17 +1038,17 @@ impl Tx {
         if n != 1 {
             return Err(StoreError::NotFound("card"));
         }
-        card_by(&mut *self.tx, "card_id", card_id)
+        card_by(&mut *self.tx, &self.vault, "card_id", card_id)
             .await?
             .ok_or(StoreError::NotFound("card"))
     }
 
     pub async fn card_by_no(&mut self, card_no: &str) -> Result<Option<Card>, StoreError> {
-        card_by(&mut *self.tx, "card_no", card_no).await
+        card_by(&mut *self.tx, &self.vault, "card_no", card_no).await
     }
 
     pub async fn card_by_id(&mut self, card_id: &str) -> Result<Option<Card>, StoreError> {
-        card_by(&mut *self.tx, "card_id", card_id).await
+        card_by(&mut *self.tx, &self.vault, "card_id", card_id).await
     }
 
     pub async fn card_balance(&mut self, card_id: &str) -> Result<CardBalance, StoreError> {
@@ -966,7 +1086,7 @@ impl Tx {
         rules: &CardRules,
     ) -> Result<(), StoreError> {
         sqlx::query("update card set rules = $1, updated_at = $2 where card_id = $3")
-            .bind(serde_json::to_string(rules)?)
+            .bind(sealed_rules(&self.vault, card_id, rules)?)
             .bind(now_us())
             .bind(card_id)
             .execute(&mut *self.tx)
@@ -1544,7 +1664,7 @@ impl Tx {
         user_id: &str,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("insert into staff_session (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)")
+        sqlx::query("insert into staff_session (token_hash, user_id, created_at, expires_at, last_seen_at) values ($1, $2, $3, $4, $3)")
             .bind(token_hash)
             .bind(user_id)
             .bind(now_us())
@@ -1816,5 +1936,146 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         Ok(id)
+    }
+}
+
+/// A consent record.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Consent {
+    pub consent_id: String,
+    pub purpose: String,
+    pub channel: String,
+    pub granted_at: i64,
+    pub withdrawn_at: Option<i64>,
+    pub recorded_by: Option<String>,
+}
+
+/// One movement of a customer's points or a card's money, for export and history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountMovement {
+    pub occurred_at: i64,
+    pub kind: String,
+    pub account: String,
+    /// Positive: credited to the customer; negative: taken from them.
+    pub amount: i64,
+    pub unit: String,
+    pub memo: Option<String>,
+}
+
+impl Store {
+    pub async fn consents(&self, customer_id: &str) -> Result<Vec<Consent>, StoreError> {
+        let rows = sqlx::query(
+            "select consent_id, purpose, channel, granted_at, withdrawn_at, recorded_by from consent where customer_id = $1 order by granted_at",
+        )
+        .bind(customer_id)
+        .fetch_all(self.read())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Consent {
+                    consent_id: r.try_get(0)?,
+                    purpose: r.try_get(1)?,
+                    channel: r.try_get(2)?,
+                    granted_at: r.try_get(3)?,
+                    withdrawn_at: r.try_get(4)?,
+                    recorded_by: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every posted movement on the named accounts, oldest first (at most `limit`).
+    pub async fn account_movements(
+        &self,
+        accounts: &[String],
+        limit: i64,
+    ) -> Result<Vec<AccountMovement>, StoreError> {
+        let mut out = Vec::new();
+        for name in accounts {
+            let rows = sqlx::query(
+                "select j.occurred_at, j.kind, t.unit, j.memo, case when t.credit_account_id = $1 then t.amount else -t.amount end \
+                 from transfer t join journal j on j.journal_id = t.journal_id \
+                 where (t.debit_account_id = $1 or t.credit_account_id = $1) and t.state = 'posted' order by j.occurred_at limit $2",
+            )
+            .bind(name)
+            .bind(limit)
+            .fetch_all(self.read())
+            .await?;
+            for r in rows {
+                out.push(AccountMovement {
+                    occurred_at: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    unit: r.try_get(2)?,
+                    memo: r.try_get(3)?,
+                    amount: r.try_get(4)?,
+                    account: name.clone(),
+                });
+            }
+        }
+        out.sort_by_key(|m| m.occurred_at);
+        Ok(out)
+    }
+}
+
+impl Tx {
+    /// Records consent to a purpose, or withdraws it (`granted == false`), and keeps the
+    /// customer's consent flags in step.
+    pub async fn record_consent(
+        &mut self,
+        customer_id: &str,
+        purpose: &str,
+        channel: &str,
+        granted: bool,
+        recorded_by: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_us();
+        if granted {
+            let open: Option<String> = sqlx::query_scalar("select consent_id from consent where customer_id = $1 and purpose = $2 and withdrawn_at is null")
+                .bind(customer_id)
+                .bind(purpose)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+            if open.is_none() {
+                sqlx::query(
+                    "insert into consent (consent_id, customer_id, purpose, channel, granted_at, recorded_by, created_at) values ($1, $2, $3, $4, $5, $6, $5)",
+                )
+                .bind(new_id())
+                .bind(customer_id)
+                .bind(purpose)
+                .bind(channel)
+                .bind(now)
+                .bind(recorded_by)
+                .execute(&mut *self.tx)
+                .await?;
+            }
+        } else {
+            sqlx::query("update consent set withdrawn_at = $1 where customer_id = $2 and purpose = $3 and withdrawn_at is null")
+                .bind(now)
+                .bind(customer_id)
+                .bind(purpose)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let column = match purpose {
+            "marketing" => "consent_marketing",
+            "sensitive" => "consent_sensitive",
+            _ => return Ok(()),
+        };
+        sqlx::query(&format!(
+            "update customer set {column} = $1, updated_at = $2 where customer_id = $3"
+        ))
+        .bind(i64::from(granted))
+        .bind(now)
+        .bind(customer_id)
+        .execute(&mut *self.tx)
+        .await?;
+        // Withdrawing consent to sensitive data erases the ID number it covered.
+        if purpose == "sensitive" && !granted {
+            sqlx::query("update customer set id_number_enc = null, id_number_idx = null where customer_id = $1")
+                .bind(customer_id)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -29,7 +29,9 @@ pub async fn spawn_app_with(config: Config) -> App {
         .with_env_filter("warn")
         .try_init();
     let url = testing::fresh_db().await.expect("fresh database");
-    let store = Store::open(&url).await.expect("open");
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .expect("open");
     forecourt_server::api::create_user(&store, "admin", "admin", None, ADMIN_PASSWORD)
         .await
         .expect("admin");

@@ -142,7 +142,7 @@ async fn customers_are_found_by_phone_plate_card_member_code_and_name() {
         ("京A88888", "plate"),
         (card.as_str(), "card_no"),
         (member_code.as_str(), "member_code"),
-        ("李", "name"),
+        ("李娜", "name"),
     ] {
         let (st, v) = app
             .get(&format!("/api/v1/customers?q={}", urlencode(q)), &app.admin)

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 async fn store() -> Store {
     let url = testing::fresh_db().await.expect("a fresh database");
-    Store::open(&url).await.expect("open and migrate")
+    Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .expect("open and migrate")
 }
 
 fn journal(key: &str) -> NewJournal<'static> {
@@ -44,6 +46,7 @@ async fn card(store: &Store, no: &str) -> String {
             cap_fen: None,
             rules: Default::default(),
             pin_hash: None,
+            issued_station_id: None,
         })
         .await
         .unwrap();
@@ -93,7 +96,9 @@ async fn assert_clean(store: &Store) {
 #[tokio::test]
 async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let url = testing::fresh_db().await.unwrap();
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
     assert_eq!(store.schema_version().await.unwrap(), 2);
     store.migrate().await.unwrap();
     assert_eq!(
@@ -118,7 +123,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
         "insert into schema_migration (version, name, applied_at) values (99, 'future', 0)",
     )
     .await;
-    match Store::open(&url).await {
+    match Store::open(&url, forecourt_store::Vault::for_tests()).await {
         Err(StoreError::SchemaTooNew {
             found: 99,
             known: 2,
@@ -307,7 +312,9 @@ async fn credit_accounts_stop_at_their_limit() {
 #[tokio::test]
 async fn check_finds_a_tampered_balance() {
     let url = testing::fresh_db().await.unwrap();
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
     let c = card(&store, "1000010000000000006").await;
     fund(&store, &c, 5_000, "r1").await;
     assert_clean(&store).await;
@@ -343,6 +350,7 @@ async fn unique_numbers_are_conflicts() {
             cap_fen: None,
             rules: Default::default(),
             pin_hash: None,
+            issued_station_id: None,
         })
         .await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
@@ -376,7 +384,7 @@ async fn lookups_by_phone_plate_and_name() {
         vec![id.clone()]
     );
     assert_eq!(
-        store.customer_ids_by_name_prefix("王", 10).await.unwrap(),
+        store.customer_ids_by_name(" 王 伟", 10).await.unwrap(),
         vec![id.clone()]
     );
     assert_eq!(
@@ -416,7 +424,11 @@ async fn try_exec(url: &forecourt_store::DbUrl, sql: &str) -> Result<(), sqlx::E
 #[tokio::test]
 async fn the_audit_chain_verifies_and_breaks_when_altered() {
     let url = testing::fresh_db().await.unwrap();
-    let store = Arc::new(Store::open(&url).await.unwrap());
+    let store = Arc::new(
+        Store::open(&url, forecourt_store::Vault::for_tests())
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         store.verify_audit().await.unwrap().broken_at,
         None,
@@ -473,7 +485,9 @@ async fn the_audit_chain_verifies_and_breaks_when_altered() {
 #[tokio::test]
 async fn removing_the_newest_audit_rows_is_found() {
     let url = testing::fresh_db().await.unwrap();
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
     for _ in 0..3 {
         store.audit(&entry("card.freeze", "k1")).await.unwrap();
     }
