@@ -650,7 +650,10 @@ pub async fn post_customer(
                 state.store().station_by_code(code).await?.ok_or_else(|| {
                     ApiError::new("station_not_found", format!("no station {code}"))
                 })?;
-            crate::access::require_station(&me, &s)?;
+            // An account manager's customers are theirs wherever they fill up.
+            if crate::access::Scope::of(&me) != crate::access::Scope::Own {
+                crate::access::require_station(&me, &s)?;
+            }
             Some(s.station_id)
         }
         None if matches!(

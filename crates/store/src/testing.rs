@@ -41,3 +41,29 @@ pub async fn fresh_db() -> Result<DbUrl, StoreError> {
         }
     }
 }
+
+/// Every row of every table of a PostgreSQL database as text, like a data dump.
+pub async fn pg_dump_text(url: &DbUrl) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url.expose())
+        .await
+        .expect("connect");
+    let tables: Vec<String> =
+        sqlx::query_scalar("select tablename::text from pg_tables where schemaname = 'public'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("tables");
+    let mut out = String::new();
+    for t in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("select cast(x.* as text) from {t} x"))
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows");
+        for r in rows {
+            out.push_str(&r);
+            out.push('\n');
+        }
+    }
+    out
+}

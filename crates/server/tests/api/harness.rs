@@ -10,6 +10,7 @@ pub const NOW: &str = "2026-11-20T08:30:00+08:00";
 pub const ADMIN_PASSWORD: &str = "Admin-pass-1234";
 
 pub struct App {
+    pub url: forecourt_store::DbUrl,
     pub router: axum::Router,
     pub store: Store,
     pub admin: String,
@@ -38,6 +39,7 @@ pub async fn spawn_app_with(config: Config) -> App {
     let state = AppState::new(store.clone(), Secret::from_bytes([7; 32]), config);
     let router = forecourt_server::router(state);
     let mut app = App {
+        url: url.clone(),
         router,
         store,
         admin: String::new(),
@@ -226,4 +228,24 @@ pub fn sale_body(key: &str, station: &str, customer: Value, lines: Value) -> Val
 
 pub fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+impl App {
+    /// Everything stored, as bytes: the SQLite file with its WAL, or on PostgreSQL every
+    /// row of every table as text (what a dump would hold).
+    pub async fn raw_dump(&self) -> Vec<u8> {
+        match forecourt_store::testing::backend() {
+            forecourt_store::Backend::Sqlite => {
+                let path = self.url.sqlite_path().unwrap().to_string();
+                let mut bytes = std::fs::read(&path).unwrap();
+                if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+                    bytes.extend(wal);
+                }
+                bytes
+            }
+            forecourt_store::Backend::Postgres => forecourt_store::testing::pg_dump_text(&self.url)
+                .await
+                .into_bytes(),
+        }
+    }
 }

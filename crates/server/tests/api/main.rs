@@ -5,4 +5,5 @@ mod harness;
 mod ledger_ops;
 mod pos;
 mod rules;
+mod security;
 mod staff;
