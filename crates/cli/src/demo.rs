@@ -89,7 +89,8 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         bail!("the demo needs an empty database; {url} has stations");
     }
     let mut rng = StdRng::seed_from_u64(seed);
-    let password = random_password(&mut rng);
+    // The data follow the seed; the password must not.
+    let password = random_password(&mut StdRng::from_entropy());
     forecourt_server::api::create_user(&store, "admin", "admin", None, &password)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;

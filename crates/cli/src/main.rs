@@ -89,10 +89,31 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// The keys that encrypt personal data at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// The audit log of who saw or changed what.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new data key version to the key file and re-encrypt all personal data
+    /// under it. Older versions stay in the file, so backups remain readable.
+    Rotate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Re-encrypt personal data under the newest key version (after the key material
+    /// was rotated elsewhere, e.g. in FORECOURT_DATA_KEY).
+    Reencrypt {
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 
@@ -198,6 +219,21 @@ pub fn data_key_path(url: &DbUrl) -> PathBuf {
     }
 }
 
+/// Replaces a key file atomically, readable by its owner only.
+fn write_key_file(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("keys.new");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 async fn open(db: &str) -> anyhow::Result<(DbUrl, Store)> {
     let url = DbUrl::parse(db)?;
     let store = Store::open(&url, vault_for(&url)?)
@@ -215,6 +251,18 @@ fn load_secret(url: &DbUrl, arg: &SecretArgs) -> anyhow::Result<Secret> {
 }
 
 async fn serve(store: Store, secret: Secret, listen: &str) -> anyhow::Result<()> {
+    store
+        .check_fingerprint(
+            "secret_fingerprint",
+            &secret.fingerprint(),
+            "the server secret (FORECOURT_SECRET or its file)",
+        )
+        .await?;
+    let config = Config {
+        secure_cookies: std::env::var("FORECOURT_SECURE_COOKIES")
+            .is_ok_and(|v| v == "1" || v == "true"),
+        ..Config::default()
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -224,7 +272,7 @@ async fn serve(store: Store, secret: Secret, listen: &str) -> anyhow::Result<()>
         listener.local_addr()?,
         store.backend().name()
     );
-    forecourt_server::serve(AppState::new(store, secret, Config::default()), listener).await
+    forecourt_server::serve(AppState::new(store, secret, config), listener).await
 }
 
 fn api_error(e: forecourt_server::error::ApiError) -> anyhow::Error {
@@ -341,6 +389,31 @@ async fn main() -> anyhow::Result<()> {
                 s.code
             );
             println!("{token}");
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let (db, rotate) = match command {
+                KeysCommand::Rotate { db } => (db, true),
+                KeysCommand::Reencrypt { db } => (db, false),
+            };
+            let url = DbUrl::parse(&db.db)?;
+            if rotate {
+                if std::env::var("FORECOURT_DATA_KEY").is_ok() {
+                    bail!("the data key comes from FORECOURT_DATA_KEY: add a version there, then run `forecourt keys reencrypt`");
+                }
+                let path = data_key_path(&url);
+                let old = Vault::load_or_create(&path)?;
+                let material = old.rotated_key_material();
+                write_key_file(&path, &material)?;
+                println!(
+                    "{}: added data key version {}",
+                    path.display(),
+                    old.current_version() + 1
+                );
+            }
+            let store = Store::open(&url, vault_for(&url)?).await?;
+            let n = store.reencrypt_personal_data().await?;
+            println!("re-encrypted {n} values under the newest key");
             Ok(())
         }
         Command::Audit {

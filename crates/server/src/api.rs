@@ -152,17 +152,31 @@ pub async fn logout(
     State(state): State<AppState>,
     Staff(_): Staff,
     headers: axum::http::HeaderMap,
-) -> ApiResult<StatusCode> {
-    if let Some(t) = headers
+) -> ApiResult<Response> {
+    let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        let mut tx = state.store().begin().await?;
-        tx.revoke_session(&token_hash(t.trim())).await?;
-        tx.commit().await?;
+        .map(str::trim);
+    let cookie = headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v);
+    let mut tx = state.store().begin().await?;
+    for token in [bearer, cookie].into_iter().flatten() {
+        tx.revoke_session(&token_hash(token)).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    tx.commit().await?;
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(axum::http::header::SET_COOKIE, clear)],
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -723,6 +723,21 @@ async fn plan_sale(
                         "a credit payment needs an identified customer",
                     )
                 })?;
+                // A phone number, plate or member code identifies a customer for points,
+                // but never authorises spending: credit needs the customer's card.
+                if plan
+                    .identified
+                    .card
+                    .as_ref()
+                    .and_then(|c| c.customer_id.as_deref())
+                    != Some(customer.customer_id.as_str())
+                {
+                    return Err(ApiError::validation(
+                        "customer.card_no",
+                        "a credit payment needs the customer's card, not only a phone number, plate or member code",
+                    )
+                    .into());
+                }
                 if tx.credit_limit(&customer.customer_id).await?.is_none() {
                     return Err(ApiError::new(
                         "no_credit_account",

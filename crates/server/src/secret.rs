@@ -78,6 +78,14 @@ impl Secret {
 }
 
 impl Secret {
+    /// A fingerprint of the secret, stored in the database so that a server started
+    /// with another secret (a lost key file) is refused instead of locking every PIN card.
+    pub fn fingerprint(&self) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"fingerprint");
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// The CSRF token of a console session: a MAC of the session token, so the server
     /// keeps no extra state and a token from another session never matches.
     pub fn csrf_token(&self, session_token: &str) -> String {

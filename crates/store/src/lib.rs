@@ -207,18 +207,37 @@ impl Store {
     /// fingerprint is kept in `setting`), instead of writing data nobody can read.
     async fn check_vault(&self) -> Result<(), StoreError> {
         let fingerprint = self.vault.blind_index("vault-check", "forecourt");
-        sqlx::query("insert into setting (name, value) values ('vault_fingerprint', $1) on conflict (name) do nothing")
-            .bind(&fingerprint)
-            .execute(&self.write)
+        self.check_fingerprint(
+            "vault_fingerprint",
+            &fingerprint,
+            "the data key (FORECOURT_DATA_KEY or its key file)",
+        )
+        .await
+    }
+
+    /// Records the fingerprint of a key the first time, and refuses another key later:
+    /// a database must always be opened with the keys it was written with.
+    pub async fn check_fingerprint(
+        &self,
+        name: &str,
+        fingerprint: &str,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into setting (name, value) values ($1, $2) on conflict (name) do nothing",
+        )
+        .bind(name)
+        .bind(fingerprint)
+        .execute(&self.write)
+        .await?;
+        let stored: String = sqlx::query_scalar("select value from setting where name = $1")
+            .bind(name)
+            .fetch_one(&self.read)
             .await?;
-        let stored: String =
-            sqlx::query_scalar("select value from setting where name = 'vault_fingerprint'")
-                .fetch_one(&self.read)
-                .await?;
         if stored != fingerprint {
-            return Err(StoreError::Config(
-                "the data key (FORECOURT_DATA_KEY or its key file) is not the one this database was written with".into(),
-            ));
+            return Err(StoreError::Config(format!(
+                "{what} is not the one this database was written with"
+            )));
         }
         Ok(())
     }

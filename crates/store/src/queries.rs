@@ -2079,3 +2079,98 @@ impl Tx {
         Ok(())
     }
 }
+
+/// A table with sealed columns: its name, its id column, and (column, field name) pairs.
+type SealedTable = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+const SEALED: &[SealedTable] = &[
+    (
+        "customer",
+        "customer_id",
+        &[
+            ("name_enc", "customer.name"),
+            ("phone_enc", "customer.phone"),
+            ("id_number_enc", "customer.id_number"),
+            ("address_enc", "customer.address"),
+        ],
+    ),
+    (
+        "contact",
+        "contact_id",
+        &[("name_enc", "contact.name"), ("phone_enc", "contact.phone")],
+    ),
+    ("vehicle", "vehicle_id", &[("plate_enc", "vehicle.plate")]),
+];
+
+impl Store {
+    /// Re-encrypts every sealed value that is not under the vault's newest key (after a
+    /// key rotation), in batches of short transactions. Returns how many values changed.
+    pub async fn reencrypt_personal_data(&self) -> Result<usize, StoreError> {
+        const BATCH: i64 = 500;
+        let vault = self.vault.clone();
+        let current = vault.current_version();
+        let stale = |v: &str| Vault::version_of(v).is_some_and(|n| n != current);
+        let mut changed = 0;
+        for (table, id_col, columns) in SEALED {
+            for (column, field) in columns.iter() {
+                let mut after = String::new();
+                loop {
+                    let sql = format!("select {id_col}, {column} from {table} where {id_col} > $1 and {column} is not null order by {id_col} limit $2");
+                    let rows = sqlx::query(&sql)
+                        .bind(&after)
+                        .bind(BATCH)
+                        .fetch_all(self.read())
+                        .await?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    let mut tx = self.begin().await?;
+                    for r in &rows {
+                        let (id, sealed): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+                        if stale(&sealed) {
+                            let plain = unseal(&vault, field, &id, &sealed)?;
+                            let update =
+                                format!("update {table} set {column} = $1 where {id_col} = $2");
+                            sqlx::query(&update)
+                                .bind(seal(&vault, field, &id, &plain))
+                                .bind(&id)
+                                .execute(&mut *tx.tx)
+                                .await?;
+                            changed += 1;
+                        }
+                        after = id;
+                    }
+                    tx.commit().await?;
+                }
+            }
+        }
+        // Plates bound in card rules.
+        let mut after = String::new();
+        loop {
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "select card_id, rules from card where card_id > $1 order by card_id limit $2",
+            )
+            .bind(&after)
+            .bind(BATCH)
+            .fetch_all(self.read())
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut tx = self.begin().await?;
+            for (id, rules) in &rows {
+                let mut parsed: CardRules = serde_json::from_str(rules)?;
+                if let Some(plate) = parsed.plate.as_mut() {
+                    if stale(&plate.value) {
+                        plate.value = unseal(&vault, "card.plate", id, &plate.value)?;
+                        tx.set_card_rules(id, &parsed).await?;
+                        changed += 1;
+                    }
+                }
+                after = id.clone();
+            }
+            tx.commit().await?;
+        }
+        Ok(changed)
+    }
+}

@@ -643,3 +643,51 @@ async fn personal_data_is_not_stored_in_plain_text() {
         .windows(member_code.len())
         .any(|w| w == member_code.as_bytes()));
 }
+
+#[tokio::test]
+async fn a_phone_number_never_authorises_credit() {
+    let app = spawn_app().await;
+    let company = app
+        .customer("company", "13811112222", json!({"home_station": "S001"}))
+        .await;
+    let main = app
+        .card(json!({"customer_id": company, "kind": "fleet_main"}))
+        .await;
+    app.put(
+        &format!("/api/v1/customers/{company}/credit"),
+        &app.admin,
+        json!({"credit_limit_fen": 100_000}),
+    )
+    .await;
+    let sale = |key: &str, customer: Value| {
+        let mut b = sale_body(
+            key,
+            "S001",
+            customer,
+            json!([{"product_code": "DIESEL_0", "volume_ml": 10_000, "unit_price_fen": 700}]),
+        );
+        b["payments"] = json!([{"method": "credit", "amount_fen": 7_000}]);
+        b
+    };
+    let (st, v) = app
+        .post(
+            "/api/v1/pos/sales",
+            &app.pos1,
+            sale("PH-1", json!({"phone": "13811112222"})),
+        )
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        "{v}"
+    );
+    let (st, v) = app
+        .post(
+            "/api/v1/pos/sales",
+            &app.pos1,
+            sale("PH-2", json!({"card_no": main})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    app.assert_clean().await;
+}

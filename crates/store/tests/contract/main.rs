@@ -501,3 +501,67 @@ async fn removing_the_newest_audit_rows_is_found() {
         .unwrap();
     assert!(store.verify_audit().await.unwrap().broken_at.is_some());
 }
+
+#[tokio::test]
+async fn a_rotated_key_re_encrypts_and_a_wrong_key_is_refused() {
+    use forecourt_store::Vault;
+    let url = testing::fresh_db().await.unwrap();
+    let v1 = Vault::for_tests();
+    let store = Store::open(&url, v1.clone()).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .create_customer(&NewCustomer {
+            member_code: "8000000002".into(),
+            kind: "individual".into(),
+            name: "周杰".into(),
+            phone: Some("13712345678".into()),
+            vehicles: vec![forecourt_store::NewVehicle {
+                plate: "粤B12345".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    store.close().await;
+
+    let v2 = Vault::from_key_material(&v1.rotated_key_material()).unwrap();
+    assert_eq!(v2.current_version(), 2);
+    let store = Store::open(&url, v2).await.unwrap();
+    assert_eq!(
+        store.reencrypt_personal_data().await.unwrap(),
+        3,
+        "name, phone and plate"
+    );
+    assert_eq!(
+        store.reencrypt_personal_data().await.unwrap(),
+        0,
+        "nothing is left under the old key"
+    );
+    let c = store.customer(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (c.name.as_str(), c.phone.as_deref()),
+        ("周杰", Some("13712345678"))
+    );
+    assert_eq!(
+        store.customer_ids_by_phone("13712345678").await.unwrap(),
+        vec![id.clone()],
+        "blind indexes survive rotation"
+    );
+    assert_eq!(store.vehicles(&id).await.unwrap()[0].plate, "粤B12345");
+    store.close().await;
+    // The old key alone can no longer read the data.
+    let old = Store::open(&url, v1).await.unwrap();
+    assert!(matches!(
+        old.customer(&id).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    old.close().await;
+    // A different key altogether is refused at start-up.
+    let other = Vault::from_key_material(&Vault::generate_key_material()).unwrap();
+    assert!(matches!(
+        Store::open(&url, other).await,
+        Err(StoreError::Config(_))
+    ));
+}
