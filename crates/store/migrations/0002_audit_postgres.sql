@@ -52,3 +52,4 @@ create index consent_customer on consent (customer_id, purpose);
 -- append-only, enforced by the database itself.
 create function audit_log_append_only() returns trigger language plpgsql as $$ begin raise exception 'the audit log is append-only'; end $$;
 create trigger audit_log_no_change before update or delete on audit_log for each row execute function audit_log_append_only();
+create trigger audit_log_no_truncate before truncate on audit_log for each statement execute function audit_log_append_only();
