@@ -2,8 +2,9 @@
 """Writes crates/server/src/openapi.json, the OpenAPI document the server serves.
 
 The error codes and their statuses are read from crates/server/src/error.rs; the routes
-and schemas below are kept in step with crates/server/src/{lib,api,pos,ledger_ops}.rs by hand (the
-API test checks that every route is documented). Run it from anywhere after an API
+and schemas below are kept in step with crates/server/src/{lib,api,pos,ledger_ops,privacy}.rs,
+the role table (ALLOWED) with access.rs `allowed()` and the authentication with extract.rs,
+by hand (the API test checks that every route is documented). Run it from anywhere after an API
 change: python3 scripts/openapi.py"""
 import json
 import re
@@ -245,10 +246,15 @@ schemas["RechargePromotion"] = obj(
 
 schemas["TierRef"] = obj({"code": s(), "name": s()}, required=["code", "name"])
 
+SEES = (
+    "the caller sees this customer's personal data: the role may see personal data "
+    "(admin, region_manager, station_manager, account_manager) and the customer is in "
+    "the caller's scope"
+)
 schemas["Vehicle"] = obj(
     {
         "vehicle_id": s(format="uuid"),
-        "plate": s("Upper-case, without separators."),
+        "plate": s("Upper-case, without separators; masked (first two and last two characters kept, e.g. `京A***45`) unless " + SEES + "."),
         "model": nullable(s()),
         "colour": nullable(s()),
         "fuel_type": nullable(s()),
@@ -346,10 +352,14 @@ schemas["CustomerProfile"] = obj(
         "id": s(format="uuid"),
         "member_code": s("10 digits starting with 8."),
         "kind": s(enum=CUSTOMER_KINDS),
-        "name": s("Masked (first character and stars) unless the role may see personal data."),
-        "phone": nullable(s("`139****5678` unless the role may see personal data.")),
+        "name": s("Masked (first character and stars) unless the caller sees personal data; `已注销` once the customer is anonymised."),
+        "phone": nullable(s("`139****5678` unless the caller sees personal data.")),
         "industry": nullable(s(enum=INDUSTRIES)),
-        "birthday": nullable(s("YYYY-MM-DD; null unless the role may see personal data.", format="date")),
+        "birthday": nullable(s("YYYY-MM-DD; null unless the caller sees personal data.", format="date")),
+        "id_number": nullable(s("The resident ID number, always masked (first 6 and last 4 characters kept, e.g. `110101********1234`); only the export (GET …/export) shows it whole. Null when none is held.")),
+        "address": nullable(s("`***` unless the caller sees personal data.")),
+        "account_manager_id": nullable(s("The staff user (account manager) who owns the customer; users of scope `own` see only their customers in full.", format="uuid")),
+        "anonymized_at": nullable(time("When the customer's personal data was erased (POST …/anonymize); null if never.")),
         "occupation": nullable(s()),
         "home_station_id": nullable(s(format="uuid")),
         "source": nullable(s(enum=SOURCES)),
@@ -364,8 +374,8 @@ schemas["CustomerProfile"] = obj(
         "contacts": arr(
             obj(
                 {
-                    "name": s("Masked unless the role may see personal data."),
-                    "phone": nullable(s("Masked unless the role may see personal data.")),
+                    "name": s("Masked unless the caller sees personal data."),
+                    "phone": nullable(s("Masked unless the caller sees personal data.")),
                     "role": nullable(s()),
                 },
                 required=["name", "phone", "role"],
@@ -399,8 +409,12 @@ schemas["CustomerProfile"] = obj(
             "The 10 most recent sales.",
         ),
     },
-    required=["id", "member_code", "kind", "name", "phone", "industry", "birthday", "occupation", "home_station_id", "source", "source_code", "tier", "points_balance", "consent", "tags", "notes", "created_at", "vehicles", "contacts", "cards", "credit", "recent_sales"],
-    desc="A customer's profile. Personal data is masked unless the caller's role may see it (admin, region_manager, station_manager, account_manager).",
+    required=["id", "member_code", "kind", "name", "phone", "industry", "birthday", "id_number", "address", "account_manager_id", "anonymized_at", "occupation", "home_station_id", "source", "source_code", "tier", "points_balance", "consent", "tags", "notes", "created_at", "vehicles", "contacts", "cards", "credit", "recent_sales"],
+    desc=(
+        "A customer's profile. Personal data (name, phone, birthday, address, vehicle "
+        "plates, contacts) is masked unless " + SEES + ". The ID number is always masked. "
+        "Card numbers in `cards` follow the role alone (see CardSummary)."
+    ),
 )
 
 schemas["CustomerMatch"] = obj(
@@ -408,12 +422,13 @@ schemas["CustomerMatch"] = obj(
         "id": s(format="uuid"),
         "member_code": s(),
         "kind": s(enum=CUSTOMER_KINDS),
-        "name": s("Masked unless the role may see personal data."),
-        "phone": nullable(s("Masked unless the role may see personal data.")),
-        "plates": arr(s()),
+        "name": s("Masked unless the caller sees this customer's personal data."),
+        "phone": nullable(s("Masked unless the caller sees this customer's personal data.")),
+        "plates": arr(s(), "The vehicles' plates, masked (e.g. `京A***45`) unless the caller sees this customer's personal data."),
         "tier_code": s(),
     },
     required=["id", "member_code", "kind", "name", "phone", "plates", "tier_code"],
+    desc="One search result. Masking is decided per result: unmasked only when " + SEES + ".",
 )
 
 plate_desc = "A Chinese plate: province character, a letter, then 5 or 6 letters or digits (e.g. 京A12345); spaces, dashes and dots are ignored."
@@ -451,13 +466,31 @@ schemas["CustomerInput"] = obj(
         "industry": s(enum=INDUSTRIES),
         "birthday": s("YYYY-MM-DD.", format="date"),
         "occupation": s("At most 64 characters."),
-        "home_station": s("A station code; 404 station_not_found if there is none."),
+        "home_station": s(
+            "A station code (404 station_not_found if there is none). It must be in the "
+            "caller's scope (else 403 forbidden), except for users of scope `own`. "
+            "Default: the user's station for a `station:CODE` user; a `region:CODE` user "
+            "must name it (else 422 validation_failed)."
+        ),
         "source": s(enum=SOURCES),
         "source_code": s("At most 64 characters."),
-        "consent_marketing": {"type": "boolean", "default": False},
-        "consent_sensitive": {"type": "boolean", "default": False},
+        "consent_marketing": {"type": "boolean", "default": False, "description": "true records the customer's consent to marketing (channel `counter`)."},
+        "consent_sensitive": {"type": "boolean", "default": False, "description": "The customer's separate consent to sensitive personal data (needed for `id_number`); true records it (channel `counter`)."},
         "tags": arr(s(maxLength=32), maxItems=50, default=[]),
         "notes": s("At most 2000 characters."),
+        "id_number": s(
+            "Resident ID number (GB 11643-1999: 18 characters, the first 17 digits, a real "
+            "birth date, the MOD 11-2 check character 0-9 or X; lower-case x is accepted and "
+            "surrounding spaces ignored). Sensitive personal data: needs "
+            "`consent_sensitive: true`, else 422 validation_failed; an invalid number is "
+            "422 validation_failed too. Stored encrypted; the profile shows it masked."
+        ),
+        "address": s("At most 200 characters.", maxLength=200),
+        "account_manager_id": s(
+            "The staff user id of the account manager who owns the customer (not checked "
+            "to exist); users of scope `own` see and manage the customers they own. "
+            "Default: the caller when the caller's scope is `own`, else none."
+        ),
     },
     required=["kind", "name"],
 )
@@ -493,7 +526,7 @@ PAY_METHODS = ["card", "cash", "wechat", "alipay", "bank_card", "credit", "coupo
 schemas["PaymentInput"] = obj(
     {
         "method": s(
-            "Sales: card, cash, wechat, alipay, bank_card, credit (挂账, needs an identified customer with a credit agreement) or coupon. Recharges: cash, wechat, alipay or bank_card only.",
+            "Sales: card, cash, wechat, alipay, bank_card, credit (挂账: needs a customer identified by `customer.card_no`, a card of that customer, with a credit agreement; a phone, plate or member code alone identifies the member for points but is refused for credit with 422 validation_failed) or coupon. Recharges: cash, wechat, alipay or bank_card only.",
             enum=PAY_METHODS,
         ),
         "amount_fen": fen("Positive; at most 100000000 on sales.", minimum=1),
@@ -521,7 +554,7 @@ schemas["SaleRequest"] = obj(
             maxLength=64,
             pattern="^[!-~]*$",
         ),
-        "station_code": s("Must be the POS token's station (403 wrong_station for another existing station, 422 unknown_station for none)."),
+        "station_code": s("Must be the caller's station: the POS token's, or the staff user's `station:CODE` (403 wrong_station for another existing station, 422 unknown_station for none)."),
         "occurred_at": occurred,
         "customer": nullable(ref("CustomerRef")),
         "lines": arr(ref("SaleLineInput"), minItems=1, maxItems=100),
@@ -602,7 +635,7 @@ schemas["Sale"] = obj(
 schemas["RechargeRequest"] = obj(
     {
         "pos_txn_id": txn_id,
-        "station_code": s("Must be the POS token's station."),
+        "station_code": s("Must be the caller's station: the POS token's, or the staff user's `station:CODE` (403 wrong_station for another existing station, 422 unknown_station for none)."),
         "occurred_at": occurred,
         "card_no": s(card_in_desc),
         "amount_fen": fen("1 to 100000000.", minimum=1, maximum=100000000),
@@ -629,7 +662,7 @@ schemas["Recharge"] = obj(
 schemas["RefundRequest"] = obj(
     {
         "pos_txn_id": txn_id,
-        "station_code": s("Must be the POS token's station."),
+        "station_code": s("Must be the caller's station: the POS token's, or the staff user's `station:CODE` (403 wrong_station for another existing station, 422 unknown_station for none)."),
         "occurred_at": occurred,
         "sale_id": s("A sale of this station.", format="uuid"),
         "lines": nullable(
@@ -664,7 +697,7 @@ schemas["Refund"] = obj(
 schemas["AuthorizationRequest"] = obj(
     {
         "pos_txn_id": txn_id,
-        "station_code": s("Must be the POS token's station."),
+        "station_code": s("Must be the caller's station: the POS token's, or the staff user's `station:CODE` (403 wrong_station for another existing station, 422 unknown_station for none)."),
         "occurred_at": time("RFC 3339; defaults to now."),
         "card_no": s(card_in_desc),
         "pin": s("The card's 6-digit PIN, when the card has one or its rules demand it."),
@@ -746,6 +779,122 @@ schemas["CreditPayment"] = obj(
     required=["id", "customer_id", "amount_fen", "owed_fen"],
 )
 
+CONSENT_PURPOSES = ["marketing", "sensitive", "data_transfer", "location"]
+CONSENT_CHANNELS = ["counter", "app", "paper", "phone", "import"]
+schemas["Consent"] = obj(
+    {
+        "purpose": s(enum=CONSENT_PURPOSES),
+        "channel": s("How the consent was given.", enum=CONSENT_CHANNELS),
+        "granted_at": time(),
+        "withdrawn_at": nullable(time("Null while the consent stands.")),
+    },
+    required=["purpose", "channel", "granted_at", "withdrawn_at"],
+    desc="One consent record: a grant, and its withdrawal once withdrawn. A new grant after a withdrawal is a new record.",
+)
+
+schemas["AuditEntry"] = obj(
+    {
+        "seq": i64("Position in the hash-chained, append-only log."),
+        "at": time(),
+        "actor": s("`user:<username>`."),
+        "action": s("e.g. user.login, user.login_failed, user.create, station.create, price.set, customer.create, customer.read, customer.search, customer.export, customer.anonymize, consent.grant, consent.withdraw, card.issue, card.state, card.replace, card.register, card.limits, card.pin, card.allocation."),
+        "target_kind": s("e.g. user, station, customer, card."),
+        "target_id": nullable(s("The target's id; null for searches.")),
+        "source": nullable(s("The client's IP address, when known.")),
+        "detail": {"description": "Details of the action as JSON (never personal data), e.g. `{\"unmasked\": true}` for a profile read or `{\"matched_by\": \"phone\", \"results\": 1}` for a search; null if unreadable."},
+    },
+    required=["seq", "at", "actor", "action", "target_kind", "target_id", "source", "detail"],
+)
+
+schemas["CustomerExport"] = obj(
+    {
+        "exported_at": time(),
+        "customer": obj(
+            {
+                "id": s(format="uuid"),
+                "member_code": s(),
+                "kind": s(enum=CUSTOMER_KINDS),
+                "name": s(),
+                "phone": nullable(s()),
+                "id_number": nullable(s("In full.")),
+                "address": nullable(s()),
+                "birthday": nullable(s(format="date")),
+                "occupation": nullable(s()),
+                "industry": nullable(s(enum=INDUSTRIES)),
+                "source": nullable(s(enum=SOURCES)),
+                "source_code": nullable(s()),
+                "tier_code": s(),
+                "tags": arr(s()),
+                "notes": nullable(s()),
+                "created_at": time(),
+                "anonymized_at": nullable(time()),
+            },
+            required=["id", "member_code", "kind", "name", "phone", "id_number", "address", "birthday", "occupation", "industry", "source", "source_code", "tier_code", "tags", "notes", "created_at", "anonymized_at"],
+            desc="Everything held on the customer record, unmasked.",
+        ),
+        "vehicles": arr(ref("Vehicle"), "Plates in full."),
+        "contacts": arr(obj({"contact_id": s(format="uuid"), "name": s(), "phone": nullable(s()), "role": nullable(s())}, required=["contact_id", "name", "phone", "role"]), "Unmasked."),
+        "cards": arr(obj(
+            {
+                "card_no": s("The full 19-digit number."),
+                "kind": s(enum=CARD_KINDS),
+                "state": s(enum=CARD_STATES),
+                "balance_fen": fen("Available (paid + bonus) on the card's own accounts."),
+                "paid_fen": fen(),
+                "bonus_fen": fen(),
+                "limits": ref("CardRules"),
+                "issued_at": time(),
+            },
+            required=["card_no", "kind", "state", "balance_fen", "paid_fen", "bonus_fen", "limits", "issued_at"],
+        )),
+        "points_balance": i64(),
+        "sales": arr(obj(
+            {
+                "sale_id": s(format="uuid"),
+                "station_code": s(),
+                "occurred_at": time(),
+                "net_fen": fen(),
+                "points_earned": i64(),
+                "refunded_fen": fen(),
+            },
+            required=["sale_id", "station_code", "occurred_at", "net_fen", "points_earned", "refunded_fen"],
+        ), "Every sale to the customer, newest first."),
+        "ledger_movements": arr(obj(
+            {
+                "occurred_at": time(),
+                "kind": s("The journal's kind, e.g. sale, refund, recharge, adjustment, allocation, credit_payment."),
+                "account": s("`customer:<id>:points`, `customer:<id>:credit`, `card:<id>:paid` or `card:<id>:bonus`."),
+                "amount": i64("Positive: credited to the account; negative: taken from it."),
+                "unit": s(enum=["fen", "points"]),
+                "memo": nullable(s()),
+            },
+            required=["occurred_at", "kind", "account", "amount", "unit", "memo"],
+        ), "Posted movements of the customer's points and credit accounts and of the customer's cards, oldest first."),
+        "consents": arr(ref("Consent")),
+        "access_log": arr(obj({"at": time(), "actor": s(), "action": s()}, required=["at", "actor", "action"]), "Audit entries about the customer (who read or changed the record), newest first."),
+    },
+    required=["exported_at", "customer", "vehicles", "contacts", "cards", "points_balance", "sales", "ledger_movements", "consents", "access_log"],
+    desc="Everything held about a person (the PIPL access right), unmasked.",
+)
+
+schemas["LedgerCheck"] = obj(
+    {
+        "clean": boolean("True when no problem was found."),
+        "report": obj(
+            {
+                "accounts": i64(),
+                "transfers": i64(),
+                "journals": i64(),
+                "sales": i64(),
+                "problems": arr(s(), "One line per broken invariant; empty when clean."),
+            },
+            required=["accounts", "transfers", "journals", "sales", "problems"],
+        ),
+    },
+    required=["clean", "report"],
+    desc="The result of the ledger check (`forecourt check`): every cached balance recomputed from the transfers and every invariant of the ledger and the records that refer to it checked.",
+)
+
 # ---------------------------------------------------------------- responses
 responses = {
     "InternalError": {
@@ -769,8 +918,17 @@ POS_AUTH = ["unauthorized", "forbidden", "wrong_station"]
 
 EXTRA_NOTES = {
     "forbidden_staff": "a POS token, or a role that may not do this",
-    "forbidden_pos": "a staff token (POS calls need the station's POS token)",
+    "forbidden_pos": (
+        "a staff token or session of a user whose role may not sell (Sell: "
+        "{sell}) or whose scope is not one station (`station:CODE`), or whose station "
+        "does not exist"
+    ),
 }
+
+
+def forbidden_scope(what):
+    """The 403 note of a staff call that checks the data scope."""
+    return f"a POS token, a role that may not do this, or {what} outside the caller's scope"
 
 
 def errors(codes, notes=None):
@@ -800,26 +958,54 @@ def server_errors():
     }
 
 
-STAFF = [{"staffToken": []}]
-POS = [{"posToken": []}]
-EITHER = [{"staffToken": []}, {"posToken": []}]
+# Security requirements (alternatives). Staff calls take a bearer token or the console's
+# session cookie (extract.rs `caller`); POS calls also take a staff user of one station
+# who may sell (extract.rs `Pos`).
+STAFF = [{"staffToken": []}, {"sessionCookie": []}]
+POS = [{"posToken": []}, {"staffToken": []}, {"sessionCookie": []}]
+EITHER = [{"staffToken": []}, {"sessionCookie": []}, {"posToken": []}]
 NONE = []
+UNSAFE_METHODS = {"post", "put", "patch", "delete"}
+
+# ---------------------------------------------------------------- roles (access.rs `allowed`)
+ROLE_ORDER = ["admin", "region_manager", "station_manager", "account_manager", "cashier", "analyst"]
+ACTIONS = [
+    "ManageUsers", "ManageNetwork", "ViewNetwork", "CreateCustomer", "ViewCustomer",
+    "SeePersonalData", "IssueCard", "ManageCard", "ViewCard", "ManageCredit",
+    "ManagePromotions", "RequestAdjustment", "ApproveAdjustment", "ReceiveCreditPayment",
+    "Sell", "ExportPersonalData", "Anonymize", "ManageConsent", "ViewAudit", "RunCheck",
+]
+ALLOWED = {
+    "admin": set(ACTIONS),
+    "region_manager": set(ACTIONS) - {"ManageUsers", "ManageNetwork", "Sell", "RunCheck"},
+    "station_manager": {
+        "ViewNetwork", "CreateCustomer", "ViewCustomer", "SeePersonalData", "IssueCard",
+        "ManageCard", "ViewCard", "ManageCredit", "RequestAdjustment", "ApproveAdjustment",
+        "ReceiveCreditPayment", "Sell", "ExportPersonalData", "ManageConsent",
+    },
+    "account_manager": {
+        "ViewNetwork", "CreateCustomer", "ViewCustomer", "SeePersonalData", "IssueCard",
+        "ManageCard", "ViewCard", "ManageCredit", "RequestAdjustment",
+        "ReceiveCreditPayment", "ManageConsent",
+    },
+    "cashier": {
+        "ViewNetwork", "CreateCustomer", "ViewCustomer", "IssueCard", "ViewCard", "Sell",
+        "ManageConsent",
+    },
+    "analyst": {"ViewNetwork", "ViewCustomer", "ViewCard", "RunCheck"},
+}
+assert all(a in ACTIONS for row in ALLOWED.values() for a in row)
+
+
+def role_list(action):
+    return [r for r in ROLE_ORDER if action in ALLOWED[r]]
+
 
 ROLE_TEXT = {
-    "ManageUsers": "admin",
-    "ManageNetwork": "admin",
-    "ViewNetwork": "every role (admin, region_manager, station_manager, account_manager, cashier, analyst)",
-    "CreateCustomer": "admin, region_manager, station_manager, account_manager, cashier",
-    "ViewCustomer": "every role",
-    "IssueCard": "admin, region_manager, station_manager, account_manager, cashier",
-    "ManageCard": "admin, region_manager, station_manager, account_manager",
-    "ViewCard": "every role",
-    "ManageCredit": "admin, region_manager, station_manager, account_manager",
-    "ManagePromotions": "admin, region_manager",
-    "RequestAdjustment": "admin, region_manager, station_manager, account_manager",
-    "ApproveAdjustment": "admin, region_manager, station_manager",
-    "ReceiveCreditPayment": "admin, region_manager, station_manager, account_manager",
+    a: (f"every role ({', '.join(ROLE_ORDER)})" if len(role_list(a)) == len(ROLE_ORDER) else ", ".join(role_list(a)))
+    for a in ACTIONS
 }
+EXTRA_NOTES["forbidden_pos"] = EXTRA_NOTES["forbidden_pos"].format(sell=ROLE_TEXT["Sell"])
 
 
 def roles(action):
@@ -827,6 +1013,7 @@ def roles(action):
 
 
 def op(op_id, tag, summary, security, ok, codes, desc=None, body=None, params=None, notes=None, db=True, extra=None):
+    """An operation; its responses are built by `finish` once the method is known."""
     o = {"operationId": op_id, "tags": [tag], "summary": summary}
     if desc:
         o["description"] = desc
@@ -835,14 +1022,45 @@ def op(op_id, tag, summary, security, ok, codes, desc=None, body=None, params=No
         o["parameters"] = params
     if body is not None:
         o["requestBody"] = {"required": True, "content": json_body(body)}
-    resp = dict(ok)
-    resp.update(errors(codes, notes))
-    if extra:
-        resp.update(extra)
-    if db:
-        resp.update(server_errors())
-    o["responses"] = dict(sorted(resp.items()))
+    o["__build"] = (ok, list(codes), dict(notes or {}), extra, db)
     return o
+
+
+CSRF_NOTE = "with the session cookie, a missing or wrong `X-CSRF-Token` header"
+UNAUTHORIZED_NOTE = (
+    "no token or session cookie, or one that is unknown, revoked or expired (a staff "
+    "session ends 12 hours after login or after 30 minutes unused)"
+)
+
+
+def finish(paths):
+    """Builds every operation's responses; unsafe methods open to the session cookie get
+    the X-CSRF-Token header and its 403."""
+    for item in paths.values():
+        for method, o in item.items():
+            if method == "parameters" or "__build" not in o:
+                continue
+            ok, codes, notes, extra, db = o.pop("__build")
+            cookie = any("sessionCookie" in alt for alt in o["security"])
+            if o["security"] and "unauthorized" in codes:
+                notes.setdefault("unauthorized", UNAUTHORIZED_NOTE)
+            if cookie and method in UNSAFE_METHODS:
+                o.setdefault("parameters", []).insert(0, {"$ref": "#/components/parameters/CsrfToken"})
+                if "forbidden" not in codes:
+                    codes.append("forbidden")
+                base = notes.get("forbidden") or next(d for c, _, d in ERRORS if c == "forbidden")
+                notes["forbidden"] = f"{base}; or, {CSRF_NOTE}"
+            resp = dict(ok)
+            resp.update(errors(codes, notes))
+            if extra:
+                resp.update(extra)
+            if db:
+                resp.update(server_errors())
+            o["responses"] = dict(sorted(resp.items()))
+            # Keep the usual key order: parameters before the body and responses.
+            for k in ("requestBody", "responses"):
+                if k in o:
+                    o[k] = o.pop(k)
 
 
 def ok(status, schema, desc):
@@ -859,6 +1077,17 @@ def query_param(name, desc, required=False, schema=None):
 
 staff_notes = {"forbidden": EXTRA_NOTES["forbidden_staff"]}
 pos_notes = {"forbidden": EXTRA_NOTES["forbidden_pos"]}
+customer_scope_notes = {"forbidden": forbidden_scope("a customer")}
+card_scope_notes = {"forbidden": forbidden_scope("a card")}
+CUSTOMER_SCOPE = (
+    " The customer must be in the caller's scope (403 forbidden otherwise): through its "
+    "home station for `region:CODE` and `station:CODE` users, through being theirs "
+    "(`account_manager_id`) for `own` users."
+)
+CARD_SCOPE = (
+    " The card must be in the caller's scope (403 forbidden otherwise): through its "
+    "customer, or for an anonymous card through the station that issued it."
+)
 card_param = path_param("card_no", "The card number: " + card_in_desc + " A malformed number answers 404 card_not_found.")
 CARD_STATE_ERRS = ["card_frozen", "card_lost", "card_cancelled", "card_replaced"]
 
@@ -874,33 +1103,59 @@ PIN_NOTE = (
     " The one deliberate exception: a wrong PIN is counted (pin_incorrect, and "
     "pin_locked once the tries run out), or PINs could be guessed."
 )
-TOKEN_NOTE = " Missing or bad token: 401; a staff token: 403 forbidden; a `station_code` of another station: 403 wrong_station."
+TOKEN_NOTE = (
+    " Callers: a station's POS token, or a staff user (bearer token or session cookie) "
+    "whose role may sell (" + ROLE_TEXT["Sell"] + ") and whose scope is one station "
+    "(`station:CODE`), acting as that station's POS. Missing or bad token: 401; any "
+    "other staff user: 403 forbidden; a `station_code` of another station: 403 "
+    "wrong_station."
+)
 
 paths = {}
 
 # ---------------------------------------------------------------- auth and users
 paths["/api/v1/auth/login"] = {
     "post": op(
-        "login", "auth", "Sign in and get a staff bearer token", NONE,
-        ok(200, obj({
-            "token": s("The bearer token, `fcs_` followed by 64 hex digits.", pattern="^fcs_[0-9a-f]{64}$"),
-            "expires_at": time("When the session ends (12 hours after login by default)."),
-            "role": s(enum=["admin", "analyst", "region_manager", "station_manager", "account_manager", "cashier"]),
-        }, required=["token", "expires_at", "role"]), "Signed in."),
-        BODY_ERRORS + ["invalid_credentials", "account_locked"],
-        desc=("Exchanges a username and password for a staff token, sent afterwards as "
-              "`Authorization: Bearer <token>`. An unknown, disabled or wrong login "
-              "answers 401 invalid_credentials; after 10 wrong passwords the account "
-              "locks for 30 minutes (423 account_locked)."),
+        "login", "auth", "Sign in: a staff bearer token and the console's session cookie", NONE,
+        {"200": {
+            "description": "Signed in.",
+            "headers": {"Set-Cookie": {
+                "description": "`fc_session=<token>; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200` (the session's lifetime in seconds), plus `; Secure` when the server is configured for TLS.",
+                "schema": s(),
+            }},
+            "content": json_body(obj({
+                "token": s("The session token, `fcs_` followed by 64 hex digits: send it as `Authorization: Bearer <token>`; the same token is the `fc_session` cookie.", pattern="^fcs_[0-9a-f]{64}$"),
+                "expires_at": time("When the session ends at the latest (12 hours after login by default); it ends earlier after 30 minutes unused, or at logout."),
+                "role": s(enum=["admin", "analyst", "region_manager", "station_manager", "account_manager", "cashier"]),
+                "csrf_token": s("64 hex digits: the `X-CSRF-Token` header that POST and PUT requests authenticated by the session cookie must carry.", pattern="^[0-9a-f]{64}$"),
+            }, required=["token", "expires_at", "role", "csrf_token"])),
+        }},
+        BODY_ERRORS + ["invalid_credentials", "account_locked", "rate_limited"],
+        desc=("Exchanges a username and password for a staff session. The token is "
+              "returned in the body (for `Authorization: Bearer <token>`) and set as the "
+              "console's session cookie `fc_session` (`HttpOnly`, `SameSite=Strict`); a "
+              "request authenticated by the cookie with a method other than GET, HEAD or "
+              "OPTIONS must send `X-CSRF-Token: <csrf_token>` (else 403 forbidden). A "
+              "session ends 12 hours after login or after 30 minutes unused. An unknown, "
+              "disabled or wrong login answers 401 invalid_credentials; after 10 wrong "
+              "passwords the account locks for 30 minutes (423 account_locked). At most "
+              "30 sign-in attempts a minute are taken from one client address (429 "
+              "rate_limited, checked before the password). Logins and failed logins are "
+              "audited."),
         body=obj({"username": s(), "password": s(format="password")}, required=["username", "password"]),
-        notes={"invalid_credentials": "wrong username or password, or a disabled account"},
+        notes={"invalid_credentials": "wrong username or password, or a disabled account",
+               "rate_limited": "more than 30 sign-in attempts in a minute from this client address (by default); wait and retry"},
     )
 }
 paths["/api/v1/auth/logout"] = {
     "post": op(
-        "logout", "auth", "Revoke the caller's staff token", STAFF,
-        {"204": {"description": "The token is revoked."}},
+        "logout", "auth", "End the caller's staff session", STAFF,
+        {"204": {
+            "description": "The session is revoked (the bearer token and the session cookie sent, whichever were sent).",
+            "headers": {"Set-Cookie": {"description": "`fc_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`: clears the console's cookie.", "schema": s()}},
+        }},
         STAFF_AUTH,
+        desc="Revokes the bearer token and the `fc_session` cookie's session sent with the request, and clears the cookie.",
         notes={"forbidden": "a POS token"},
     )
 }
@@ -913,7 +1168,7 @@ paths["/api/v1/users"] = {
         body=obj({
             "username": s("1 to 64 letters, digits, '.', '_' or '-' (trimmed).", minLength=1, maxLength=64),
             "role": s(enum=["admin", "analyst", "region_manager", "station_manager", "account_manager", "cashier"]),
-            "scope": s("company (the default), own, region:CODE or station:CODE."),
+            "scope": s("Where the user's rights apply: company (the default: everywhere), region:CODE (the region's stations and their customers), station:CODE (one station and its customers; such a user may also act as the station's POS if the role may sell) or own (the customers whose account_manager_id is the user). Codes are not checked to exist."),
             "password": s("10 to 200 characters with letters and digits.", format="password", minLength=10, maxLength=200),
         }, required=["username", "role", "password"]),
         notes={**staff_notes, "conflict": "the username is taken"},
@@ -957,7 +1212,7 @@ paths["/api/v1/stations/{code}/prices"] = {
             "history": arr(obj({"product_code": s(), "unit_price_fen": fen(), "effective_from": time()}, required=["product_code", "unit_price_fen", "effective_from"]), "By product code, newest first."),
         }, required=["station_code", "at", "current", "history"]), "Prices."),
         STAFF_AUTH + ["station_not_found", "validation_failed"],
-        desc="Staff (any role) or a POS token of any station.",
+        desc="Staff (" + ROLE_TEXT["ViewNetwork"] + "; any station, whatever the caller's scope) or a POS token of any station.",
         params=[
             query_param("product", "Only this product code."),
             query_param("at", "RFC 3339 time for `current`; default now.", schema=s(format="date-time")),
@@ -968,13 +1223,13 @@ paths["/api/v1/stations/{code}/prices"] = {
         "addStationPrice", "network", "Set a price from a time on (history is kept)", STAFF,
         ok(201, obj({"station_code": s(), "product_code": s(), "unit_price_fen": fen(), "effective_from": time()}, required=["station_code", "product_code", "unit_price_fen", "effective_from"]), "Recorded."),
         STAFF_AUTH + BODY_ERRORS + ["station_not_found", "unknown_product", "validation_failed"],
-        desc=roles("ManageNetwork"),
+        desc=roles("ManageNetwork") + " The station must be in the caller's scope (403 forbidden otherwise).",
         body=obj({
             "product_code": s(),
             "unit_price_fen": fen("Per litre (fuel), per kWh (EV) or per unit, 1 to 1000000.", minimum=1, maximum=1000000),
             "effective_from": time("RFC 3339; default now."),
         }, required=["product_code", "unit_price_fen"]),
-        notes=staff_notes,
+        notes={"forbidden": forbidden_scope("a station")},
     ),
 }
 paths["/api/v1/products"] = {
@@ -1008,7 +1263,7 @@ paths["/api/v1/recharge-promotions"] = {
     "get": op(
         "listRechargePromotions", "network", "List recharge promotions", STAFF,
         ok(200, obj({"promotions": arr(ref("RechargePromotion"))}, required=["promotions"]), "Promotions, by minimum amount."),
-        STAFF_AUTH, desc=roles("ViewNetwork") + " Note: `valid_from`/`valid_until` are returned as integer microseconds since the epoch.",
+        STAFF_AUTH, desc=roles("ViewNetwork"),
         notes=staff_notes,
     ),
     "post": op(
@@ -1046,23 +1301,38 @@ paths["/api/v1/coupons"] = {
 # ---------------------------------------------------------------- customers
 paths["/api/v1/customers"] = {
     "get": op(
-        "searchCustomers", "customers", "Find customers by phone, card number, plate, member code or name", STAFF,
+        "searchCustomers", "customers", "Find customers by phone, card number, plate, ID number, member code or name", STAFF,
         ok(200, obj({
-            "matched_by": s("How `q` was read: the first of phone, card_no, plate, member_code that parses or matches; else a name prefix.", enum=["phone", "card_no", "plate", "member_code", "name"]),
+            "matched_by": s("How `q` was read: the first of phone, card_no, plate, id_number that `q` parses as (even with no match); else member_code if a customer has it; else name.", enum=["phone", "card_no", "plate", "id_number", "member_code", "name"]),
             "customers": arr(ref("CustomerMatch"), maxItems=20),
         }, required=["matched_by", "customers"]), "At most 20 matches."),
-        STAFF_AUTH + ["validation_failed"],
-        desc=roles("ViewCustomer") + " Names and phones are masked unless the role may see personal data.",
+        STAFF_AUTH + ["validation_failed", "rate_limited"],
+        desc=(roles("ViewCustomer") + " Exact matches only: a phone, card number, plate "
+              "or ID number (GB 11643) as normalised; a member code; else the whole name "
+              "(names are stored encrypted, so there is no partial match; case and spaces "
+              "are ignored). Results are not limited to the caller's scope, but each is "
+              "masked (name, phone, plates) unless " + SEES + ". Each user may make 120 "
+              "lookups a minute (by default; a burst of 120, refilled evenly), else 429 "
+              "rate_limited. Searches are audited (how `q` matched and how many results, "
+              "never `q`)."),
         params=[query_param("q", "1 to 64 characters (trimmed).", required=True, schema=s(minLength=1, maxLength=64))],
-        notes={**staff_notes, "validation_failed": "`q` is missing, empty or longer than 64 characters"},
+        notes={**staff_notes, "validation_failed": "`q` is missing, empty or longer than 64 characters",
+               "rate_limited": "the user made too many lookups (120 a minute by default); wait and retry"},
     ),
     "post": op(
         "createCustomer", "customers", "Create a customer (with vehicles and contacts)", STAFF,
         ok(201, ref("CustomerProfile"), "Created: the profile, with a new member code."),
         STAFF_AUTH + BODY_ERRORS + ["station_not_found", "validation_failed"],
-        desc=roles("CreateCustomer"),
+        desc=(roles("CreateCustomer") + " The home station must be in the caller's scope "
+              "(403 forbidden otherwise; not checked for users of scope `own`, whose new "
+              "customers are theirs by default); a `station:CODE` user's customers get "
+              "that station by default, a `region:CODE` user must name one (422 "
+              "validation_failed). An `id_number` needs `consent_sensitive: true` (422 "
+              "validation_failed otherwise). Consents given are recorded (channel "
+              "`counter`). The answer is the profile, masked as for GET."),
         body=ref("CustomerInput"),
-        notes={**staff_notes, "station_not_found": "`home_station` names no station"},
+        notes={"forbidden": forbidden_scope("a home station"), "station_not_found": "`home_station` (or the user's own station) names no station",
+               "validation_failed": "a field is missing, malformed or out of range (e.g. an invalid ID number, or one without consent_sensitive, or no home_station from a region-scoped user); the message names it"},
     ),
 }
 cust_param = path_param("id", "Customer id.", s(format="uuid"))
@@ -1072,7 +1342,10 @@ paths["/api/v1/customers/{id}"] = {
         "getCustomer", "customers", "A customer's profile", STAFF,
         ok(200, ref("CustomerProfile"), "The profile."),
         STAFF_AUTH + ["customer_not_found"],
-        desc=roles("ViewCustomer") + " Personal data (name, phone, birthday, contacts, card numbers) is masked unless the role may see it.",
+        desc=(roles("ViewCustomer") + " Any customer may be read, but personal data "
+              "(name, phone, birthday, address, vehicle plates, contacts) is masked unless "
+              + SEES + "; the ID number is always masked; card numbers are masked unless "
+              "the role may see personal data. Every read is audited."),
         notes=staff_notes,
     )
 }
@@ -1082,9 +1355,9 @@ paths["/api/v1/customers/{id}/vehicles"] = {
         "addVehicle", "customers", "Add a vehicle to a customer", STAFF,
         ok(201, obj({"id": s(format="uuid"), "plate": s("Normalised: upper-case, no separators.")}, required=["id", "plate"]), "Added."),
         STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "validation_failed"],
-        desc=roles("CreateCustomer"),
+        desc=roles("CreateCustomer") + CUSTOMER_SCOPE,
         body=ref("VehicleInput"),
-        notes=staff_notes,
+        notes=customer_scope_notes,
     )
 }
 paths["/api/v1/customers/{id}/credit"] = {
@@ -1093,12 +1366,12 @@ paths["/api/v1/customers/{id}/credit"] = {
         "setCreditAgreement", "customers", "Set a customer's credit (挂账) agreement", STAFF,
         ok(200, obj({"customer_id": s(format="uuid"), "credit_limit_fen": fen(), "billing_day": i64(), "owed_fen": fen()}, required=["customer_id", "credit_limit_fen", "billing_day", "owed_fen"]), "Set."),
         STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "validation_failed"],
-        desc=roles("ManageCredit") + " Creates or changes the agreement; the limit may not go below what the customer owes.",
+        desc=roles("ManageCredit") + " Creates or changes the agreement; the limit may not go below what the customer owes." + CUSTOMER_SCOPE,
         body=obj({
             "credit_limit_fen": fen("0 to 1000000000.", minimum=0, maximum=1000000000),
             "billing_day": i64("Day of the month, 1 to 28.", minimum=1, maximum=28, default=1),
         }, required=["credit_limit_fen"]),
-        notes=staff_notes,
+        notes=customer_scope_notes,
     )
 }
 
@@ -1116,7 +1389,7 @@ paths["/api/v1/customers/{id}/credit/payments"] = {
               "retried request records once: the first answers 201, a later one with the "
               "same `request_id` and amount answers 200 with the first payment, and with "
               "another amount 409 `conflict`. Without `request_id` every request "
-              "records a payment."),
+              "records a payment." + CUSTOMER_SCOPE),
         body=obj({
             "amount_fen": fen("1 to 1000000000, and no more than the customer owes now.", minimum=1, maximum=1000000000),
             "method": s("bank_transfer is booked with bank_card.", enum=["cash", "wechat", "alipay", "bank_card", "bank_transfer"]),
@@ -1125,7 +1398,7 @@ paths["/api/v1/customers/{id}/credit/payments"] = {
             "request_id": s("1 to 64 bytes, not blank; makes a retried request record once (per customer)."),
         }, required=["amount_fen", "method"]),
         notes={
-            **staff_notes,
+            **customer_scope_notes,
             "validation_failed": "an unknown method, an amount out of range or more than the customer owes, a bad received_at, or a blank or too long request_id; the message names it",
             "no_credit_account": "the customer has no credit (挂账) agreement",
             "conflict": "the request_id was recorded before with another amount, or a concurrent request with it recorded the payment first",
@@ -1140,9 +1413,74 @@ paths["/api/v1/customers/{id}/statement"] = {
         STAFF_AUTH + ["validation_failed", "customer_not_found", "no_credit_account"],
         desc=(roles("ManageCredit") + " The opening balance, every credit sale, refund and "
               "payment of the calendar month (Asia/Shanghai time) with the balance after "
-              "each, and the closing balance."),
+              "each, and the closing balance." + CUSTOMER_SCOPE),
         params=[query_param("month", "The calendar month, YYYY-MM.", required=True, schema=s(pattern="^[0-9]{4}-[0-9]{2}$"))],
-        notes={**staff_notes, "validation_failed": "`month` is missing or not a month YYYY-MM"},
+        notes={**customer_scope_notes, "validation_failed": "`month` is missing or not a month YYYY-MM"},
+    )
+}
+
+# ---------------------------------------------------------------- privacy (privacy.rs)
+paths["/api/v1/customers/{id}/export"] = {
+    "parameters": [cust_param],
+    "get": op(
+        "exportCustomer", "privacy", "Export everything held about a person (PIPL access right)", STAFF,
+        ok(200, ref("CustomerExport"), "The export, unmasked."),
+        STAFF_AUTH + ["customer_not_found"],
+        desc=(roles("ExportPersonalData") + " Everything held about the customer, "
+              "unmasked (including the ID number): the record, vehicles, contacts, cards "
+              "with balances, points, sales, ledger movements, consents and the audit "
+              "entries about the customer. The export is audited." + CUSTOMER_SCOPE),
+        notes=customer_scope_notes,
+    )
+}
+paths["/api/v1/customers/{id}/anonymize"] = {
+    "parameters": [cust_param],
+    "post": op(
+        "anonymizeCustomer", "privacy", "Erase a person's personal data (PIPL deletion right)", STAFF,
+        ok(200, obj({"id": s(format="uuid"), "anonymized_at": time()}, required=["id", "anonymized_at"]), "Anonymised (or already anonymised: the first time, unchanged)."),
+        STAFF_AUTH + ["customer_not_found"],
+        desc=(roles("Anonymize") + " Erases the name (replaced by `已注销`), phone, ID "
+              "number, address, birthday, occupation, notes, tags, source code and the "
+              "consent flags; deletes the vehicles and contacts; removes a plate bound to "
+              "the customer's cards. Keeps the customer id, member code, cards and "
+              "balances, sales, the ledger, points, the credit agreement, consent records "
+              "and audit entries, so every balance still adds up; cards stay usable. "
+              "Repeating the call changes nothing and answers the same. No body." + CUSTOMER_SCOPE),
+        notes=customer_scope_notes,
+    )
+}
+paths["/api/v1/customers/{id}/consents"] = {
+    "parameters": [cust_param],
+    "post": op(
+        "recordConsent", "privacy", "Record a customer's consent to a purpose, or its withdrawal", STAFF,
+        ok(200, obj({"customer_id": s(format="uuid"), "consents": arr(ref("Consent"), "All the customer's consent records, oldest grant first.")}, required=["customer_id", "consents"]), "Recorded; the customer's consents now."),
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "validation_failed"],
+        desc=(roles("ManageConsent") + " Granting a purpose that is already granted "
+              "changes nothing; withdrawing closes the open grant. `marketing` and "
+              "`sensitive` also set the profile's `consent` flags; withdrawing "
+              "`sensitive` erases the customer's ID number. Audited." + CUSTOMER_SCOPE),
+        body=obj({
+            "purpose": s(enum=CONSENT_PURPOSES),
+            "channel": s("How the customer gave or withdrew it.", enum=CONSENT_CHANNELS),
+            "granted": boolean("true: grant; false: withdraw."),
+        }, required=["purpose", "channel", "granted"]),
+        notes={**customer_scope_notes, "validation_failed": "an unknown purpose or channel"},
+    )
+}
+paths["/api/v1/audit"] = {
+    "get": op(
+        "listAuditEntries", "privacy", "Read the audit log", STAFF,
+        ok(200, obj({"entries": arr(ref("AuditEntry"), "Newest first.")}, required=["entries"]), "Audit entries."),
+        STAFF_AUTH,
+        desc=(roles("ViewAudit") + " The newest entries of the append-only, hash-chained "
+              "audit log (logins, user and station creation, price changes, customer "
+              "creation, reads, searches, exports, anonymisation, consents, card "
+              "changes), whatever the caller's scope."),
+        params=[
+            query_param("target", "Only entries about this target id (e.g. a customer or card id); absent or empty: all."),
+            query_param("limit", "How many entries, 1 to 1000 (values outside are clamped); default 100.", schema={"type": "integer", "format": "int64", "default": 100}),
+        ],
+        notes=staff_notes,
     )
 }
 
@@ -1152,7 +1490,7 @@ paths["/api/v1/adjustments"] = {
         "listAdjustments", "adjustments", "List manual adjustments", STAFF,
         ok(200, obj({"adjustments": arr(ref("Adjustment"), "The 200 newest, newest first.", maxItems=200)}, required=["adjustments"]), "Adjustments."),
         STAFF_AUTH,
-        desc=roles("RequestAdjustment"),
+        desc=roles("RequestAdjustment") + " Lists every adjustment, whatever the caller's scope.",
         params=[query_param("state", "Only adjustments in this state; absent: all. Any other value is 422 `validation_failed`.", schema=s(enum=ADJUSTMENT_STATES))],
         notes=staff_notes,
     ),
@@ -1164,7 +1502,9 @@ paths["/api/v1/adjustments"] = {
               "`pending` and nothing moves until another person approves it "
               "(POST /api/v1/adjustments/{id}/approve). Send either `card_no` with "
               "`amount_fen` (the card's paid balance) or `customer_id` with `points`. The "
-              "card's state is not checked here."),
+              "card's state is not checked here. The card (through its customer, or an "
+              "anonymous card through its issuing station) or the customer must be in the "
+              "caller's scope (403 forbidden otherwise)."),
         body=obj({
             "card_no": s("With amount_fen. " + card_in_desc),
             "amount_fen": fen("With card_no: non-zero, −10000000 to 10000000; positive adds to the card's paid balance, negative takes from it.", minimum=-10000000, maximum=10000000),
@@ -1173,7 +1513,7 @@ paths["/api/v1/adjustments"] = {
             "reason": s("Why: 4 to 500 characters (trimmed).", minLength=4, maxLength=500),
         }, required=["reason"]),
         notes={
-            **staff_notes,
+            "forbidden": forbidden_scope("a card or customer"),
             "validation_failed": "a reason too short or too long, a malformed card number, a zero or too large amount or points, or not exactly one of card_no with amount_fen and customer_id with points; the message names it",
             "card_not_found": "card_no names no card",
             "customer_not_found": "customer_id names no customer",
@@ -1192,9 +1532,10 @@ paths["/api/v1/adjustments/{id}/{decision}"] = {
         desc=(roles("ApproveAdjustment") + " The checker must be someone other than the "
               "maker who asked for it. Approving posts the amount to the card's paid "
               "balance or the customer's points; rejecting moves nothing. Either way the "
-              "decision is final."),
+              "decision is final. The adjustment's card or customer must be in the "
+              "checker's scope (403 forbidden otherwise)."),
         notes={
-            "forbidden": "a POS token, a role that may not approve adjustments, or the caller is the adjustment's maker",
+            "forbidden": "a POS token, a role that may not approve adjustments, the caller is the adjustment's maker, or the adjustment's card or customer is outside the caller's scope",
             "not_found": "no adjustment with this id, or a decision other than approve or reject",
             "conflict": "the adjustment is already approved or rejected",
             "insufficient_balance": "approving would take the card's paid balance or the customer's points below zero; the adjustment stays pending",
@@ -1207,11 +1548,16 @@ paths["/api/v1/cards"] = {
     "post": op(
         "issueCard", "cards", "Issue a card", STAFF,
         ok(201, ref("IssuedCard"), "Issued; the full card number is shown once."),
-        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "card_not_found", "validation_failed"] + CARD_STATE_ERRS,
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "card_not_found", "station_not_found", "validation_failed"] + CARD_STATE_ERRS,
         desc=(roles("IssueCard") + " personal cards are for individuals, company and "
               "fleet_main cards for companies, all three need `customer_id`; anonymous "
               "cards have no customer (register them later); fleet_sub cards name "
-              "`main_card_no` (a usable fleet_main card) and belong to its customer."),
+              "`main_card_no` (a usable fleet_main card) and belong to its customer. "
+              "Scope: the customer, the main card and the issuing station must be in the "
+              "caller's scope (403 forbidden otherwise). The issuing station "
+              "(`station_code`, by default a `station:CODE` user's station) is recorded on "
+              "the card; it puts an anonymous card in scope. An anonymous card issued by a "
+              "user whose scope is not company must have one (422 validation_failed)."),
         body=obj({
             "customer_id": s(format="uuid"),
             "kind": s(enum=CARD_KINDS),
@@ -1220,8 +1566,9 @@ paths["/api/v1/cards"] = {
             "pin": s("6 digits.", pattern="^[0-9]{6}$"),
             "cap_fen": fen("Face-value cap; company and fleet cards only (personal and anonymous cards follow the prepaid-card caps).", minimum=1),
             "balance_mode": s("Default pool.", enum=["pool", "allocated"]),
+            "station_code": s("The issuing station (404 station_not_found if there is none; it must be in the caller's scope). Default: the user's station for a `station:CODE` user, else none; required for an anonymous card issued by a user of region or own scope."),
         }, required=["kind"]),
-        notes={**staff_notes, "card_not_found": "`main_card_no` names no card", "card_frozen": "the main card is frozen", "card_lost": "the main card was reported lost", "card_cancelled": "the main card is cancelled", "card_replaced": "the main card was replaced"},
+        notes={"forbidden": forbidden_scope("a customer, main card or station"), "validation_failed": "a field is missing, malformed or out of range (e.g. a card kind that does not fit the customer, or an anonymous card without `station_code` from a user whose scope is not company); the message names it", "card_not_found": "`main_card_no` names no card", "station_not_found": "`station_code` (or the user's own station) names no station", "card_frozen": "the main card is frozen", "card_lost": "the main card was reported lost", "card_cancelled": "the main card is cancelled", "card_replaced": "the main card was replaced"},
     )
 }
 paths["/api/v1/cards/{card_no}"] = {
@@ -1230,7 +1577,7 @@ paths["/api/v1/cards/{card_no}"] = {
         "getCard", "cards", "A card: state, balance, limits and usage", EITHER,
         ok(200, ref("CardDetail"), "The card."),
         STAFF_AUTH + ["card_not_found"],
-        desc="Staff (any role) or a POS token of any station. Card numbers are masked for roles that may not see personal data; POS tokens see them in full.",
+        desc="Staff (" + ROLE_TEXT["ViewCard"] + "; any card, whatever the caller's scope) or a POS token of any station. Card numbers are masked for roles that may not see personal data; POS tokens see them in full.",
         notes={"forbidden": "a role that may not view cards"},
     )
 }
@@ -1243,12 +1590,12 @@ paths["/api/v1/cards/{card_no}/state"] = {
         desc=(roles("ManageCard") + " Allowed moves: active → frozen/lost/cancelled; frozen → "
               "active/lost/cancelled; lost → active/cancelled. Cancelled and replaced are "
               "final. A card is cancelled only when it holds no money. Back to active "
-              "resets the wrong-PIN count. Replace a card with POST …/replace."),
+              "resets the wrong-PIN count. Replace a card with POST …/replace." + CARD_SCOPE),
         body=obj({
             "state": s(enum=CARD_STATES[:4]),
             "reason": s("At most 200 characters."),
         }, required=["state"]),
-        notes={**staff_notes, "card_not_usable": "the card cannot move from its state to this one", "validation_failed": "an unknown state, `replaced`, or a reason over 200 characters"},
+        notes={**card_scope_notes, "card_not_usable": "the card cannot move from its state to this one", "validation_failed": "an unknown state, `replaced`, or a reason over 200 characters"},
     )
 }
 paths["/api/v1/cards/{card_no}/replace"] = {
@@ -1259,8 +1606,8 @@ paths["/api/v1/cards/{card_no}/replace"] = {
         STAFF_AUTH + ["card_not_found", "card_not_usable", "conflict"],
         desc=(roles("ManageCard") + " The new card carries the balance (paid and bonus), "
               "rules, cap and sub-cards, without a PIN; the old card becomes `replaced`. "
-              "Refused while a pump authorisation is pending on the card."),
-        notes={**staff_notes, "card_not_usable": "the card is cancelled or replaced, or a pump authorisation is pending", "conflict": "the new card number drawn is in use (retry)"},
+              "Refused while a pump authorisation is pending on the card." + CARD_SCOPE),
+        notes={**card_scope_notes, "card_not_usable": "the card is cancelled or replaced, or a pump authorisation is pending", "conflict": "the new card number drawn is in use (retry)"},
     )
 }
 paths["/api/v1/cards/{card_no}/register"] = {
@@ -1269,9 +1616,9 @@ paths["/api/v1/cards/{card_no}/register"] = {
         "registerCard", "cards", "Register an anonymous card to an individual customer (转卡)", STAFF,
         ok(200, ref("CardSummary"), "The registered card."),
         STAFF_AUTH + BODY_ERRORS + ["card_not_found", "customer_not_found", "validation_failed", "card_not_usable"] + CARD_STATE_ERRS,
-        desc=roles("ManageCard"),
+        desc=roles("ManageCard") + CARD_SCOPE + " The customer must be in the caller's scope too.",
         body=obj({"customer_id": s(format="uuid")}, required=["customer_id"]),
-        notes={**staff_notes, "validation_failed": "the customer is not an individual", "card_not_usable": "the card is not anonymous"},
+        notes={"forbidden": forbidden_scope("the card or the customer"), "validation_failed": "the customer is not an individual", "card_not_usable": "the card is not anonymous"},
     )
 }
 paths["/api/v1/cards/{card_no}/limits"] = {
@@ -1280,9 +1627,9 @@ paths["/api/v1/cards/{card_no}/limits"] = {
         "setCardLimits", "cards", "Replace a card's rules (limits)", STAFF,
         ok(200, obj({"card_no": s(card_no_desc), "limits": ref("CardRules")}, required=["card_no", "limits"]), "The card's rules now."),
         STAFF_AUTH + BODY_ERRORS + ["card_not_found", "validation_failed"],
-        desc=roles("ManageCard") + " The body replaces all of the card's rules; `{}` removes them.",
+        desc=roles("ManageCard") + " The body replaces all of the card's rules; `{}` removes them." + CARD_SCOPE,
         body=ref("CardRules"),
-        notes={**staff_notes, "invalid_json": "the body is not valid JSON, or names an unknown rule"},
+        notes={**card_scope_notes, "invalid_json": "the body is not valid JSON, or names an unknown rule"},
     )
 }
 paths["/api/v1/cards/{card_no}/pin"] = {
@@ -1291,9 +1638,9 @@ paths["/api/v1/cards/{card_no}/pin"] = {
         "setCardPin", "cards", "Set, change or remove a card's PIN", STAFF,
         ok(200, obj({"card_no": s(card_no_desc), "pin_set": boolean()}, required=["card_no", "pin_set"]), "Done."),
         STAFF_AUTH + BODY_ERRORS + ["card_not_found", "validation_failed"],
-        desc=roles("ManageCard") + " Also unlocks a card locked by wrong PINs (the count is reset).",
+        desc=roles("ManageCard") + " Also unlocks a card locked by wrong PINs (the count is reset)." + CARD_SCOPE,
         body=obj({"pin": nullable(s("6 digits; null or absent removes the PIN.", pattern="^[0-9]{6}$"))}),
-        notes=staff_notes,
+        notes=card_scope_notes,
     )
 }
 paths["/api/v1/cards/{card_no}/allocations"] = {
@@ -1304,13 +1651,14 @@ paths["/api/v1/cards/{card_no}/allocations"] = {
         STAFF_AUTH + BODY_ERRORS + ["insufficient_balance", "card_not_found", "conflict", "validation_failed", "card_not_usable"] + CARD_STATE_ERRS,
         desc=(roles("ManageCard") + " Needs a fleet_main card in allocated mode and one of "
               "its sub-cards, both active. Reusing a `request_id` answers 409 conflict "
-              "(it is not replayed)."),
+              "(it is not replayed). The main card must be in the caller's scope (403 "
+              "forbidden otherwise)."),
         body=obj({
             "sub_card_no": s(card_in_desc),
             "amount_fen": fen("Positive: main → sub; negative: sub → main. Non-zero, |amount| ≤ 100000000.", minimum=-100000000, maximum=100000000),
             "request_id": s("At most 64 characters; makes the move once-only per main card."),
         }, required=["sub_card_no", "amount_fen"]),
-        notes={**staff_notes, "conflict": "this request_id was used before", "card_not_usable": "the card is not a fleet main card in allocated mode", "insufficient_balance": "the card giving the money does not hold enough", "validation_failed": "a zero or too large amount, a card that is not a sub-card of this main card, or a request_id over 64 characters"},
+        notes={**card_scope_notes, "conflict": "this request_id was used before", "card_not_usable": "the card is not a fleet main card in allocated mode", "insufficient_balance": "the card giving the money does not hold enough", "validation_failed": "a zero or too large amount, a card that is not a sub-card of this main card, or a request_id over 64 characters"},
     )
 }
 
@@ -1352,7 +1700,7 @@ paths["/api/v1/pos/sales"] = {
         body=ref("SaleRequest"),
         notes={
             **pos_notes,
-            "validation_failed": "a field is missing, malformed or out of range (e.g. pos_txn_id absent or empty, a bad occurred_at, a card payment without a card, a credit payment without an identified customer, an authorization_id of another card or station); the message names it",
+            "validation_failed": "a field is missing, malformed or out of range (e.g. pos_txn_id absent or empty, a bad occurred_at, a card payment without a card, a credit payment without an identified customer or without that customer's card as customer.card_no, an authorization_id of another card or station); the message names it",
             "card_not_found": "customer.card_no or a payment's card_no names no card",
             "authorization_not_found": "authorization_id names no pump authorisation",
         },
@@ -1414,12 +1762,21 @@ paths["/api/v1/pos/authorizations/{id}/void"] = {
         "voidAuthorization", "pos", "Release a pump authorisation", POS,
         ok(200, obj({"authorization_id": s(format="uuid"), "state": s("voided, or expired if the hold had already expired.", enum=["voided", "expired"])}, required=["authorization_id", "state"]), "Released (repeating the call answers the same)."),
         ["unauthorized", "forbidden", "authorization_not_found", "authorization_closed"],
-        desc="Releases a pending hold of this station's POS. Voiding a hold that is already voided or expired answers 200 with its state; one captured by a sale answers 422 authorization_closed.",
+        desc="Releases a pending hold of this station's POS. Voiding a hold that is already voided or expired answers 200 with its state; one captured by a sale answers 422 authorization_closed." + TOKEN_NOTE.replace("; a `station_code` of another station: 403 wrong_station", ""),
         notes={**pos_notes, "authorization_not_found": "no pump authorisation with this id at this station", "authorization_closed": "the authorisation was captured by a sale"},
     )
 }
 
 # ---------------------------------------------------------------- ops
+paths["/api/v1/ledger/check"] = {
+    "get": op(
+        "checkLedger", "ops", "Check the ledger (as `forecourt check`)", STAFF,
+        ok(200, ref("LedgerCheck"), "The check's report; `clean` is false when a problem was found."),
+        STAFF_AUTH,
+        desc=roles("RunCheck") + " Recomputes every cached balance from the transfers and checks every invariant, for monitoring. Reads only.",
+        notes=staff_notes,
+    )
+}
 paths["/api/v1/openapi.json"] = {
     "get": {
         "operationId": "getOpenApi",
@@ -1456,6 +1813,8 @@ paths["/metrics"] = {
     }
 }
 
+finish(paths)
+
 doc = {
     "openapi": "3.1.0",
     "info": {
@@ -1471,13 +1830,38 @@ doc = {
             "UTC (`2026-11-20T00:30:00Z`) and accepts any offset. Business days and "
             "months (card limits, usage) follow the station's time zone.\n\n"
             "**Authentication.** `Authorization: Bearer <token>`. Staff get a token "
-            "(`fcs_…`) from `POST /api/v1/auth/login`; each station's POS has a token "
-            "(`fcp_…`, created with `forecourt pos-token create`). A missing, unknown, "
-            "expired or revoked token answers 401 `unauthorized`; a token of the wrong "
-            "kind answers 403 `forbidden`; a POS token naming another station's "
-            "`station_code` answers 403 `wrong_station`. Staff rights follow the role "
-            "(admin, region_manager, station_manager, account_manager, cashier, "
-            "analyst); personal data is masked for cashier and analyst.\n\n"
+            "(`fcs_…`) from `POST /api/v1/auth/login`, which also sets it as the "
+            "console's session cookie `fc_session` (`HttpOnly`, `SameSite=Strict`) and "
+            "returns a `csrf_token`. A request authenticated by the cookie (no "
+            "bearer token) with a method other than GET, HEAD or OPTIONS must "
+            "send the header `X-CSRF-Token: <csrf_token>`, else 403 `forbidden`. A staff "
+            "session ends 12 hours after login, after 30 minutes unused, or at logout. "
+            "Each station's POS has a token (`fcp_…`, created with `forecourt pos-token "
+            "create`); the POS calls also take a staff user whose role may sell (" + ROLE_TEXT["Sell"] + ") "
+            "and whose scope is one station, acting as that station's POS. A missing, "
+            "unknown, expired or revoked token answers 401 `unauthorized`; a caller of "
+            "the wrong kind answers 403 `forbidden`; a POS naming another station's "
+            "`station_code` answers 403 `wrong_station`. Sign-in attempts are limited "
+            "per client address and customer lookups per user (429 `rate_limited`).\n\n"
+            "**Roles.** Staff rights follow the role (admin, region_manager, "
+            "station_manager, account_manager, cashier, analyst); each operation lists "
+            "the roles that may call it (403 `forbidden` for the others). Personal data "
+            "is shown unmasked only to roles that may see it (" + ROLE_TEXT["SeePersonalData"] + ") "
+            "and only for customers in the user's scope (card numbers follow the role "
+            "alone); ID numbers are always masked except in the export.\n\n"
+            "**Scope.** Each staff user also has a data scope: `company` (everywhere), "
+            "`region:CODE` (the region's stations), `station:CODE` (one station) or "
+            "`own` (the customers whose `account_manager_id` is the user; no station). A "
+            "customer is in a region's or station's scope through its home station; a "
+            "card through its customer, or an anonymous card through the station that "
+            "issued it. Acting on a customer, card or station outside the scope answers "
+            "403 `forbidden`: a new customer's home station, vehicles, the credit "
+            "agreement, credit payments and statements, consents, export and "
+            "anonymisation, adjustments (asking and deciding), issuing and managing "
+            "cards, and setting a station's prices. Reading a profile or searching is not "
+            "refused, but the personal data of customers outside the scope comes back "
+            "masked; reading cards, prices, the adjustment list and the audit log is not "
+            "limited by scope.\n\n"
             "**Errors.** Every error is `{\"error\": {\"code\", \"message\"}}` (schema "
             "`Error`, which lists every code and its status). Besides the responses "
             "listed per operation, any `/api/v1` route answers 405 "
@@ -1500,8 +1884,9 @@ doc = {
         {"name": "customers", "description": "Customers (members), their vehicles and credit (agreement, payments received, statements)."},
         {"name": "adjustments", "description": "Manual adjustments of card balances and points, under maker-checker (one person asks, another approves)."},
         {"name": "cards", "description": "Fuel cards: issue, state, limits, PIN, fleet allocation."},
-        {"name": "pos", "description": "Calls from the station's POS (till or forecourt controller), with the station's POS token."},
-        {"name": "ops", "description": "Health, metrics and this document."},
+        {"name": "privacy", "description": "Personal data rights under PIPL (export, anonymisation, consent) and the audit log."},
+        {"name": "pos", "description": "Calls from the station's POS (till or forecourt controller), with the station's POS token or as a staff user of one station who may sell."},
+        {"name": "ops", "description": "Health, metrics, the ledger check and this document."},
     ],
     "paths": paths,
     "components": {
@@ -1510,7 +1895,13 @@ doc = {
                 "type": "http",
                 "scheme": "bearer",
                 "bearerFormat": "fcs_<64 hex>",
-                "description": "A staff session token from POST /api/v1/auth/login (12 hours by default; revoked by POST /api/v1/auth/logout).",
+                "description": "A staff session token from POST /api/v1/auth/login; the session ends 12 hours after login or after 30 minutes unused (by default), or when revoked by POST /api/v1/auth/logout. Wins over a session cookie sent alongside.",
+            },
+            "sessionCookie": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "fc_session",
+                "description": "The console's staff session: the same token, set by POST /api/v1/auth/login (`HttpOnly`, `SameSite=Strict`, `Path=/`). Used only when no bearer token (`Authorization: Bearer …`) is sent. A request with a method other than GET, HEAD or OPTIONS must also send the header `X-CSRF-Token` with the login's `csrf_token`, else 403 forbidden.",
             },
             "posToken": {
                 "type": "http",
@@ -1521,6 +1912,15 @@ doc = {
         },
         "schemas": schemas,
         "responses": responses,
+        "parameters": {
+            "CsrfToken": {
+                "name": "X-CSRF-Token",
+                "in": "header",
+                "required": False,
+                "description": "The `csrf_token` returned by POST /api/v1/auth/login (64 hex digits). Required when the request is authenticated by the `fc_session` cookie (else 403 forbidden); not needed with a bearer token.",
+                "schema": s(pattern="^[0-9a-fA-F]{64}$"),
+            }
+        },
     },
 }
 

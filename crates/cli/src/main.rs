@@ -89,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Privacy housekeeping (PIPL retention).
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
     /// The keys that encrypt personal data at rest.
     Keys {
         #[command(subcommand)]
@@ -164,6 +169,13 @@ enum PosTokenCommand {
         #[arg(long)]
         label: Option<String>,
     },
+    /// Revoke every POS token of a station (a stolen or retired till).
+    Revoke {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        station: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,6 +195,40 @@ enum UsersCommand {
         /// Read the password from standard input (its first line).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+    /// Disable a user and end their sessions (`--enable` to undo).
+    Disable {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Set a new password (read from standard input), unlock the user and end their
+    /// sessions.
+    Password {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// Anonymise customers whose data is past retention: created more than YEARS ago,
+    /// no sale in the last YEARS years and no money left on their cards.
+    Retention {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        years: u32,
+        /// Only list how many would be anonymised.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -217,6 +263,31 @@ pub fn data_key_path(url: &DbUrl) -> PathBuf {
         Some(p) => PathBuf::from(format!("{p}.keys")),
         None => PathBuf::from("forecourt.keys"),
     }
+}
+
+/// Records an administration command in the audit log, as done from the command line.
+async fn cli_audit(
+    store: &Store,
+    action: &str,
+    kind: &str,
+    id: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    store
+        .audit(&forecourt_store::audit::AuditEntry {
+            actor: &actor,
+            action,
+            target_kind: kind,
+            target_id: Some(id),
+            source: None,
+            detail,
+        })
+        .await?;
+    Ok(())
 }
 
 /// Replaces a key file atomically, readable by its owner only.
@@ -351,6 +422,14 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .await
                 .map_err(api_error)?;
+                cli_audit(
+                    &store,
+                    "station.create",
+                    "station",
+                    &code,
+                    serde_json::json!({}),
+                )
+                .await?;
                 println!("station {code} added");
                 Ok(())
             }
@@ -388,7 +467,57 @@ async fn main() -> anyhow::Result<()> {
                 "POS token for station {} (shown once; store it in the POS):",
                 s.code
             );
+            cli_audit(
+                &store,
+                "pos_token.create",
+                "station",
+                &s.code,
+                serde_json::json!({}),
+            )
+            .await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Privacy {
+            command: PrivacyCommand::Retention { db, years, dry_run },
+        } => {
+            if years == 0 {
+                bail!("--years must be at least 1");
+            }
+            let (_, store) = open(&db.db).await?;
+            let cutoff = (chrono::Utc::now() - chrono::Duration::days(i64::from(years) * 365))
+                .timestamp_micros();
+            let mut total = 0;
+            loop {
+                let ids = store.customers_past_retention(cutoff, 500).await?;
+                if dry_run || ids.is_empty() {
+                    total += ids.len();
+                    break;
+                }
+                for id in &ids {
+                    let mut tx = store.begin().await?;
+                    tx.anonymize_customer(id).await?;
+                    tx.audit(&forecourt_store::audit::AuditEntry {
+                        actor: "system",
+                        action: "customer.anonymize",
+                        target_kind: "customer",
+                        target_id: Some(id),
+                        source: None,
+                        detail: serde_json::json!({"reason": "retention", "years": years}),
+                    })
+                    .await?;
+                    tx.commit().await?;
+                }
+                total += ids.len();
+            }
+            println!(
+                "{} {total} customers past {years} years of retention",
+                if dry_run {
+                    "would anonymise"
+                } else {
+                    "anonymised"
+                }
+            );
             Ok(())
         }
         Command::Keys { command } => {
@@ -432,6 +561,94 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::PosToken {
+            command: PosTokenCommand::Revoke { db, station },
+        } => {
+            let (_, store) = open(&db.db).await?;
+            let Some(s) = store.station_by_code(&station).await? else {
+                bail!("no station {station}")
+            };
+            let mut tx = store.begin().await?;
+            let n = tx.revoke_pos_tokens(&s.station_id).await?;
+            tx.commit().await?;
+            cli_audit(
+                &store,
+                "pos_token.revoke",
+                "station",
+                &station,
+                serde_json::json!({"revoked": n}),
+            )
+            .await?;
+            println!("revoked {n} POS tokens of station {station}");
+            Ok(())
+        }
+        Command::Users {
+            command:
+                UsersCommand::Disable {
+                    db,
+                    username,
+                    enable,
+                },
+        } => {
+            let (_, store) = open(&db.db).await?;
+            let mut tx = store.begin().await?;
+            if !tx.set_user_disabled(&username, !enable).await? {
+                bail!("no user {username}");
+            }
+            tx.commit().await?;
+            cli_audit(
+                &store,
+                if enable {
+                    "user.enable"
+                } else {
+                    "user.disable"
+                },
+                "user",
+                &username,
+                serde_json::json!({}),
+            )
+            .await?;
+            println!(
+                "user {username} {}",
+                if enable {
+                    "enabled"
+                } else {
+                    "disabled; sessions ended"
+                }
+            );
+            Ok(())
+        }
+        Command::Users {
+            command:
+                UsersCommand::Password {
+                    db,
+                    username,
+                    password_stdin: _,
+                },
+        } => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            let password = input.lines().next().unwrap_or("").to_string();
+            forecourt_server::secret::check_password_rules(&password)
+                .map_err(|m| anyhow::anyhow!("password: {m}"))?;
+            let hash = forecourt_server::secret::hash_password(&password)?;
+            let (_, store) = open(&db.db).await?;
+            let mut tx = store.begin().await?;
+            if !tx.set_password(&username, &hash).await? {
+                bail!("no user {username}");
+            }
+            tx.commit().await?;
+            cli_audit(
+                &store,
+                "user.password",
+                "user",
+                &username,
+                serde_json::json!({}),
+            )
+            .await?;
+            println!("password of {username} changed; sessions ended");
+            Ok(())
+        }
         Command::Users {
             command:
                 UsersCommand::Add {
@@ -455,6 +672,14 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .map_err(api_error)?;
+            cli_audit(
+                &store,
+                "user.create",
+                "user",
+                &username,
+                serde_json::json!({"role": role}),
+            )
+            .await?;
             println!("user {username} added with role {role}");
             Ok(())
         }

@@ -2081,7 +2081,11 @@ impl Tx {
 }
 
 /// A table with sealed columns: its name, its id column, and (column, field name) pairs.
-type SealedTable = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+type SealedTable = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 const SEALED: &[SealedTable] = &[
     (
@@ -2172,5 +2176,83 @@ impl Store {
             tx.commit().await?;
         }
         Ok(changed)
+    }
+}
+
+impl Store {
+    /// Customers whose personal data is past its retention: not yet anonymised, created
+    /// before `cutoff`, with no sale since `cutoff` and no money left on any card.
+    pub async fn customers_past_retention(
+        &self,
+        cutoff: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select c.customer_id from customer c where c.anonymized_at is null and c.created_at < $1 \
+             and not exists (select 1 from sale s where s.customer_id = c.customer_id and s.occurred_at >= $1) \
+             and not exists (select 1 from card k join account a on a.account_id in ('card:' || k.card_id || ':paid', 'card:' || k.card_id || ':bonus') \
+                             where k.customer_id = c.customer_id and a.credits_posted - a.debits_posted + a.debits_pending > 0) \
+             order by c.created_at limit $2",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(self.read())
+        .await?)
+    }
+}
+
+impl Tx {
+    /// Revokes every live POS token of a station; returns how many.
+    pub async fn revoke_pos_tokens(&mut self, station_id: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "update pos_token set revoked_at = $1 where station_id = $2 and revoked_at is null",
+        )
+        .bind(now_us())
+        .bind(station_id)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected())
+    }
+
+    /// Disables (or enables) a staff user; disabling ends their sessions.
+    pub async fn set_user_disabled(
+        &mut self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query("update staff_user set disabled = $1 where username = $2")
+            .bind(i64::from(disabled))
+            .bind(username)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        if disabled {
+            sqlx::query("update staff_session set revoked_at = $1 where revoked_at is null and user_id in (select user_id from staff_user where username = $2)")
+                .bind(now_us())
+                .bind(username)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(n == 1)
+    }
+
+    /// Sets a new password hash, clears the lockout and ends the user's sessions.
+    pub async fn set_password(
+        &mut self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query("update staff_user set password_hash = $1, failed_logins = 0, locked_until = null where username = $2")
+            .bind(password_hash)
+            .bind(username)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        sqlx::query("update staff_session set revoked_at = $1 where revoked_at is null and user_id in (select user_id from staff_user where username = $2)")
+            .bind(now_us())
+            .bind(username)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(n == 1)
     }
 }

@@ -565,3 +565,48 @@ async fn a_rotated_key_re_encrypts_and_a_wrong_key_is_refused() {
         Err(StoreError::Config(_))
     ));
 }
+
+#[tokio::test]
+async fn retention_picks_only_customers_without_recent_activity_or_money() {
+    let url = testing::fresh_db().await.unwrap();
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
+    let idle = card(&store, "1000010000000000011").await;
+    let funded = card(&store, "1000010000000000012").await;
+    fund(&store, &funded, 100, "r1").await;
+    // Both customers were registered ten years ago.
+    sqlx_exec(&url, "update customer set created_at = 0").await;
+    let cutoff = forecourt_store::now_us() - 5 * 365 * 86_400_000_000;
+    let due = store.customers_past_retention(cutoff, 10).await.unwrap();
+    let owner = |card_id: String| {
+        let store = store.clone();
+        async move {
+            store
+                .card_by_id(&card_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .customer_id
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        due,
+        vec![owner(idle).await],
+        "the customer with money on a card is kept"
+    );
+    let mut tx = store.begin().await.unwrap();
+    tx.anonymize_customer(&due[0]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        store
+            .customers_past_retention(cutoff, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "anonymised once"
+    );
+    let _ = owner(funded).await;
+    assert_clean(&store).await;
+}
