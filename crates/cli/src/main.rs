@@ -1,5 +1,6 @@
 //! The `forecourt` command: thin wiring of the store and the server.
 
+mod bench;
 mod demo;
 
 use anyhow::{bail, Context};
@@ -88,6 +89,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Benchmarks that print their figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
     },
     /// Privacy housekeeping (PIPL retention).
     Privacy {
@@ -214,6 +220,24 @@ enum UsersCommand {
         username: String,
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// POS card sales through HTTP at concurrent connections (full ledger and loyalty),
+    /// then `check`: sales/s and latency p50/p99.
+    Pos {
+        /// An empty database; by default a temporary SQLite file.
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Funded cards the sales are spread over.
+        #[arg(long, default_value_t = 1_000)]
+        cards: usize,
     },
 }
 
@@ -477,6 +501,23 @@ async fn main() -> anyhow::Result<()> {
             .await?;
             println!("{token}");
             Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Pos {
+                    db,
+                    connections,
+                    seconds,
+                    cards,
+                },
+        } => {
+            bench::run(bench::PosBench {
+                db,
+                connections: connections.max(1),
+                seconds,
+                cards: cards.max(1),
+            })
+            .await
         }
         Command::Privacy {
             command: PrivacyCommand::Retention { db, years, dry_run },

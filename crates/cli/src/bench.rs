@@ -1,0 +1,255 @@
+//! `forecourt bench pos`: POS card sales through HTTP at a number of concurrent
+//! connections, with the full ledger and loyalty path, then `check`. Prints sales/s and
+//! latency percentiles.
+
+use anyhow::{bail, Context};
+use axum::body::Body;
+use axum::http::Request;
+use forecourt_server::{AppState, Config, Secret};
+use forecourt_store::{DbUrl, Store, Vault};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tower::ServiceExt;
+
+pub struct PosBench {
+    pub db: Option<String>,
+    pub connections: usize,
+    pub seconds: u64,
+    pub cards: usize,
+}
+
+async fn oneshot(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))?;
+    let res = app.clone().oneshot(req).await?;
+    let status = res.status();
+    let bytes = res.into_body().collect().await?.to_bytes();
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{method} {path}: {status} {v}");
+    }
+    Ok(v)
+}
+
+/// A minimal HTTP/1.1 keep-alive client: one request at a time on one connection.
+struct Conn {
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    async fn post(&mut self, path: &str, token: &str, body: &str) -> anyhow::Result<u16> {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .context("status line")?
+            .parse()?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse()?;
+                }
+            }
+        }
+        let mut buf = vec![0; length];
+        self.reader.read_exact(&mut buf).await?;
+        Ok(status)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+pub async fn run(b: PosBench) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("forecourt-bench-{}", std::process::id()));
+    let url = match &b.db {
+        Some(u) => DbUrl::parse(u)?,
+        None => {
+            std::fs::create_dir_all(&dir)?;
+            DbUrl::parse(&format!("sqlite://{}/bench.db", dir.display()))?
+        }
+    };
+    let vault = Vault::from_key_material(&Vault::generate_key_material())?;
+    let store = Store::open(&url, vault).await?;
+    if !store.stations().await?.is_empty() {
+        bail!("the benchmark needs an empty database; {url} has stations");
+    }
+    let password = "Bench-pass-12345";
+    forecourt_server::api::create_user(&store, "bench", "admin", None, password)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let state = AppState::new(
+        store.clone(),
+        Secret::from_bytes(rand::random()),
+        Config::default(),
+    );
+    let app = forecourt_server::router(state.clone());
+    let staff = oneshot(
+        &app,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        json!({"username": "bench", "password": password}),
+    )
+    .await?["token"]
+        .as_str()
+        .context("token")?
+        .to_string();
+    oneshot(
+        &app,
+        "POST",
+        "/api/v1/stations",
+        &staff,
+        json!({"code": "B001", "name": "Bench"}),
+    )
+    .await?;
+    let pos = forecourt_server::secret::new_token("fcp_");
+    let s = store.station_by_code("B001").await?.context("station")?;
+    let mut tx = store.begin().await?;
+    tx.create_pos_token(
+        &forecourt_server::secret::token_hash(&pos),
+        &s.station_id,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    eprintln!("creating {} customers with funded cards…", b.cards);
+    let mut cards = Vec::with_capacity(b.cards);
+    for i in 0..b.cards {
+        let c = oneshot(&app, "POST", "/api/v1/customers", &staff, json!({"kind": "individual", "name": "压测", "phone": format!("13{:09}", 200_000_000 + i)})).await?;
+        let card = oneshot(
+            &app,
+            "POST",
+            "/api/v1/cards",
+            &staff,
+            json!({"customer_id": c["id"], "kind": "personal"}),
+        )
+        .await?;
+        let no = card["card_no"].as_str().context("card_no")?.to_string();
+        oneshot(&app, "POST", "/api/v1/pos/recharges", &pos, json!({"pos_txn_id": format!("R{i}"), "station_code": "B001", "occurred_at": chrono::Utc::now().to_rfc3339(), "card_no": no, "amount_fen": 500_000, "payments": [{"method": "cash", "amount_fen": 500_000}]})).await?;
+        cards.push(no);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(forecourt_server::serve(state, listener));
+    eprintln!(
+        "{} connections for {} s against {} ({})…",
+        b.connections,
+        b.seconds,
+        addr,
+        store.backend().name()
+    );
+    let deadline = Instant::now() + Duration::from_secs(b.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..b.connections {
+        // Each connection has its own cards, as tills serve different drivers.
+        let mine: Vec<String> = cards
+            .iter()
+            .skip(c)
+            .step_by(b.connections)
+            .cloned()
+            .collect();
+        let pos = pos.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn { reader: BufReader::new(TcpStream::connect(addr).await?) };
+            let mut latencies = Vec::new();
+            let mut failures = 0u64;
+            let mut n = 0usize;
+            let at = chrono::Utc::now().to_rfc3339();
+            while Instant::now() < deadline && !mine.is_empty() {
+                let card = &mine[n % mine.len()];
+                // 1 to 2 litres of 92# at 7.42 CNY/L: a card lasts the whole run.
+                let ml = 1_000 + (n % 1_000) as i64;
+                let net = (ml * 742 + 500) / 1_000;
+                let body = json!({"pos_txn_id": format!("B{c}-{n}"), "station_code": "B001", "occurred_at": at, "customer": {"card_no": card},
+                    "lines": [{"product_code": "GASOLINE_92", "volume_ml": ml, "unit_price_fen": 742}],
+                    "payments": [{"method": "card", "card_no": card, "amount_fen": net}]})
+                .to_string();
+                let t = Instant::now();
+                let status = conn.post("/api/v1/pos/sales", &pos, &body).await?;
+                latencies.push(t.elapsed());
+                if status != 201 {
+                    failures += 1;
+                }
+                n += 1;
+            }
+            Ok::<_, anyhow::Error>((latencies, failures))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (l, f) = t.await??;
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = started.elapsed();
+    server.abort();
+    latencies.sort();
+    let report = store.check().await?;
+    println!("backend:      {}", store.backend().name());
+    println!("connections:  {}", b.connections);
+    println!(
+        "sales:        {} in {:.1} s, {} refused or failed",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        failures
+    );
+    println!(
+        "throughput:   {:.0} sales/s",
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "latency:      p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "check:        {}",
+        if report.is_clean() {
+            "clean"
+        } else {
+            "NOT clean"
+        }
+    );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if failures > 0 || !report.is_clean() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
