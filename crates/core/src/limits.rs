@@ -151,6 +151,14 @@ impl CardRules {
         Ok(())
     }
 
+    /// Whether any rule looks at what the card already used today or this month.
+    pub fn depends_on_usage(&self) -> bool {
+        self.sales_per_day.is_some()
+            || self.amount_per_day_fen.is_some()
+            || self.amount_per_month_fen.is_some()
+            || self.volume_per_day_ml.is_some()
+    }
+
     /// Whether the PIN must be given for this card regardless of the holder's choice.
     pub fn driver_pin_required(&self) -> bool {
         self.driver_pin.as_ref().is_some_and(|r| r.value && r.hard)

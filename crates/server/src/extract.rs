@@ -122,7 +122,7 @@ async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     if let Some(token) = bearer(parts) {
         let hash = token_hash(token);
         if token.starts_with("fcp_") {
-            if let Some(station) = state.store().pos_token_station(&hash).await? {
+            if let Some(station) = state.cache().pos_station(state.store(), &hash).await? {
                 return Ok(Caller::Pos(station));
             }
         } else if let Some(user) = state.store().session_user(&hash, now, idle_us).await? {

@@ -162,6 +162,26 @@ pub async fn decide_adjustment(
         return Err(ApiError::new("not_found", "approve or reject"));
     }
     let store = state.store();
+    // The scope checks read with other connections, so they come before the
+    // transaction (its target never changes).
+    let target = store
+        .adjustment(&id)
+        .await?
+        .ok_or_else(|| ApiError::new("not_found", "no such adjustment"))?;
+    if let Some(card) = &target.card_id {
+        let card = store
+            .card_by_id(card)
+            .await?
+            .ok_or_else(|| ApiError::internal("adjustment card vanished"))?;
+        crate::access::require_card(&state, &me, &card).await?;
+    }
+    if let Some(customer) = &target.customer_id {
+        let c = store
+            .customer(customer)
+            .await?
+            .ok_or_else(|| ApiError::internal("adjustment customer vanished"))?;
+        crate::access::require_customer(&state, &me, &c).await?;
+    }
     let mut tx = store.begin().await?;
     let a = tx
         .lock_adjustment(&id)
@@ -177,20 +197,6 @@ pub async fn decide_adjustment(
         return Err(ApiError::forbidden(
             "an adjustment is approved by someone other than who asked for it",
         ));
-    }
-    if let Some(card) = &a.card_id {
-        let card = store
-            .card_by_id(card)
-            .await?
-            .ok_or_else(|| ApiError::internal("adjustment card vanished"))?;
-        crate::access::require_card(&state, &me, &card).await?;
-    }
-    if let Some(customer) = &a.customer_id {
-        let c = store
-            .customer(customer)
-            .await?
-            .ok_or_else(|| ApiError::internal("adjustment customer vanished"))?;
-        crate::access::require_customer(&state, &me, &c).await?;
     }
     let mut journal_id = None;
     if decision == "approve" {

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod api;
+pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod extract;
@@ -73,6 +74,7 @@ struct Inner {
     config: Config,
     metrics: metrics::Metrics,
     limiter: ratelimit::RateLimiter,
+    cache: cache::Cache,
 }
 
 /// What every handler gets: the store, the secret, the settings and the metrics.
@@ -87,6 +89,7 @@ impl AppState {
             config,
             metrics: metrics::Metrics::default(),
             limiter: Default::default(),
+            cache: Default::default(),
         }))
     }
 
@@ -108,6 +111,10 @@ impl AppState {
 
     pub fn limiter(&self) -> &ratelimit::RateLimiter {
         &self.0.limiter
+    }
+
+    pub fn cache(&self) -> &cache::Cache {
+        &self.0.cache
     }
 }
 

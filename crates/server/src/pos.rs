@@ -300,6 +300,7 @@ struct Key<'a> {
 }
 
 /// Who the sale is for, identified by card, phone, plate or member code.
+#[derive(Clone)]
 struct Identified {
     customer: Option<Customer>,
     card: Option<Card>,
@@ -307,7 +308,10 @@ struct Identified {
     messages: Vec<String>,
 }
 
-async fn identify(state: &AppState, tx: &mut Tx, r: Option<&CustomerRef>) -> Planned<Identified> {
+/// Reads who the sale is for before the transaction starts: a transaction must never wait
+/// for a second pooled connection (on PostgreSQL both come from one pool, so concurrent
+/// sales could each hold one and wait for another).
+async fn identify(state: &AppState, r: Option<&CustomerRef>) -> Planned<Identified> {
     let mut out = Identified {
         customer: None,
         card: None,
@@ -318,7 +322,7 @@ async fn identify(state: &AppState, tx: &mut Tx, r: Option<&CustomerRef>) -> Pla
     let store = state.store();
     let ids: Vec<String> = if let Some(no) = &r.card_no {
         let no = parse_card_no("customer.card_no", no)?;
-        let card = tx
+        let card = store
             .card_by_no(no.as_str())
             .await?
             .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))?;
@@ -349,7 +353,7 @@ async fn identify(state: &AppState, tx: &mut Tx, r: Option<&CustomerRef>) -> Pla
             out.messages
                 .push("no member found: sold as a walk-in sale".into());
         }
-        [one] => out.customer = tx.customer(one).await?,
+        [one] => out.customer = store.customer(one).await?,
         [_, _, ..] => out
             .messages
             .push("several members match: identify by card or member code to earn points".into()),
@@ -358,7 +362,7 @@ async fn identify(state: &AppState, tx: &mut Tx, r: Option<&CustomerRef>) -> Pla
     Ok(out)
 }
 
-async fn line_inputs(tx: &mut Tx, lines: &[LineBody]) -> Planned<Vec<LineInput>> {
+async fn line_inputs(state: &AppState, lines: &[LineBody]) -> Planned<Vec<LineInput>> {
     let mut out = Vec::with_capacity(lines.len());
     if lines.len() > pricing::LINES_MAX {
         return Err(
@@ -366,9 +370,13 @@ async fn line_inputs(tx: &mut Tx, lines: &[LineBody]) -> Planned<Vec<LineInput>>
         );
     }
     for l in lines {
-        let p = tx.product_by_code(&l.product_code).await?.ok_or_else(|| {
-            ApiError::new("unknown_product", format!("no product {}", l.product_code))
-        })?;
+        let p = state
+            .cache()
+            .product(state.store(), &l.product_code)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new("unknown_product", format!("no product {}", l.product_code))
+            })?;
         out.push(LineInput {
             product_code: p.code,
             kind: ProductKind::parse(&p.kind)?,
@@ -408,7 +416,13 @@ fn fuel_volume(priced: &PricedSale) -> i64 {
         .sum()
 }
 
-async fn usage(tx: &mut Tx, card_id: &str, local: &Local) -> Result<Usage, StoreError> {
+/// What the card used today and this month; not read when no rule of the card depends
+/// on it (most cards have no such rule).
+async fn usage(tx: &mut Tx, card: &Card, local: &Local) -> Result<Usage, StoreError> {
+    if !card.rules.depends_on_usage() {
+        return Ok(Usage::default());
+    }
+    let card_id = card.card_id.as_str();
     let (sales_today, amount_today_fen, volume_today_ml) = tx
         .card_usage(card_id, local.day_start_us, local.day_end_us)
         .await?;
@@ -470,6 +484,26 @@ struct SalePlan {
     authorization_id: Option<String>,
 }
 
+/// What a sale needs that is read before its transaction: the products of its lines
+/// and who it is for.
+struct Prepared {
+    lines: Vec<LineInput>,
+    identified: Identified,
+}
+
+async fn prepare(state: &AppState, body: &SaleBody) -> ApiResult<Prepared> {
+    let unplanned = |r: Refusal| match r {
+        Refusal::Api(e) => e,
+        Refusal::WrongPin { .. } => ApiError::internal("a PIN was checked while preparing"),
+    };
+    Ok(Prepared {
+        lines: line_inputs(state, &body.lines).await.map_err(unplanned)?,
+        identified: identify(state, body.customer.as_ref())
+            .await
+            .map_err(unplanned)?,
+    })
+}
+
 /// Decides a sale. With `post == false` (a quote) nothing is locked and payments are not
 /// looked at.
 async fn plan_sale(
@@ -479,9 +513,10 @@ async fn plan_sale(
     body: &SaleBody,
     at: i64,
     post: bool,
+    pre: &Prepared,
 ) -> Planned<SalePlan> {
-    let lines = line_inputs(tx, &body.lines).await?;
-    let identified = identify(state, tx, body.customer.as_ref()).await?;
+    let lines = pre.lines.clone();
+    let identified = pre.identified.clone();
     let tier = match &identified.customer {
         Some(c) => tx.tier(&c.tier_code).await?.as_ref().map(tier_benefit),
         None => None,
@@ -677,9 +712,7 @@ async fn plan_sale(
                     lines: rule_lines(&plan.priced),
                     amount_fen: p.amount_fen,
                 };
-                let breaches = card
-                    .rules
-                    .check(&ctx, &usage(tx, &card.card_id, &local).await?);
+                let breaches = card.rules.check(&ctx, &usage(tx, &card, &local).await?);
                 if let Some(refusal) = first_hard(&breaches) {
                     return Err(refusal.into());
                 }
@@ -854,8 +887,9 @@ pub async fn quote(
     let body: SaleBody = from_value(raw)?;
     check_station(&state, &pos, &body.station_code).await?;
     let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    let pre = prepare(&state, &body).await?;
     let mut tx = state.store().begin_read().await?;
-    let plan = match plan_sale(&state, &mut tx, &pos, &body, at, false).await {
+    let plan = match plan_sale(&state, &mut tx, &pos, &body, at, false, &pre).await {
         Ok(p) => p,
         Err(Refusal::Api(e)) => return Err(e),
         Err(Refusal::WrongPin { .. }) => return Err(ApiError::internal("a quote checked a PIN")),
@@ -890,6 +924,7 @@ pub async fn sale(
     check_station(&state, &pos, &body.station_code).await?;
     let at = clock::parse_time("occurred_at", &body.occurred_at)?;
     let started = std::time::Instant::now();
+    let pre = prepare(&state, &body).await?;
     let result = with_retries(
         &state,
         Key {
@@ -898,7 +933,7 @@ pub async fn sale(
             kind: "sale",
             hash: &hash,
         },
-        || post_sale(&state, &pos, &body, at, &hash),
+        || post_sale(&state, &pos, &body, at, &hash, &pre),
     )
     .await;
     state
@@ -913,6 +948,7 @@ async fn post_sale(
     body: &SaleBody,
     at: i64,
     hash: &str,
+    pre: &Prepared,
 ) -> Planned<Response> {
     let mut tx = state.store().begin().await?;
     if let Some(prev) = tx
@@ -921,7 +957,7 @@ async fn post_sale(
     {
         return Ok(replay(&prev, "sale", hash)?);
     }
-    let plan = plan_sale(state, &mut tx, station, body, at, true).await?;
+    let plan = plan_sale(state, &mut tx, station, body, at, true, pre).await?;
     let journal = NewJournal {
         idempotency_key: format!("sale:{}:{}", station.station_id, body.pos_txn_id),
         kind: "sale",
@@ -929,9 +965,12 @@ async fn post_sale(
         occurred_at: at,
         memo: None,
     };
-    let journal_id = match tx.post(&journal, &plan.transfers, false).await {
+    let posted = tx.post(&journal, &plan.transfers, false).await;
+    let journal_id = match posted {
         Err(StoreError::Conflict(_)) => {
-            return replay_after_race(state, station, &body.pos_txn_id, "sale", hash).await
+            // Give the connection back before taking another one for the replay.
+            drop(tx);
+            return replay_after_race(state, station, &body.pos_txn_id, "sale", hash).await;
         }
         other => other?,
     };
@@ -1234,9 +1273,12 @@ async fn post_recharge(
         occurred_at: at,
         memo: promotion.as_ref().map(|p| p.name.clone()),
     };
-    let journal_id = match tx.post(&journal, &transfers, false).await {
+    let posted = tx.post(&journal, &transfers, false).await;
+    let journal_id = match posted {
         Err(StoreError::Conflict(_)) => {
-            return replay_after_race(state, station, &body.pos_txn_id, "recharge", hash).await
+            // Give the connection back before taking another one for the replay.
+            drop(tx);
+            return replay_after_race(state, station, &body.pos_txn_id, "recharge", hash).await;
         }
         other => other?,
     };
@@ -1500,9 +1542,12 @@ async fn post_refund(
         occurred_at: at,
         memo: Some(format!("refund of sale {}", sale.sale_id)),
     };
-    let journal_id = match tx.post(&journal, &transfers, false).await {
+    let posted = tx.post(&journal, &transfers, false).await;
+    let journal_id = match posted {
         Err(StoreError::Conflict(_)) => {
-            return replay_after_race(state, station, &body.pos_txn_id, "refund", hash).await
+            // Give the connection back before taking another one for the replay.
+            drop(tx);
+            return replay_after_race(state, station, &body.pos_txn_id, "refund", hash).await;
         }
         other => other?,
     };
@@ -1610,7 +1655,7 @@ async fn post_authorization(
     let funding = funding_card(&mut tx, &card).await?;
     CardState::parse(&funding.state)?.check_usable()?;
     let local = clock::local(&station.time_zone, at);
-    let used = usage(&mut tx, &card.card_id, &local).await?;
+    let used = usage(&mut tx, &card, &local).await?;
     // Rules that do not depend on the amount are checked now; amount limits lower the
     // hold instead, so that the pump stops where the card's limits stop.
     let ctx = RuleContext {
@@ -1691,9 +1736,13 @@ async fn post_authorization(
         occurred_at: at,
         memo: body.pump_no.map(|p| format!("pump {p}")),
     };
-    let journal_id = match tx.post(&journal, &transfers, true).await {
+    let posted = tx.post(&journal, &transfers, true).await;
+    let journal_id = match posted {
         Err(StoreError::Conflict(_)) => {
-            return replay_after_race(state, station, &body.pos_txn_id, "authorization", hash).await
+            // Give the connection back before taking another one for the replay.
+            drop(tx);
+            return replay_after_race(state, station, &body.pos_txn_id, "authorization", hash)
+                .await;
         }
         other => other?,
     };

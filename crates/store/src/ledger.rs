@@ -99,35 +99,39 @@ impl Tx {
         Ok(())
     }
 
+    /// Reads the accounts a batch touches, in one statement.
     async fn load_accounts(
         &mut self,
         names: &[&str],
     ) -> Result<BTreeMap<String, AccountRow>, StoreError> {
+        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        let placeholders: Vec<String> = (1..=unique.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select account_id, unit, policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account where account_id in ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for name in &unique {
+            query = query.bind(*name);
+        }
         let mut out = BTreeMap::new();
-        for name in names {
-            if out.contains_key(*name) {
-                continue;
-            }
-            let row = sqlx::query(
-                "select unit, policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account where account_id = $1",
-            )
-            .bind(*name)
-            .fetch_optional(&mut *self.tx)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("no ledger account {name}")))?;
+        for row in query.fetch_all(&mut *self.tx).await? {
             out.insert(
-                name.to_string(),
+                row.try_get::<String, _>(0)?,
                 AccountRow {
-                    unit: row.try_get(0)?,
-                    policy: policy_of(&row.try_get::<String, _>(1)?, row.try_get(2)?),
+                    unit: row.try_get(1)?,
+                    policy: policy_of(&row.try_get::<String, _>(2)?, row.try_get(3)?),
                     totals: Totals {
-                        debits_posted: row.try_get(3)?,
-                        credits_posted: row.try_get(4)?,
-                        debits_pending: row.try_get(5)?,
-                        credits_pending: row.try_get(6)?,
+                        debits_posted: row.try_get(4)?,
+                        credits_posted: row.try_get(5)?,
+                        debits_pending: row.try_get(6)?,
+                        credits_pending: row.try_get(7)?,
                     },
                 },
             );
+        }
+        if let Some(missing) = unique.iter().find(|n| !out.contains_key(**n)) {
+            return Err(StoreError::Corrupt(format!("no ledger account {missing}")));
         }
         Ok(out)
     }
@@ -206,21 +210,43 @@ impl Tx {
         let journal_id = self.insert_journal(journal).await?;
         let now = now_us();
         let state = if pending { "pending" } else { "posted" };
-        for t in transfers {
-            sqlx::query(
-                "insert into transfer (transfer_id, journal_id, debit_account_id, credit_account_id, amount, unit, state, kind, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(new_id())
-            .bind(&journal_id)
-            .bind(&t.debit)
-            .bind(&t.credit)
-            .bind(t.amount)
-            .bind(t.unit.as_str())
-            .bind(state)
-            .bind(journal.kind)
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
+        // All transfers of the batch in one statement.
+        if !transfers.is_empty() {
+            let rows: Vec<String> = (0..transfers.len())
+                .map(|i| {
+                    let b = i * 9;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8,
+                        b + 9
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "insert into transfer (transfer_id, journal_id, debit_account_id, credit_account_id, amount, unit, state, kind, created_at) values {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for t in transfers {
+                query = query
+                    .bind(new_id())
+                    .bind(&journal_id)
+                    .bind(&t.debit)
+                    .bind(&t.credit)
+                    .bind(t.amount)
+                    .bind(t.unit.as_str())
+                    .bind(state)
+                    .bind(journal.kind)
+                    .bind(now);
+            }
+            query.execute(&mut *self.tx).await?;
         }
         for (name, (debit, credit)) in movement {
             if accounts[name].policy == Policy::Unrestricted {
