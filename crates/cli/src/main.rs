@@ -90,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Import data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]
@@ -220,6 +225,20 @@ enum UsersCommand {
         username: String,
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import sales from a CSV file through the POS rules; idempotent on
+    /// (station_code, pos_txn_id). The format is described in `docs/import.md`.
+    Sales {
+        /// The CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        secret: SecretArgs,
     },
 }
 
@@ -500,6 +519,50 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Import {
+            command: ImportCommand::Sales { file, db, secret },
+        } => {
+            let (url, store) = open(&db.db).await?;
+            let secret = load_secret(&url, &secret)?;
+            store
+                .check_fingerprint(
+                    "secret_fingerprint",
+                    &secret.fingerprint(),
+                    "the server secret (FORECOURT_SECRET or its file)",
+                )
+                .await?;
+            let state = AppState::new(store, secret, Config::default());
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let report = forecourt_server::import::import_sales(
+                &state,
+                std::io::BufReader::new(input),
+                |done, total| {
+                    if done % 500 == 0 || done == total {
+                        eprint!("\rimporting sales: {done}/{total}");
+                    }
+                },
+            )
+            .await?;
+            eprintln!();
+            for r in &report.rejected {
+                println!(
+                    "line {}: {} ({}): {}",
+                    r.line, r.pos_txn_id, r.code, r.message
+                );
+            }
+            println!(
+                "{} rows: {} sales imported, {} already present, {} rejected",
+                report.rows,
+                report.sales_imported,
+                report.sales_already_present,
+                report.rejected.len()
+            );
+            if !report.rejected.is_empty() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Bench {

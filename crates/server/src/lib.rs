@@ -10,6 +10,7 @@ pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod extract;
+pub mod import;
 pub mod ledger_ops;
 pub mod metrics;
 pub mod pos;

@@ -2256,3 +2256,20 @@ impl Tx {
         Ok(n == 1)
     }
 }
+
+impl Tx {
+    /// Revokes a station's live POS tokens with this label (the import's own tokens).
+    pub async fn revoke_pos_tokens_labelled(
+        &mut self,
+        station_id: &str,
+        label: &str,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query("update pos_token set revoked_at = $1 where station_id = $2 and label = $3 and revoked_at is null")
+            .bind(now_us())
+            .bind(station_id)
+            .bind(label)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected())
+    }
+}

@@ -2,6 +2,7 @@
 //! chosen by `FORECOURT_TEST_BACKEND` (see `forecourt_store::testing`).
 
 mod harness;
+mod import;
 mod ledger_ops;
 mod pos;
 mod rules;

@@ -1,0 +1,262 @@
+//! Bulk import of sales from CSV, through the same POS API as live sales: every sale is
+//! priced, checked and posted by the same code, atomically, and is idempotent on its
+//! `(station_code, pos_txn_id)`, so importing a file twice changes nothing the second
+//! time.
+//!
+//! The format (UTF-8, a header row, columns in any order; empty cells are absent):
+//!
+//! | column | meaning |
+//! | --- | --- |
+//! | `pos_txn_id` | the sale's key at its station (required) |
+//! | `station_code` | the station (required) |
+//! | `occurred_at` | RFC 3339 (required) |
+//! | `card_no`, `phone`, `plate`, `member_code` | who the sale is for (optional) |
+//! | `product_code`, `volume_ml`, `quantity`, `unit_price_fen`, `amount_fen` | one line |
+//! | `payment_method`, `payment_amount_fen`, `payment_card_no` | one payment (optional) |
+//!
+//! Consecutive rows with the same station and `pos_txn_id` form one sale: each row adds
+//! its line and, when `payment_method` is set, its payment.
+
+use crate::secret::{new_token, token_hash};
+use crate::AppState;
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use tower::ServiceExt;
+
+/// The most rows one import takes; larger files are split.
+pub const ROWS_MAX: usize = 5_000_000;
+
+/// One row that was not imported, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    /// The line of the file (the header is line 1).
+    pub line: usize,
+    pub pos_txn_id: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub rows: usize,
+    pub sales_imported: usize,
+    /// Sales already in the database from an earlier import (or the POS).
+    pub sales_already_present: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+struct Pending {
+    first_line: usize,
+    station: String,
+    body: Map<String, Value>,
+    lines: Vec<Value>,
+    payments: Vec<Value>,
+}
+
+fn cell<'a>(
+    row: &'a csv::StringRecord,
+    index: &HashMap<String, usize>,
+    name: &str,
+) -> Option<&'a str> {
+    index
+        .get(name)
+        .and_then(|i| row.get(*i))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn int(
+    row: &csv::StringRecord,
+    index: &HashMap<String, usize>,
+    name: &str,
+) -> Result<Option<i64>, String> {
+    cell(row, index, name)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| format!("{name}: {v:?} is not a whole number"))
+        })
+        .transpose()
+}
+
+/// A parsed row: its `pos_txn_id`, station, line, payment and the sale's head fields.
+type Row = (String, String, Value, Option<Value>, Map<String, Value>);
+
+fn parse_row(row: &csv::StringRecord, index: &HashMap<String, usize>) -> Result<Row, String> {
+    let txn = cell(row, index, "pos_txn_id")
+        .ok_or("pos_txn_id is missing")?
+        .to_string();
+    let station = cell(row, index, "station_code")
+        .ok_or("station_code is missing")?
+        .to_string();
+    let at = cell(row, index, "occurred_at").ok_or("occurred_at is missing")?;
+    let product = cell(row, index, "product_code").ok_or("product_code is missing")?;
+    let price = int(row, index, "unit_price_fen")?.ok_or("unit_price_fen is missing")?;
+    let mut line = json!({"product_code": product, "unit_price_fen": price});
+    for name in ["volume_ml", "quantity", "amount_fen"] {
+        if let Some(v) = int(row, index, name)? {
+            line[name] = json!(v);
+        }
+    }
+    let payment = match cell(row, index, "payment_method") {
+        Some(method) => {
+            let amount =
+                int(row, index, "payment_amount_fen")?.ok_or("payment_amount_fen is missing")?;
+            let mut p = json!({"method": method, "amount_fen": amount});
+            if let Some(card) = cell(row, index, "payment_card_no") {
+                p["card_no"] = json!(card);
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let mut head = Map::new();
+    head.insert("pos_txn_id".into(), json!(txn));
+    head.insert("station_code".into(), json!(station));
+    head.insert("occurred_at".into(), json!(at));
+    let mut customer = Map::new();
+    for name in ["card_no", "phone", "plate", "member_code"] {
+        if let Some(v) = cell(row, index, name) {
+            customer.insert(name.into(), json!(v));
+        }
+    }
+    if !customer.is_empty() {
+        head.insert("customer".into(), Value::Object(customer));
+    }
+    Ok((txn, station, line, payment, head))
+}
+
+/// Imports the sales of a CSV file; `progress` is called with the sales done so far.
+pub async fn import_sales<R: std::io::Read>(
+    state: &AppState,
+    input: R,
+    mut progress: impl FnMut(usize, usize),
+) -> anyhow::Result<ImportReport> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let index: HashMap<String, usize> = reader
+        .headers()?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim().to_string(), i))
+        .collect();
+    for required in [
+        "pos_txn_id",
+        "station_code",
+        "occurred_at",
+        "product_code",
+        "unit_price_fen",
+    ] {
+        if !index.contains_key(required) {
+            anyhow::bail!("the header has no column {required}");
+        }
+    }
+    let mut report = ImportReport::default();
+    let mut sales: Vec<Pending> = Vec::new();
+    for (n, row) in reader.records().enumerate() {
+        let line = n + 2;
+        report.rows += 1;
+        if report.rows > ROWS_MAX {
+            anyhow::bail!("the file has more than {ROWS_MAX} rows; split it");
+        }
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                report.rejected.push(Rejected {
+                    line,
+                    pos_txn_id: String::new(),
+                    code: "invalid_csv".into(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        match parse_row(&row, &index) {
+            Err(message) => report.rejected.push(Rejected {
+                line,
+                pos_txn_id: cell(&row, &index, "pos_txn_id").unwrap_or("").to_string(),
+                code: "validation_failed".into(),
+                message,
+            }),
+            Ok((txn, station, l, payment, head)) => match sales.last_mut() {
+                Some(last) if last.station == station && last.body["pos_txn_id"] == json!(txn) => {
+                    last.lines.push(l);
+                    last.payments.extend(payment);
+                }
+                _ => sales.push(Pending {
+                    first_line: line,
+                    station,
+                    body: head,
+                    lines: vec![l],
+                    payments: payment.into_iter().collect(),
+                }),
+            },
+        }
+    }
+    // A POS token for each station for the length of the import, so that every sale goes
+    // through the POS API; revoked at the end.
+    let store = state.store();
+    let mut tokens: BTreeMap<String, String> = BTreeMap::new();
+    let app = crate::router(state.clone());
+    let total = sales.len();
+    for (done, sale) in sales.into_iter().enumerate() {
+        if !tokens.contains_key(&sale.station) {
+            match store.station_by_code(&sale.station).await? {
+                Some(s) => {
+                    let token = new_token("fcp_");
+                    let mut tx = store.begin().await?;
+                    tx.create_pos_token(&token_hash(&token), &s.station_id, Some("import"))
+                        .await?;
+                    tx.commit().await?;
+                    tokens.insert(sale.station.clone(), token);
+                }
+                None => {
+                    report.rejected.push(Rejected {
+                        line: sale.first_line,
+                        pos_txn_id: sale.body["pos_txn_id"].as_str().unwrap_or("").to_string(),
+                        code: "unknown_station".into(),
+                        message: format!("no station {}", sale.station),
+                    });
+                    continue;
+                }
+            }
+        }
+        let mut body = sale.body;
+        body.insert("lines".into(), Value::Array(sale.lines));
+        body.insert("payments".into(), Value::Array(sale.payments));
+        let txn = body["pos_txn_id"].as_str().unwrap_or("").to_string();
+        let req = Request::post("/api/v1/pos/sales")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", tokens[&sale.station]))
+            .body(Body::from(Value::Object(body).to_string()))?;
+        let res = app.clone().oneshot(req).await?;
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        match status {
+            201 => report.sales_imported += 1,
+            200 => report.sales_already_present += 1,
+            _ => {
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                report.rejected.push(Rejected {
+                    line: sale.first_line,
+                    pos_txn_id: txn,
+                    code: v["error"]["code"].as_str().unwrap_or("error").to_string(),
+                    message: v["error"]["message"].as_str().unwrap_or("").to_string(),
+                });
+            }
+        }
+        progress(done + 1, total);
+    }
+    for station in tokens.keys() {
+        if let Some(s) = store.station_by_code(station).await? {
+            let mut tx = store.begin().await?;
+            tx.revoke_pos_tokens_labelled(&s.station_id, "import")
+                .await?;
+            tx.commit().await?;
+        }
+    }
+    report.rejected.sort_by_key(|r| r.line);
+    Ok(report)
+}
