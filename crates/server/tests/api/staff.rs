@@ -559,6 +559,12 @@ async fn health_metrics_openapi_and_unknown_routes() {
         "/customers/{id}/credit/payments",
         "/customers/{id}/statement",
         "/adjustments",
+        "/adjustments/{id}/{decision}",
+        "/customers/{id}/export",
+        "/customers/{id}/anonymize",
+        "/customers/{id}/consents",
+        "/audit",
+        "/ledger/check",
     ] {
         assert!(
             paths.contains_key(&format!("/api/v1{path}")) || paths.contains_key(path),
