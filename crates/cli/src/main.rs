@@ -61,6 +61,20 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Fill an empty database with a simulated network: stations with prices, customers
+    /// with cards, and days of sales and recharges, all through the POS rules.
+    Simulate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value_t = 3)]
+        stations: usize,
+        #[arg(long, default_value_t = 1_000)]
+        customers: usize,
+        #[arg(long, default_value_t = 60)]
+        days: i64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Apply pending schema migrations.
     Migrate {
         #[command(flatten)]
@@ -410,6 +424,31 @@ async fn main() -> anyhow::Result<()> {
             serve(store, secret, &listen).await
         }
         Command::Demo { db, listen, seed } => demo::run(db, &listen, seed).await,
+        Command::Simulate {
+            db,
+            stations,
+            customers,
+            days,
+            seed,
+        } => {
+            if stations == 0
+                || stations > 999
+                || customers > 10_000_000
+                || !(1..=3_660).contains(&days)
+            {
+                bail!("stations 1 to 999, customers up to 10,000,000, days 1 to 3660");
+            }
+            demo::simulate(
+                &db.db,
+                demo::SimParams {
+                    stations,
+                    customers,
+                    days,
+                    seed,
+                },
+            )
+            .await
+        }
         Command::Migrate { db } => {
             let (url, store) = open(&db.db).await?;
             println!("{url}: schema version {}", store.schema_version().await?);
