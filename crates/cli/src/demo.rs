@@ -123,7 +123,7 @@ async fn fill(store: &Store, client: &Client, staff: &str, p: SimParams) -> anyh
             .ok(
                 "POST",
                 "/api/v1/stations",
-                &staff,
+                staff,
                 json!({"code": code, "name": name, "region": region, "province": province}),
             )
             .await?;
@@ -134,7 +134,7 @@ async fn fill(store: &Store, client: &Client, staff: &str, p: SimParams) -> anyh
             ("DIESEL_0", 718),
         ] {
             client
-                .ok("POST", &format!("/api/v1/stations/{code}/prices"), &staff, json!({"product_code": product, "unit_price_fen": price, "effective_from": (start - chrono::Duration::days(1)).to_rfc3339()}))
+                .ok("POST", &format!("/api/v1/stations/{code}/prices"), staff, json!({"product_code": product, "unit_price_fen": price, "effective_from": (start - chrono::Duration::days(1)).to_rfc3339()}))
                 .await?;
         }
         let token = forecourt_server::secret::new_token("fcp_");
@@ -149,7 +149,7 @@ async fn fill(store: &Store, client: &Client, staff: &str, p: SimParams) -> anyh
         tx.commit().await?;
         pos_tokens.push((code, province, token));
     }
-    client.ok("POST", "/api/v1/recharge-promotions", &staff, json!({"name": "充1000送30", "min_amount_fen": 100_000, "bonus_fen": 3_000, "valid_from": start.to_rfc3339()})).await?;
+    client.ok("POST", "/api/v1/recharge-promotions", staff, json!({"name": "充1000送30", "min_amount_fen": 100_000, "bonus_fen": 3_000, "valid_from": start.to_rfc3339()})).await?;
 
     let surnames = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
     let given = [
@@ -172,13 +172,13 @@ async fn fill(store: &Store, client: &Client, staff: &str, p: SimParams) -> anyh
             rng.gen_range(0..100_000)
         );
         let c = client
-            .ok("POST", "/api/v1/customers", &staff, json!({"kind": "individual", "name": name, "phone": phone, "vehicles": [{"plate": plate, "tank_capacity_l": 55}], "home_station": pos_tokens[home].0, "source": "walk_in"}))
+            .ok("POST", "/api/v1/customers", staff, json!({"kind": "individual", "name": name, "phone": phone, "vehicles": [{"plate": plate, "tank_capacity_l": 55}], "home_station": pos_tokens[home].0, "source": "walk_in"}))
             .await?;
         let card = client
             .ok(
                 "POST",
                 "/api/v1/cards",
-                &staff,
+                staff,
                 json!({"customer_id": c["id"], "kind": "personal"}),
             )
             .await?;
