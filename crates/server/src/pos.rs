@@ -950,13 +950,10 @@ async fn post_sale(
     hash: &str,
     pre: &Prepared,
 ) -> Planned<Response> {
-    let mut tx = state.store().begin().await?;
-    if let Some(prev) = tx
-        .pos_request(&station.station_id, &body.pos_txn_id)
-        .await?
-    {
-        return Ok(replay(&prev, "sale", hash)?);
-    }
+    let mut tx = match begin_write(state, station, &body.pos_txn_id, "sale", hash).await? {
+        Ok(tx) => tx,
+        Err(replayed) => return Ok(replayed),
+    };
     let plan = plan_sale(state, &mut tx, station, body, at, true, pre).await?;
     let journal = NewJournal {
         idempotency_key: format!("sale:{}:{}", station.station_id, body.pos_txn_id),
@@ -1086,6 +1083,30 @@ async fn post_sale(
     finish(tx, station, &body.pos_txn_id, "sale", hash, response).await
 }
 
+/// Starts the transaction of a POS write, or answers with the stored result when this
+/// `pos_txn_id` was seen before (the `Err` side carries that answer).
+async fn begin_write(
+    state: &AppState,
+    station: &Station,
+    pos_txn_id: &str,
+    kind: &str,
+    hash: &str,
+) -> Planned<Result<Tx, Response>> {
+    let mut tx = state.store().begin().await?;
+    match tx.pos_request(&station.station_id, pos_txn_id).await? {
+        Some(prev) => Ok(Err(replay(&prev, kind, hash)?)),
+        None => Ok(Ok(tx)),
+    }
+}
+
+/// The card with this number, read in the transaction.
+async fn card_in_tx(tx: &mut Tx, card_no: &CardNo) -> Planned<Card> {
+    Ok(tx
+        .card_by_no(card_no.as_str())
+        .await?
+        .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))?)
+}
+
 /// Stores the answer under the `pos_txn_id`, commits and answers 201.
 async fn finish(
     mut tx: Tx,
@@ -1205,17 +1226,11 @@ async fn post_recharge(
     at: i64,
     hash: &str,
 ) -> Planned<Response> {
-    let mut tx = state.store().begin().await?;
-    if let Some(prev) = tx
-        .pos_request(&station.station_id, &body.pos_txn_id)
-        .await?
-    {
-        return Ok(replay(&prev, "recharge", hash)?);
-    }
-    let found = tx
-        .card_by_no(card_no.as_str())
-        .await?
-        .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))?;
+    let mut tx = match begin_write(state, station, &body.pos_txn_id, "recharge", hash).await? {
+        Ok(tx) => tx,
+        Err(replayed) => return Ok(replayed),
+    };
+    let found = card_in_tx(&mut tx, card_no).await?;
     let card = tx.lock_card(&found.card_id).await?;
     CardState::parse(&card.state)?.check_usable()?;
     if card.kind == CardKind::FleetSub.as_str()
@@ -1357,13 +1372,10 @@ async fn post_refund(
     at: i64,
     hash: &str,
 ) -> Planned<Response> {
-    let mut tx = state.store().begin().await?;
-    if let Some(prev) = tx
-        .pos_request(&station.station_id, &body.pos_txn_id)
-        .await?
-    {
-        return Ok(replay(&prev, "refund", hash)?);
-    }
+    let mut tx = match begin_write(state, station, &body.pos_txn_id, "refund", hash).await? {
+        Ok(tx) => tx,
+        Err(replayed) => return Ok(replayed),
+    };
     let found = tx
         .sale(&body.sale_id)
         .await?
@@ -1633,17 +1645,11 @@ async fn post_authorization(
     at: i64,
     hash: &str,
 ) -> Planned<Response> {
-    let mut tx = state.store().begin().await?;
-    if let Some(prev) = tx
-        .pos_request(&station.station_id, &body.pos_txn_id)
-        .await?
-    {
-        return Ok(replay(&prev, "authorization", hash)?);
-    }
-    let found = tx
-        .card_by_no(card_no.as_str())
-        .await?
-        .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))?;
+    let mut tx = match begin_write(state, station, &body.pos_txn_id, "authorization", hash).await? {
+        Ok(tx) => tx,
+        Err(replayed) => return Ok(replayed),
+    };
+    let found = card_in_tx(&mut tx, card_no).await?;
     let mut ids = BTreeSet::from([found.card_id.clone()]);
     ids.extend(found.main_card_id.clone());
     let mut locked = BTreeMap::new();
