@@ -630,7 +630,6 @@ async fn plan_sale(
     }
 
     let local = clock::local(&station.time_zone, at);
-    let volume = fuel_volume(&plan.priced);
     let mut spent: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let mut coupon_total = 0i64;
     for (i, p) in body.payments.iter().enumerate() {
@@ -867,7 +866,6 @@ async fn plan_sale(
             None => None,
         };
     }
-    let _ = volume;
     Ok(plan)
 }
 

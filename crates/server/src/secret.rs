@@ -55,54 +55,56 @@ impl Secret {
         Ok(Self(bytes))
     }
 
+    /// HMAC-SHA256 under the secret of length-free parts (callers keep them unambiguous
+    /// with a separator or a fixed prefix).
+    fn mac(&self, parts: &[&[u8]]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        for p in parts {
+            mac.update(p);
+        }
+        mac
+    }
+
+    /// Constant-time comparison of a hex MAC with the MAC of `parts`.
+    fn mac_matches(&self, parts: &[&[u8]], sent_hex: &str) -> bool {
+        let Ok(sent) = hex::decode(sent_hex) else {
+            return false;
+        };
+        self.mac(parts).verify_slice(&sent).is_ok()
+    }
+
     /// HMAC-SHA256 of a card's PIN, bound to the card so equal PINs hash differently.
     pub fn pin_hash(&self, card_id: &str, pin: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(card_id.as_bytes());
-        mac.update(b":");
-        mac.update(pin.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        hex::encode(
+            self.mac(&[card_id.as_bytes(), b":", pin.as_bytes()])
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// Constant-time comparison of a PIN with its stored hash.
     pub fn pin_matches(&self, card_id: &str, pin: &str, stored_hex: &str) -> bool {
-        let Ok(stored) = hex::decode(stored_hex) else {
-            return false;
-        };
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(card_id.as_bytes());
-        mac.update(b":");
-        mac.update(pin.as_bytes());
-        mac.verify_slice(&stored).is_ok()
+        self.mac_matches(&[card_id.as_bytes(), b":", pin.as_bytes()], stored_hex)
     }
-}
 
-impl Secret {
     /// A fingerprint of the secret, stored in the database so that a server started
     /// with another secret (a lost key file) is refused instead of locking every PIN card.
     pub fn fingerprint(&self) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(b"fingerprint");
-        hex::encode(&mac.finalize().into_bytes()[..16])
+        hex::encode(&self.mac(&[b"fingerprint"]).finalize().into_bytes()[..16])
     }
 
     /// The CSRF token of a console session: a MAC of the session token, so the server
     /// keeps no extra state and a token from another session never matches.
     pub fn csrf_token(&self, session_token: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(b"csrf:");
-        mac.update(session_token.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        hex::encode(
+            self.mac(&[b"csrf:", session_token.as_bytes()])
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     pub fn csrf_matches(&self, session_token: &str, sent: &str) -> bool {
-        let Ok(sent) = hex::decode(sent) else {
-            return false;
-        };
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(b"csrf:");
-        mac.update(session_token.as_bytes());
-        mac.verify_slice(&sent).is_ok()
+        self.mac_matches(&[b"csrf:", session_token.as_bytes()], sent)
     }
 }
 

@@ -130,42 +130,44 @@ async fn tier_by_code<'e, E: Executor<'e, Database = Any>>(
     db: E,
     code: &str,
 ) -> Result<Option<Tier>, StoreError> {
-    let row = sqlx::query("select code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen from tier where code = $1")
-        .bind(code)
-        .fetch_optional(db)
-        .await?;
-    row.map(|r| -> Result<Tier, StoreError> {
-        Ok(Tier {
-            code: r.try_get(0)?,
-            name: r.try_get(1)?,
-            rank: r.try_get(2)?,
-            discount_fen_per_litre: r.try_get(3)?,
-            points_multiplier_permille: r.try_get(4)?,
-            qualify_spend_fen: r.try_get(5)?,
-        })
+    let sql = format!("select {TIER_COLS} from tier where code = $1");
+    let row = sqlx::query(&sql).bind(code).fetch_optional(db).await?;
+    row.as_ref().map(tier).transpose()
+}
+
+const TIER_COLS: &str =
+    "code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen";
+
+fn tier(r: &AnyRow) -> Result<Tier, StoreError> {
+    Ok(Tier {
+        code: r.try_get(0)?,
+        name: r.try_get(1)?,
+        rank: r.try_get(2)?,
+        discount_fen_per_litre: r.try_get(3)?,
+        points_multiplier_permille: r.try_get(4)?,
+        qualify_spend_fen: r.try_get(5)?,
     })
-    .transpose()
+}
+
+const PRODUCT_COLS: &str = "product_id, code, name, kind, category";
+
+fn product(r: &AnyRow) -> Result<Product, StoreError> {
+    Ok(Product {
+        product_id: r.try_get(0)?,
+        code: r.try_get(1)?,
+        name: r.try_get(2)?,
+        kind: r.try_get(3)?,
+        category: r.try_get(4)?,
+    })
 }
 
 async fn product_by_code<'e, E: Executor<'e, Database = Any>>(
     db: E,
     code: &str,
 ) -> Result<Option<Product>, StoreError> {
-    let row =
-        sqlx::query("select product_id, code, name, kind, category from product where code = $1")
-            .bind(code)
-            .fetch_optional(db)
-            .await?;
-    row.map(|r| -> Result<Product, StoreError> {
-        Ok(Product {
-            product_id: r.try_get(0)?,
-            code: r.try_get(1)?,
-            name: r.try_get(2)?,
-            kind: r.try_get(3)?,
-            category: r.try_get(4)?,
-        })
-    })
-    .transpose()
+    let sql = format!("select {PRODUCT_COLS} from product where code = $1");
+    let row = sqlx::query(&sql).bind(code).fetch_optional(db).await?;
+    row.as_ref().map(product).transpose()
 }
 
 async fn card_balance<'e, E: Executor<'e, Database = Any>>(
@@ -244,21 +246,9 @@ impl Store {
     }
 
     pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
-        let rows =
-            sqlx::query("select product_id, code, name, kind, category from product order by code")
-                .fetch_all(self.read())
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Product {
-                    product_id: r.try_get(0)?,
-                    code: r.try_get(1)?,
-                    name: r.try_get(2)?,
-                    kind: r.try_get(3)?,
-                    category: r.try_get(4)?,
-                })
-            })
-            .collect()
+        let sql = format!("select {PRODUCT_COLS} from product order by code");
+        let rows = sqlx::query(&sql).fetch_all(self.read()).await?;
+        rows.iter().map(product).collect()
     }
 
     pub async fn product_by_code(&self, code: &str) -> Result<Option<Product>, StoreError> {
@@ -314,16 +304,9 @@ impl Store {
     }
 
     pub async fn tiers(&self) -> Result<Vec<Tier>, StoreError> {
-        let codes: Vec<String> = sqlx::query_scalar("select code from tier order by rank")
-            .fetch_all(self.read())
-            .await?;
-        let mut out = Vec::new();
-        for c in codes {
-            if let Some(t) = self.tier(&c).await? {
-                out.push(t);
-            }
-        }
-        Ok(out)
+        let sql = format!("select {TIER_COLS} from tier order by rank");
+        let rows = sqlx::query(&sql).fetch_all(self.read()).await?;
+        rows.iter().map(tier).collect()
     }
 
     pub async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {

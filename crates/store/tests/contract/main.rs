@@ -607,6 +607,10 @@ async fn retention_picks_only_customers_without_recent_activity_or_money() {
             .is_empty(),
         "anonymised once"
     );
-    let _ = owner(funded).await;
+    assert_eq!(
+        store.card_balance(&funded).await.unwrap().paid_fen,
+        100,
+        "the funded customer's card is untouched"
+    );
     assert_clean(&store).await;
 }
