@@ -2,6 +2,8 @@
 
 mod bench;
 mod demo;
+mod progress;
+mod simulate;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -71,9 +73,16 @@ enum Command {
         #[arg(long, default_value_t = 1_000)]
         customers: usize,
         #[arg(long, default_value_t = 60)]
-        days: i64,
+        days: u32,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// The last simulated day (YYYY-MM-DD); yesterday by default. Give it to get the
+        /// same data on another day.
+        #[arg(long)]
+        end: Option<chrono::NaiveDate>,
+        /// Anonymous walk-in sales per station on an ordinary day.
+        #[arg(long, default_value_t = 30)]
+        walk_ins: u32,
     },
     /// Apply pending schema migrations.
     Migrate {
@@ -430,24 +439,31 @@ async fn main() -> anyhow::Result<()> {
             customers,
             days,
             seed,
+            end,
+            walk_ins,
         } => {
-            if stations == 0
-                || stations > 999
-                || customers > 10_000_000
-                || !(1..=3_660).contains(&days)
-            {
-                bail!("stations 1 to 999, customers up to 10,000,000, days 1 to 3660");
+            let mut p = simulate::params(stations, customers, days, seed, end);
+            p.walk_ins_per_station_day = walk_ins;
+            p.validate().map_err(|e| anyhow::anyhow!(e))?;
+            let (url, store) = open(&db.db).await?;
+            let summary = simulate::populate(&store, p).await?;
+            let report = store.check().await?;
+            println!(
+                "simulated {}; ledger {}",
+                summary.line(),
+                if report.is_clean() {
+                    "clean"
+                } else {
+                    "NOT clean"
+                }
+            );
+            for (reason, n) in &summary.declined {
+                println!("  declined {n}: {reason}");
             }
-            demo::simulate(
-                &db.db,
-                demo::SimParams {
-                    stations,
-                    customers,
-                    days,
-                    seed,
-                },
-            )
-            .await
+            if !report.is_clean() {
+                bail!("the ledger check of {url} found problems");
+            }
+            Ok(())
         }
         Command::Migrate { db } => {
             let (url, store) = open(&db.db).await?;

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod api;
+pub mod bulk;
 pub mod cache;
 pub mod clock;
 pub mod error;

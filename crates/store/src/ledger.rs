@@ -32,7 +32,7 @@ struct AccountRow {
     totals: Totals,
 }
 
-fn policy_of(name: &str, limit: i64) -> Policy {
+pub(crate) fn policy_of(name: &str, limit: i64) -> Policy {
     match name {
         "no_overdraft" => Policy::NoOverdraft,
         "credit_limit" => Policy::CreditLimit(limit),

@@ -12,6 +12,7 @@
 //! HTTP.
 
 pub mod audit;
+pub mod bulk;
 mod error;
 pub mod ledger;
 mod migrate;
@@ -199,6 +200,7 @@ impl Store {
     pub async fn open(url: &DbUrl, vault: Vault) -> Result<Self, StoreError> {
         let store = Self::connect(url, vault).await?;
         store.migrate().await?;
+        store.build_bulk_indexes().await?;
         store.check_vault().await?;
         Ok(store)
     }
@@ -284,7 +286,6 @@ impl Store {
 /// A transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
     pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
-    #[allow(dead_code)]
     pub(crate) backend: Backend,
     pub(crate) vault: Arc<Vault>,
 }
@@ -298,12 +299,18 @@ impl Tx {
 
 /// Settings of every SQLite connection. WAL lets readers run beside the writer;
 /// `synchronous = full` makes a commit durable at power loss, which a ledger needs;
-/// foreign keys are off by default in SQLite.
+/// foreign keys are off by default in SQLite. Reads go through a memory map of the file
+/// (shared by every connection through the page cache) and each connection caches 64 MiB
+/// of pages, with sorts in memory: the default 2 MB cache made a year of a ten-station
+/// network (a few GB) spend most of its time in `read` calls.
 async fn sqlite_setup(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute("pragma journal_mode = wal").await?;
     conn.execute("pragma synchronous = full").await?;
     conn.execute("pragma foreign_keys = on").await?;
     conn.execute("pragma busy_timeout = 10000").await?;
+    conn.execute("pragma mmap_size = 2147418112").await?;
+    conn.execute("pragma cache_size = -65536").await?;
+    conn.execute("pragma temp_store = memory").await?;
     Ok(())
 }
 

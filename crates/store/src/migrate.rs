@@ -123,14 +123,17 @@ impl Store {
         self.seed_defaults().await
     }
 
+    /// Built-in rows have fixed ids and `created_at` 0 (they belong to the schema, not to
+    /// a moment), so that every database holds them identically: two databases can be
+    /// compared row for row, or merged, without their products clashing.
     async fn seed_defaults(&self) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        let now = now_us();
+        let now = 0i64;
         for (code, name, kind) in PRODUCTS {
             sqlx::query(
                 "insert into product (product_id, code, name, kind, category, created_at) values ($1, $2, $3, $4, null, $5) on conflict (code) do nothing",
             )
-            .bind(crate::new_id())
+            .bind(format!("product-{}", code.to_ascii_lowercase()))
             .bind(*code)
             .bind(*name)
             .bind(*kind)

@@ -87,7 +87,11 @@ fn card(r: &AnyRow, vault: &Vault) -> Result<Card, StoreError> {
 }
 
 /// The rules as stored: a bound plate sealed to the card.
-fn sealed_rules(vault: &Vault, card_id: &str, rules: &CardRules) -> Result<String, StoreError> {
+pub(crate) fn sealed_rules(
+    vault: &Vault,
+    card_id: &str,
+    rules: &CardRules,
+) -> Result<String, StoreError> {
     let mut rules = rules.clone();
     if let Some(plate) = rules.plate.as_mut() {
         plate.value = seal(vault, "card.plate", card_id, &plate.value);

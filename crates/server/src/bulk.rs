@@ -1,0 +1,986 @@
+//! Bulk posting: sales and recharges decided one by one with the POS rules and written
+//! many per transaction (group commit). The simulator, the demo and the sales import use
+//! it; live tills use the POS API.
+//!
+//! Each sale is decided as at the till: the products of its lines, who it is for, the
+//! tier discount and points from [`forecourt_core::pricing`], the card's state and rules
+//! from [`forecourt_core::limits`], the paid/bonus split from
+//! [`forecourt_core::ledger::split_card_debit`] and the policy of every account from
+//! [`forecourt_core::ledger::check_debit`]. The poster keeps the balances it read and
+//! what its batch has moved since, so that a batch of thousands of sales needs no read
+//! per sale; [`Tx::write_batch`](forecourt_store::Tx::write_batch) re-checks every
+//! account's policy when it writes, so a balance that moved meanwhile (a till selling on
+//! the same card during an import) makes the batch fail whole rather than overdraw.
+//!
+//! A refused sale changes nothing: the decision is taken on copies and applied only when
+//! every check has passed.
+
+use crate::clock;
+use crate::error::ApiError;
+use forecourt_core::card::{CardKind, CardNo, CardState};
+use forecourt_core::ledger::{account, check_debit, split_card_debit, Policy, Totals};
+use forecourt_core::limits::{first_hard, RuleContext, RuleLine, Usage};
+use forecourt_core::person::{Phone, Plate};
+use forecourt_core::pricing::{self, LineInput, PricedSale, ProductKind, TierBenefit};
+use forecourt_core::{DomainError, Fen};
+use forecourt_store::bulk::{is_constrained, Batch};
+use forecourt_store::{Card, Product, RechargePromotion, Station, Store, StoreError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{HashMap, HashSet};
+
+/// Who a sale is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Who {
+    Card(String),
+    Phone(String),
+    Plate(String),
+    Member(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineIn {
+    pub product_code: String,
+    /// Millilitres of fuel.
+    pub volume_ml: Option<i64>,
+    /// Units of an item (or Wh of charging).
+    pub quantity: Option<i64>,
+    pub unit_price_fen: i64,
+    /// The amount the till charged, which wins over the computed one.
+    pub amount_fen: Option<i64>,
+    pub pump_no: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayIn {
+    /// card | cash | wechat | alipay | bank_card | credit
+    pub method: String,
+    /// `None`: whatever the sale's net amount leaves after the other payments (the
+    /// simulator does not know the tier discount in advance).
+    pub amount_fen: Option<i64>,
+    pub card_no: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleIn {
+    pub station_code: String,
+    pub pos_txn_id: String,
+    pub occurred_at: i64,
+    pub who: Option<Who>,
+    pub plate: Option<String>,
+    pub lines: Vec<LineIn>,
+    pub payments: Vec<PayIn>,
+}
+
+/// What a posted sale came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleOut {
+    pub sale_id: String,
+    pub net_fen: i64,
+    pub points: i64,
+    pub flags: usize,
+}
+
+/// Where ids and `created_at` come from.
+enum Ids {
+    /// Fresh UUIDv7 and the clock: imports.
+    Live,
+    /// From a seeded stream and the event's own time: the simulator, reproducible.
+    Seeded(Box<ChaCha8Rng>),
+}
+
+impl Ids {
+    fn id(&mut self, at: i64) -> String {
+        match self {
+            Ids::Live => forecourt_store::new_id(),
+            Ids::Seeded(rng) => {
+                let random: [u8; 10] = rng.gen();
+                uuid::Builder::from_unix_timestamp_millis((at / 1000).max(0) as u64, &random)
+                    .into_uuid()
+                    .to_string()
+            }
+        }
+    }
+
+    fn created_at(&self, at: i64) -> i64 {
+        match self {
+            Ids::Live => forecourt_store::now_us(),
+            Ids::Seeded(_) => at,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Member {
+    customer_id: String,
+    tier: Option<TierBenefit>,
+}
+
+/// Decides sales and recharges and collects them into batches.
+pub struct Poster {
+    store: Store,
+    ids: Ids,
+    stations: HashMap<String, Station>,
+    products: HashMap<String, Product>,
+    tiers: HashMap<String, TierBenefit>,
+    promotions: Vec<RechargePromotion>,
+    cards: HashMap<String, Option<Card>>,
+    cards_by_id: HashMap<String, Card>,
+    members: HashMap<String, Option<Member>>,
+    lookups: HashMap<Who, Vec<String>>,
+    accounts: HashMap<String, (Policy, Totals)>,
+    usage: HashMap<String, Vec<(i64, i64, i64, i64)>>,
+    /// (station_id, pos_txn_id) of the sales and recharges in the batch.
+    keys: HashSet<(String, String)>,
+    batch: Batch,
+    /// Whether to look for a sale with the same key already in the database.
+    check_existing: bool,
+    /// A batch being written while the next is decided (see [`Poster::flush_behind`]).
+    writing: Option<tokio::task::JoinHandle<Result<usize, StoreError>>>,
+}
+
+fn tier_benefit(t: &forecourt_store::Tier) -> TierBenefit {
+    TierBenefit {
+        code: t.code.clone(),
+        name: t.name.clone(),
+        discount_fen_per_litre: t.discount_fen_per_litre,
+        points_multiplier_permille: t.points_multiplier_permille,
+    }
+}
+
+fn rule_lines(priced: &PricedSale) -> Vec<RuleLine> {
+    priced
+        .lines
+        .iter()
+        .map(|l| RuleLine {
+            product_code: l.product_code.clone(),
+            category: if l.kind == ProductKind::NonFuel {
+                l.category.clone().or_else(|| Some("other".into()))
+            } else {
+                None
+            },
+            is_fuel: l.kind == ProductKind::Fuel,
+            volume_ml: l.volume_ml,
+        })
+        .collect()
+}
+
+impl Poster {
+    /// A poster for an import: fresh ids, the clock for `created_at`, and a look for
+    /// each sale's key in the database.
+    pub async fn live(store: &Store) -> Result<Self, StoreError> {
+        Self::new(store, Ids::Live, true).await
+    }
+
+    /// A poster for the simulator: ids from `seed`, `created_at` the event's time, and
+    /// no look for existing keys (the database was empty).
+    pub async fn seeded(store: &Store, seed: u64) -> Result<Self, StoreError> {
+        Self::new(
+            store,
+            Ids::Seeded(Box::new(ChaCha8Rng::seed_from_u64(seed))),
+            false,
+        )
+        .await
+    }
+
+    async fn new(store: &Store, ids: Ids, check_existing: bool) -> Result<Self, StoreError> {
+        let stations = store
+            .stations()
+            .await?
+            .into_iter()
+            .map(|s| (s.code.clone(), s))
+            .collect();
+        let products = store
+            .products()
+            .await?
+            .into_iter()
+            .map(|p| (p.code.clone(), p))
+            .collect();
+        let tiers = store
+            .tiers()
+            .await?
+            .iter()
+            .map(|t| (t.code.clone(), tier_benefit(t)))
+            .collect();
+        Ok(Self {
+            store: store.clone(),
+            ids,
+            stations,
+            products,
+            tiers,
+            promotions: store.recharge_promotions().await?,
+            cards: HashMap::new(),
+            cards_by_id: HashMap::new(),
+            members: HashMap::new(),
+            lookups: HashMap::new(),
+            accounts: HashMap::new(),
+            usage: HashMap::new(),
+            keys: HashSet::new(),
+            batch: Batch::new(),
+            check_existing,
+            writing: None,
+        })
+    }
+
+    /// Tells the poster about a card it need not read (the simulator just wrote it),
+    /// with its accounts at zero.
+    pub fn know_new_card(&mut self, card: Card) {
+        for name in [
+            account::card_paid(&card.card_id),
+            account::card_bonus(&card.card_id),
+        ] {
+            self.accounts
+                .insert(name, (Policy::NoOverdraft, Totals::default()));
+        }
+        self.usage.insert(card.card_id.clone(), Vec::new());
+        self.cards_by_id.insert(card.card_id.clone(), card.clone());
+        self.cards.insert(card.card_no.clone(), Some(card));
+    }
+
+    /// Tells the poster about a new customer in the standard tier, with no points.
+    pub fn know_new_customer(&mut self, customer_id: &str, tier_code: &str) {
+        self.accounts.insert(
+            account::customer_points(customer_id),
+            (Policy::NoOverdraft, Totals::default()),
+        );
+        let tier = self.tiers.get(tier_code).cloned();
+        self.members.insert(
+            customer_id.to_string(),
+            Some(Member {
+                customer_id: customer_id.to_string(),
+                tier,
+            }),
+        );
+    }
+
+    /// Sales and recharges waiting in the batch.
+    pub fn pending(&self) -> usize {
+        self.batch.events
+    }
+
+    /// Starts writing the batch in its own task and returns at once, so that the next
+    /// batch is decided while this one is written (the two cores of a small server each
+    /// get one). For a fill of an empty database only: the poster does not wait to see
+    /// the batch committed before deciding on the balances it moved, so an error is
+    /// reported by the next call and leaves the database with the batches before it.
+    pub async fn flush_behind(&mut self) -> Result<(), StoreError> {
+        self.finish_writing().await?;
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.keys.clear();
+        let store = self.store.clone();
+        self.writing = Some(tokio::spawn(async move {
+            let mut tx = store.begin().await?;
+            tx.write_batch(&batch).await?;
+            tx.commit().await?;
+            Ok(batch.events)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the batch being written behind, if any.
+    pub async fn finish_writing(&mut self) -> Result<usize, StoreError> {
+        match self.writing.take() {
+            Some(handle) => handle
+                .await
+                .map_err(|e| StoreError::Config(format!("the batch writer stopped: {e}")))?,
+            None => Ok(0),
+        }
+    }
+
+    /// Writes the batch in one transaction and starts a new one. Returns how many sales
+    /// and recharges it wrote. On an error nothing of the batch is written, and the
+    /// poster forgets every balance it knew (they may be wrong now).
+    pub async fn flush(&mut self) -> Result<usize, StoreError> {
+        self.finish_writing().await?;
+        if self.batch.is_empty() {
+            return Ok(0);
+        }
+        let n = self.batch.events;
+        let result = async {
+            let mut tx = self.store.begin().await?;
+            tx.write_batch(&self.batch).await?;
+            tx.commit().await
+        }
+        .await;
+        self.batch.clear();
+        self.keys.clear();
+        if let Err(e) = result {
+            self.accounts.clear();
+            self.usage.clear();
+            self.cards.clear();
+            self.cards_by_id.clear();
+            return Err(e);
+        }
+        Ok(n)
+    }
+
+    fn station(&self, code: &str) -> Result<Station, ApiError> {
+        self.stations
+            .get(code)
+            .cloned()
+            .ok_or_else(|| ApiError::new("unknown_station", format!("no station {code}")))
+    }
+
+    async fn card(&mut self, no: &str) -> Result<Card, ApiError> {
+        let no = CardNo::parse(no)?.as_str().to_string();
+        if !self.cards.contains_key(&no) {
+            let card = self.store.card_by_no(&no).await?;
+            if let Some(c) = &card {
+                self.cards_by_id.insert(c.card_id.clone(), c.clone());
+            }
+            self.cards.insert(no.clone(), card);
+        }
+        self.cards[&no]
+            .clone()
+            .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))
+    }
+
+    async fn card_by_id(&mut self, id: &str) -> Result<Card, ApiError> {
+        if let Some(c) = self.cards_by_id.get(id) {
+            return Ok(c.clone());
+        }
+        let c = self
+            .store
+            .card_by_id(id)
+            .await?
+            .ok_or(StoreError::NotFound("card"))?;
+        self.cards_by_id.insert(id.to_string(), c.clone());
+        self.cards.insert(c.card_no.clone(), Some(c.clone()));
+        Ok(c)
+    }
+
+    async fn member(&mut self, customer_id: &str) -> Result<Option<Member>, ApiError> {
+        if !self.members.contains_key(customer_id) {
+            let m = self.store.customer(customer_id).await?.map(|c| Member {
+                customer_id: c.customer_id.clone(),
+                tier: self.tiers.get(&c.tier_code).cloned(),
+            });
+            self.members.insert(customer_id.to_string(), m);
+        }
+        Ok(self.members[customer_id].clone())
+    }
+
+    async fn totals(&mut self, name: &str) -> Result<(Policy, Totals), ApiError> {
+        if let Some(t) = self.accounts.get(name) {
+            return Ok(*t);
+        }
+        let row = self.store.account_policy_totals(name).await?;
+        let t = row.ok_or_else(|| ApiError::internal(format!("no ledger account {name}")))?;
+        self.accounts.insert(name.to_string(), t);
+        Ok(t)
+    }
+
+    async fn usage_of(&mut self, card: &Card, local: &clock::Local) -> Result<Usage, ApiError> {
+        if !card.rules.depends_on_usage() {
+            return Ok(Usage::default());
+        }
+        if !self.usage.contains_key(&card.card_id) {
+            let rows = self.store.card_usage_rows(&card.card_id).await?;
+            self.usage.insert(card.card_id.clone(), rows);
+        }
+        let mut u = Usage::default();
+        for (at, sales, amount, volume) in &self.usage[&card.card_id] {
+            if *at >= local.day_start_us && *at < local.day_end_us {
+                u.sales_today += sales;
+                u.amount_today_fen += amount;
+                u.volume_today_ml += volume;
+            }
+            if *at >= local.month_start_us && *at < local.month_end_us {
+                u.amount_month_fen += amount;
+            }
+        }
+        Ok(u)
+    }
+
+    /// Who the sale is for: (customer, card shown, plate), as the POS identifies.
+    async fn identify(
+        &mut self,
+        who: Option<&Who>,
+    ) -> Result<(Option<Member>, Option<Card>, Option<String>), ApiError> {
+        let Some(who) = who else {
+            return Ok((None, None, None));
+        };
+        let (ids, card, plate) = match who {
+            Who::Card(no) => {
+                let card = self.card(no).await?;
+                (
+                    card.customer_id.clone().into_iter().collect(),
+                    Some(card),
+                    None,
+                )
+            }
+            other => {
+                let key = match other {
+                    Who::Phone(p) => Who::Phone(
+                        Phone::parse(p)
+                            .map_err(ApiError::from)?
+                            .as_str()
+                            .to_string(),
+                    ),
+                    Who::Plate(p) => Who::Plate(
+                        Plate::parse(p)
+                            .map_err(ApiError::from)?
+                            .as_str()
+                            .to_string(),
+                    ),
+                    m => m.clone(),
+                };
+                if !self.lookups.contains_key(&key) {
+                    let ids = match &key {
+                        Who::Phone(p) => self.store.customer_ids_by_phone(p).await?,
+                        Who::Plate(p) => self.store.customer_ids_by_plate(p).await?,
+                        Who::Member(m) => self
+                            .store
+                            .customer_by_member_code(m)
+                            .await?
+                            .map(|c| c.customer_id)
+                            .into_iter()
+                            .collect(),
+                        Who::Card(_) => unreachable!("cards are handled above"),
+                    };
+                    self.lookups.insert(key.clone(), ids);
+                }
+                let plate = match &key {
+                    Who::Plate(p) => Some(p.clone()),
+                    _ => None,
+                };
+                (self.lookups[&key].clone(), None, plate)
+            }
+        };
+        let member = match ids.as_slice() {
+            [one] => self.member(one).await?,
+            _ => None,
+        };
+        Ok((member, card, plate))
+    }
+
+    async fn line_inputs(&self, lines: &[LineIn]) -> Result<Vec<LineInput>, ApiError> {
+        if lines.is_empty() || lines.len() > pricing::LINES_MAX {
+            return Err(ApiError::validation(
+                "lines",
+                format!("1 to {} lines", pricing::LINES_MAX),
+            ));
+        }
+        lines
+            .iter()
+            .map(|l| {
+                let p = self.products.get(&l.product_code).ok_or_else(|| {
+                    ApiError::new("unknown_product", format!("no product {}", l.product_code))
+                })?;
+                Ok(LineInput {
+                    product_code: p.code.clone(),
+                    kind: ProductKind::parse(&p.kind)?,
+                    category: p.category.clone(),
+                    volume_ml: l.volume_ml,
+                    quantity: l.quantity,
+                    unit_price_fen: l.unit_price_fen,
+                    amount_fen: l.amount_fen,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether a sale or recharge with this key is in the batch or the database.
+    async fn seen(
+        &mut self,
+        station_id: &str,
+        pos_txn_id: &str,
+        kind: &str,
+    ) -> Result<bool, ApiError> {
+        if self
+            .keys
+            .contains(&(station_id.to_string(), format!("{kind}:{pos_txn_id}")))
+        {
+            return Ok(true);
+        }
+        if self.check_existing {
+            return Ok(self
+                .store
+                .journal_key_exists(&format!("{kind}:{station_id}:{pos_txn_id}"))
+                .await?);
+        }
+        Ok(false)
+    }
+
+    /// Decides a sale and adds it to the batch; `Ok(None)` when a sale with its key was
+    /// posted before. A refusal changes nothing.
+    pub async fn sale(&mut self, s: &SaleIn) -> Result<Option<SaleOut>, ApiError> {
+        let station = self.station(&s.station_code)?;
+        if s.pos_txn_id.is_empty()
+            || s.pos_txn_id.len() > 64
+            || !s.pos_txn_id.chars().all(|c| c.is_ascii_graphic())
+        {
+            return Err(ApiError::validation(
+                "pos_txn_id",
+                "1 to 64 printable ASCII characters",
+            ));
+        }
+        if self
+            .seen(&station.station_id, &s.pos_txn_id, "sale")
+            .await?
+        {
+            return Ok(None);
+        }
+        let at = s.occurred_at;
+        let inputs = self.line_inputs(&s.lines).await?;
+        let (member, shown_card, plate) = self.identify(s.who.as_ref()).await?;
+        let tier = member.as_ref().and_then(|m| m.tier.clone());
+        let priced = pricing::price_sale(&inputs, tier.as_ref())?;
+        let net = priced.net_fen.0;
+        let multiplier = tier
+            .as_ref()
+            .map(|t| t.points_multiplier_permille)
+            .unwrap_or(1000);
+
+        // Payments: amounts (the open one takes the rest), methods, sum.
+        if s.payments.is_empty() || s.payments.len() > 8 {
+            return Err(ApiError::validation("payments", "1 to 8 payments"));
+        }
+        let fixed: i64 = s.payments.iter().filter_map(|p| p.amount_fen).sum();
+        if s.payments.iter().filter(|p| p.amount_fen.is_none()).count() > 1 {
+            return Err(ApiError::validation(
+                "payments",
+                "at most one payment takes the rest",
+            ));
+        }
+        let mut amounts = Vec::with_capacity(s.payments.len());
+        for p in &s.payments {
+            let a = p.amount_fen.unwrap_or(net - fixed);
+            if a <= 0 || a > pricing::LINE_AMOUNT_FEN_MAX {
+                return Err(ApiError::validation(
+                    "payments.amount_fen",
+                    "a payment is a positive amount",
+                ));
+            }
+            amounts.push(a);
+        }
+        let paid: i64 = amounts.iter().sum();
+        if paid != net {
+            return Err(DomainError::PaymentMismatch {
+                net: Fen(net),
+                paid: Fen(paid),
+            }
+            .into());
+        }
+
+        let local = clock::local(&station.time_zone, at);
+        let sale_id = self.ids.id(at);
+        let journal_id = self.ids.id(at);
+        let created = self.ids.created_at(at);
+        // (debit, credit, amount, unit) decided so far.
+        let mut transfers: Vec<(String, String, i64, &'static str)> = Vec::new();
+        let mut payments = Vec::new();
+        let mut usage_rows: Vec<(String, i64)> = Vec::new();
+        let mut spent: HashMap<String, (i64, i64)> = HashMap::new();
+        let mut flags = Vec::new();
+        let mut card_used: Option<String> = None;
+        for (i, p) in s.payments.iter().enumerate() {
+            let amount = amounts[i];
+            let (mut card_id, mut funding_id, mut from_paid, mut from_bonus) = (None, None, 0, 0);
+            match p.method.as_str() {
+                "card" => {
+                    let card = match (&p.card_no, &shown_card) {
+                        (Some(no), _) => self.card(no).await?,
+                        (None, Some(c)) => c.clone(),
+                        (None, None) => {
+                            return Err(ApiError::validation(
+                                "payments.card_no",
+                                "a card payment names its card",
+                            ))
+                        }
+                    };
+                    if usage_rows.iter().any(|(id, _)| *id == card.card_id) {
+                        return Err(ApiError::validation("payments", "one payment per card"));
+                    }
+                    CardState::parse(&card.state)?.check_usable()?;
+                    if card.pin_hash.is_some() || card.rules.driver_pin_required() {
+                        return Err(ApiError::new(
+                            "pin_required",
+                            "the card needs its PIN, which a bulk posting cannot carry: post this sale through the POS API",
+                        ));
+                    }
+                    let funding = match &card.main_card_id {
+                        Some(main) if card.kind == CardKind::FleetSub.as_str() => {
+                            let main = self.card_by_id(main).await?;
+                            if main.balance_mode == "pool" {
+                                CardState::parse(&main.state)?.check_usable()?;
+                                main
+                            } else {
+                                card.clone()
+                            }
+                        }
+                        _ => card.clone(),
+                    };
+                    let ctx = RuleContext {
+                        station_code: station.code.clone(),
+                        region_code: station.region_code.clone(),
+                        province: station.province.clone(),
+                        weekday: local.weekday,
+                        minute_of_day: local.minute_of_day,
+                        plate: s.plate.clone().or_else(|| plate.clone()),
+                        odometer_km: None,
+                        pin_given: false,
+                        lines: rule_lines(&priced),
+                        amount_fen: amount,
+                    };
+                    let usage = self.usage_of(&card, &local).await?;
+                    let breaches = card.rules.check(&ctx, &usage);
+                    if let Some(refusal) = first_hard(&breaches) {
+                        return Err(refusal.into());
+                    }
+                    flags.extend(breaches);
+                    let paid_acc = account::card_paid(&funding.card_id);
+                    let bonus_acc = account::card_bonus(&funding.card_id);
+                    let (_, paid_t) = self.totals(&paid_acc).await?;
+                    let (_, bonus_t) = self.totals(&bonus_acc).await?;
+                    let used = spent.entry(funding.card_id.clone()).or_default();
+                    let (fp, fb) = split_card_debit(
+                        paid_t.available() - used.0,
+                        bonus_t.available() - used.1,
+                        amount,
+                    )?;
+                    used.0 += fp;
+                    used.1 += fb;
+                    if fp > 0 {
+                        transfers.push((paid_acc, account::SALES_REVENUE.into(), fp, "fen"));
+                    }
+                    if fb > 0 {
+                        transfers.push((bonus_acc, account::SALES_REVENUE.into(), fb, "fen"));
+                    }
+                    (from_paid, from_bonus) = (fp, fb);
+                    card_id = Some(card.card_id.clone());
+                    funding_id = Some(funding.card_id.clone());
+                    usage_rows.push((card.card_id.clone(), amount));
+                    card_used.get_or_insert(card.card_id.clone());
+                }
+                "credit" => {
+                    let m = member.as_ref().ok_or_else(|| {
+                        ApiError::validation(
+                            "payments",
+                            "a credit payment needs an identified customer",
+                        )
+                    })?;
+                    if shown_card.as_ref().and_then(|c| c.customer_id.as_deref())
+                        != Some(m.customer_id.as_str())
+                    {
+                        return Err(ApiError::validation(
+                            "customer.card_no",
+                            "a credit payment needs the customer's card, not only a phone number, plate or member code",
+                        ));
+                    }
+                    let name = account::customer_credit(&m.customer_id);
+                    if self.store.credit_agreement(&m.customer_id).await?.is_none() {
+                        return Err(ApiError::new(
+                            "no_credit_account",
+                            "the customer has no credit (挂账) agreement",
+                        ));
+                    }
+                    let (policy, mut t) = self.totals(&name).await?;
+                    t.debits_posted += transfers
+                        .iter()
+                        .filter(|x| x.0 == name)
+                        .map(|x| x.2)
+                        .sum::<i64>();
+                    check_debit(policy, &t, amount)?;
+                    transfers.push((name, account::SALES_REVENUE.into(), amount, "fen"));
+                }
+                "cash" | "wechat" | "alipay" | "bank_card" => {
+                    transfers.push((
+                        account::tender(&p.method),
+                        account::SALES_REVENUE.into(),
+                        amount,
+                        "fen",
+                    ));
+                }
+                "coupon" => {
+                    return Err(ApiError::new(
+                        "unsupported",
+                        "coupon payments are posted through the POS API, one by one",
+                    ))
+                }
+                _ => {
+                    return Err(ApiError::validation(
+                        "payments.method",
+                        "one of card, cash, wechat, alipay, bank_card, credit, coupon",
+                    ))
+                }
+            }
+            payments.push((
+                i as i64 + 1,
+                p.method.clone(),
+                amount,
+                card_id,
+                funding_id,
+                from_paid,
+                from_bonus,
+            ));
+        }
+        let points = match &member {
+            Some(_) => pricing::points_earned(Fen(net), multiplier).0,
+            None => 0,
+        };
+        if let Some(m) = &member {
+            if points > 0 {
+                transfers.push((
+                    account::POINTS_ISSUED.into(),
+                    account::customer_points(&m.customer_id),
+                    points,
+                    "points",
+                ));
+            }
+        }
+        // Every account that moves must exist, as in the POS.
+        for (d, c, _, _) in &transfers {
+            for name in [d, c] {
+                if is_constrained(name) {
+                    self.totals(name).await?;
+                }
+            }
+        }
+
+        // Decided: apply to the batch and to the balances known.
+        let key = format!("sale:{}:{}", station.station_id, s.pos_txn_id);
+        self.batch.journal.push([
+            journal_id.as_str().into(),
+            key.into(),
+            "sale".into(),
+            station.station_id.as_str().into(),
+            at.into(),
+            None::<String>.into(),
+            created.into(),
+        ]);
+        for (d, c, amount, unit) in &transfers {
+            let id = self.ids.id(at);
+            self.batch
+                .transfer(id, &journal_id, d, c, *amount, unit, "sale", created);
+            if let Some((_, t)) = self.accounts.get_mut(d) {
+                t.debits_posted += amount;
+            }
+            if let Some((_, t)) = self.accounts.get_mut(c) {
+                t.credits_posted += amount;
+            }
+        }
+        let customer_id = member.as_ref().map(|m| m.customer_id.clone());
+        let card_id = card_used.or_else(|| shown_card.as_ref().map(|c| c.card_id.clone()));
+        self.batch.sale.push([
+            sale_id.as_str().into(),
+            station.station_id.as_str().into(),
+            s.pos_txn_id.as_str().into(),
+            journal_id.as_str().into(),
+            customer_id.into(),
+            card_id.into(),
+            at.into(),
+            priced.gross_fen.0.into(),
+            priced.discount_fen.0.into(),
+            net.into(),
+            points.into(),
+            tier.as_ref().map(|t| t.code.clone()).into(),
+            serde_json::to_string(&flags)
+                .map_err(ApiError::internal)?
+                .into(),
+            created.into(),
+        ]);
+        for (i, (l, b)) in priced.lines.iter().zip(&s.lines).enumerate() {
+            self.batch.sale_line.push([
+                sale_id.as_str().into(),
+                (i as i64 + 1).into(),
+                l.product_code.as_str().into(),
+                l.kind.as_str().into(),
+                l.category.clone().into(),
+                l.volume_ml.into(),
+                l.quantity.into(),
+                l.unit_price_fen.into(),
+                l.gross_fen.0.into(),
+                l.discount_fen.0.into(),
+                l.net_fen.0.into(),
+                b.pump_no.into(),
+            ]);
+        }
+        for (no, method, amount, card_id, funding_id, fp, fb) in payments {
+            self.batch.sale_payment.push([
+                sale_id.as_str().into(),
+                no.into(),
+                method.into(),
+                amount.into(),
+                card_id.into(),
+                funding_id.into(),
+                None::<String>.into(),
+                fp.into(),
+                fb.into(),
+            ]);
+        }
+        let volume: i64 = priced
+            .lines
+            .iter()
+            .filter(|l| l.kind == ProductKind::Fuel)
+            .map(|l| l.volume_ml)
+            .sum();
+        for (card_id, amount) in usage_rows {
+            self.batch.card_usage.push([
+                card_id.as_str().into(),
+                at.into(),
+                1i64.into(),
+                amount.into(),
+                volume.into(),
+                sale_id.as_str().into(),
+            ]);
+            if let Some(rows) = self.usage.get_mut(&card_id) {
+                rows.push((at, 1, amount, volume));
+            }
+        }
+        self.batch.events += 1;
+        self.keys
+            .insert((station.station_id.clone(), format!("sale:{}", s.pos_txn_id)));
+        Ok(Some(SaleOut {
+            sale_id,
+            net_fen: net,
+            points,
+            flags: flags.len(),
+        }))
+    }
+
+    /// What a card can spend now (its main card's balance for a pooled sub-card).
+    pub async fn available_fen(&mut self, card_no: &str) -> Result<i64, ApiError> {
+        let card = self.card(card_no).await?;
+        let funding = self.funding(&card).await?;
+        let (_, p) = self.totals(&account::card_paid(&funding.card_id)).await?;
+        let (_, b) = self.totals(&account::card_bonus(&funding.card_id)).await?;
+        Ok(p.available() + b.available())
+    }
+
+    async fn funding(&mut self, card: &Card) -> Result<Card, ApiError> {
+        if card.kind == CardKind::FleetSub.as_str() {
+            if let Some(main) = &card.main_card_id {
+                let main = self.card_by_id(main).await?;
+                if main.balance_mode == "pool" {
+                    return Ok(main);
+                }
+            }
+        }
+        Ok(card.clone())
+    }
+
+    /// Decides a recharge as the POS does (promotion, face-value cap) and adds it to the
+    /// batch; `Ok(None)` when one with its key was posted before. Returns the bonus.
+    pub async fn recharge(
+        &mut self,
+        station_code: &str,
+        pos_txn_id: &str,
+        at: i64,
+        card_no: &str,
+        amount_fen: i64,
+        method: &str,
+    ) -> Result<Option<i64>, ApiError> {
+        let station = self.station(station_code)?;
+        if self
+            .seen(&station.station_id, pos_txn_id, "recharge")
+            .await?
+        {
+            return Ok(None);
+        }
+        if amount_fen <= 0 || amount_fen > pricing::LINE_AMOUNT_FEN_MAX {
+            return Err(ApiError::validation(
+                "amount_fen",
+                "a recharge is a positive amount",
+            ));
+        }
+        if !matches!(method, "cash" | "wechat" | "alipay" | "bank_card") {
+            return Err(ApiError::validation(
+                "payments.method",
+                "one of cash, wechat, alipay, bank_card",
+            ));
+        }
+        let card = self.card(card_no).await?;
+        CardState::parse(&card.state)?.check_usable()?;
+        if self.funding(&card).await?.card_id != card.card_id {
+            return Err(ApiError::new(
+                "card_not_usable",
+                "a pooled sub-card spends its main card's balance: recharge the main card",
+            ));
+        }
+        let promotion = self
+            .promotions
+            .iter()
+            .filter(|p| {
+                p.min_amount_fen <= amount_fen
+                    && p.valid_from <= at
+                    && p.valid_until.is_none_or(|u| u > at)
+            })
+            .max_by_key(|p| (p.bonus_fen, p.min_amount_fen))
+            .cloned();
+        let bonus = promotion.as_ref().map(|p| p.bonus_fen).unwrap_or(0);
+        let paid_acc = account::card_paid(&card.card_id);
+        let bonus_acc = account::card_bonus(&card.card_id);
+        let (_, p) = self.totals(&paid_acc).await?;
+        let (_, b) = self.totals(&bonus_acc).await?;
+        let cap = card.cap_fen.or_else(|| {
+            CardKind::parse(&card.kind)
+                .ok()
+                .and_then(|k| k.default_cap())
+                .map(|f| f.0)
+        });
+        // Held money counts toward the cap, as at the till.
+        let would_be = p.available()
+            + b.available()
+            + p.debits_pending
+            + b.debits_pending
+            + amount_fen
+            + bonus;
+        if let Some(cap) = cap {
+            if would_be > cap {
+                return Err(DomainError::FaceValueCap {
+                    cap: Fen(cap),
+                    would_be: Fen(would_be),
+                }
+                .into());
+            }
+        }
+        let journal_id = self.ids.id(at);
+        let created = self.ids.created_at(at);
+        self.batch.journal.push([
+            journal_id.as_str().into(),
+            format!("recharge:{}:{}", station.station_id, pos_txn_id).into(),
+            "recharge".into(),
+            station.station_id.as_str().into(),
+            at.into(),
+            promotion.as_ref().map(|p| p.name.clone()).into(),
+            created.into(),
+        ]);
+        let mut moves = vec![(account::tender(method), paid_acc, amount_fen)];
+        if bonus > 0 {
+            moves.push((
+                account::RECHARGE_BONUS_EXPENSE.to_string(),
+                bonus_acc,
+                bonus,
+            ));
+        }
+        for (d, c, amount) in moves {
+            let id = self.ids.id(at);
+            self.batch
+                .transfer(id, &journal_id, &d, &c, amount, "fen", "recharge", created);
+            if let Some((_, t)) = self.accounts.get_mut(&c) {
+                t.credits_posted += amount;
+            }
+        }
+        let recharge_id = self.ids.id(at);
+        self.batch.recharge.push([
+            recharge_id.into(),
+            station.station_id.as_str().into(),
+            pos_txn_id.into(),
+            journal_id.as_str().into(),
+            card.card_id.as_str().into(),
+            amount_fen.into(),
+            bonus.into(),
+            promotion.as_ref().map(|p| p.promotion_id.clone()).into(),
+            at.into(),
+            created.into(),
+        ]);
+        self.batch.events += 1;
+        self.keys
+            .insert((station.station_id.clone(), format!("recharge:{pos_txn_id}")));
+        Ok(Some(bonus))
+    }
+}
