@@ -460,3 +460,78 @@ fn record(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use forecourt_store::testing::fresh_db;
+    use forecourt_store::Vault;
+
+    fn small() -> Params {
+        Params {
+            stations: 3,
+            customers: 400,
+            days: 30,
+            seed: 2026,
+            end: NaiveDate::from_ymd_opt(2026, 2, 20).expect("a date"),
+            walk_ins_per_station_day: 10,
+        }
+    }
+
+    async fn simulated(p: Params) -> (Store, Summary) {
+        let url = fresh_db().await.expect("a fresh database");
+        let store = Store::open(&url, Vault::for_tests()).await.expect("open");
+        let summary = populate(&store, p).await.expect("simulate");
+        (store, summary)
+    }
+
+    /// Every row of the database but the ciphertexts (their nonces are random by
+    /// design), plus every customer's personal data and every card's rules decrypted.
+    async fn contents(store: &Store) -> String {
+        let mut out = store.dump_for_comparison().await.expect("dump");
+        for id in store.customer_ids().await.expect("ids") {
+            let c = store.customer(&id).await.expect("read").expect("customer");
+            out.push_str(&format!("{} {} {:?}\n", id, c.name, c.phone));
+            for v in store.vehicles(&id).await.expect("vehicles") {
+                out.push_str(&format!("  {} {:?}\n", v.plate, v.tank_capacity_ml));
+            }
+            for card in store.cards_of_customer(&id).await.expect("cards") {
+                out.push_str(&format!("  {} {:?}\n", card.card_no, card.rules));
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_same_seed_writes_the_same_data() {
+        let (a, sa) = simulated(small()).await;
+        let (b, _) = simulated(small()).await;
+        let (ca, cb) = (contents(&a).await, contents(&b).await);
+        assert!(sa.sales > 1_000 && sa.recharges > 100, "{sa:?}");
+        assert!(ca.lines().count() > 10_000, "the dump holds the data");
+        if ca != cb {
+            let first = ca
+                .lines()
+                .zip(cb.lines())
+                .find(|(x, y)| x != y)
+                .expect("a differing line");
+            panic!("two runs differ first at\n{}\n{}", first.0, first.1);
+        }
+        assert!(a.check().await.expect("check").is_clean());
+        // Another seed, other data.
+        let (c, _) = simulated(Params { seed: 7, ..small() }).await;
+        assert_ne!(ca, contents(&c).await);
+    }
+
+    #[tokio::test]
+    async fn the_simulator_refuses_a_database_with_a_network() {
+        let (a, _) = simulated(Params {
+            days: 2,
+            customers: 20,
+            ..small()
+        })
+        .await;
+        let err = populate(&a, small()).await.expect_err("a second fill");
+        assert!(err.to_string().contains("empty database"), "{err}");
+    }
+}

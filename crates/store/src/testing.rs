@@ -67,3 +67,64 @@ pub async fn pg_dump_text(url: &DbUrl) -> String {
     }
     out
 }
+
+impl crate::Store {
+    /// Every row of every table as sorted text, for comparing two databases: without
+    /// `schema_migration` (when it was applied), ciphertext columns (`*_enc`, and a
+    /// card's `rules`, which seals a bound plate), whose random nonces differ by design.
+    pub async fn dump_for_comparison(&self) -> Result<String, StoreError> {
+        use sqlx::{Column, Row};
+        let tables: Vec<String> = match self.backend() {
+            Backend::Sqlite => sqlx::query_scalar(
+                "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name",
+            )
+            .fetch_all(self.read())
+            .await?,
+            Backend::Postgres => sqlx::query_scalar(
+                "select tablename::text from pg_tables where schemaname = 'public' order by 1",
+            )
+            .fetch_all(self.read())
+            .await?,
+        };
+        let mut out = String::new();
+        for t in tables.iter().filter(|t| *t != "schema_migration") {
+            let rows = sqlx::query(&format!("select * from {t}"))
+                .fetch_all(self.read())
+                .await?;
+            let mut lines: Vec<String> = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let mut line = format!("{t}:");
+                for (i, c) in r.columns().iter().enumerate() {
+                    let name = c.name();
+                    if name.ends_with("_enc") || (t == "card" && name == "rules") {
+                        continue;
+                    }
+                    let v = if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+                        format!("{v:?}")
+                    } else if let Ok(v) = r.try_get::<Option<f64>, _>(i) {
+                        format!("{v:?}")
+                    } else {
+                        format!("{:?}", r.try_get::<Option<String>, _>(i)?)
+                    };
+                    line.push_str(&format!(" {name}={v}"));
+                }
+                lines.push(line);
+            }
+            lines.sort();
+            for l in lines {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids of every customer, in order.
+    pub async fn customer_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("select customer_id from customer order by customer_id")
+                .fetch_all(self.read())
+                .await?,
+        )
+    }
+}
