@@ -16,6 +16,7 @@ mod error;
 pub mod ledger;
 mod migrate;
 pub mod model;
+pub mod network;
 mod personal;
 mod queries;
 #[doc(hidden)]
@@ -34,6 +35,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The `setting` that holds the fingerprint of the data key.
+pub(crate) const VAULT_FINGERPRINT: &str = "vault_fingerprint";
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,13 +210,18 @@ impl Store {
     /// Refuses a data key other than the one the database was written with (its
     /// fingerprint is kept in `setting`), instead of writing data nobody can read.
     async fn check_vault(&self) -> Result<(), StoreError> {
-        let fingerprint = self.vault.blind_index("vault-check", "forecourt");
+        let fingerprint = self.vault_fingerprint();
         self.check_fingerprint(
-            "vault_fingerprint",
+            VAULT_FINGERPRINT,
             &fingerprint,
             "the data key (FORECOURT_DATA_KEY or its key file)",
         )
         .await
+    }
+
+    /// The fingerprint of the data key, as kept in `setting` under [`VAULT_FINGERPRINT`].
+    pub(crate) fn vault_fingerprint(&self) -> String {
+        self.vault.blind_index("vault-check", "forecourt")
     }
 
     /// Records the fingerprint of a key the first time, and refuses another key later:
