@@ -9,6 +9,7 @@ pub mod api;
 pub mod cache;
 pub mod clock;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod import;
 pub mod ledger_ops;

@@ -19,11 +19,13 @@ pub mod model;
 pub mod network;
 mod personal;
 mod queries;
+mod sales_export;
 #[doc(hidden)]
 pub mod testing;
 pub use forecourt_privacy::Vault;
 pub use personal::normalise_name;
 pub use queries::{AccountMovement, Adjustment, Consent, CreditMovement, NewSale};
+pub use sales_export::{ExportedLine, ExportedPayment, ExportedSale, SalesCursor, SalesFilter};
 
 pub use error::StoreError;
 pub use ledger::CheckReport;
