@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod exchange;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -108,6 +109,11 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+    /// Export data to files: a whole network, or sales as CSV.
+    Export {
+        #[command(subcommand)]
+        command: exchange::ExportCommand,
     },
     /// Benchmarks that print their figures.
     Bench {
@@ -254,6 +260,9 @@ enum ImportCommand {
         #[command(flatten)]
         secret: SecretArgs,
     },
+    /// Load a network written by `forecourt export network` into an empty database,
+    /// in one transaction, then check the ledger and the audit log.
+    Network(exchange::ImportNetworkArgs),
 }
 
 #[derive(Subcommand)]
@@ -604,6 +613,10 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Export { command } => exchange::export(command).await,
+        Command::Import {
+            command: ImportCommand::Network(args),
+        } => exchange::import_network(args).await,
         Command::Bench {
             command:
                 BenchCommand::Pos {

@@ -736,7 +736,7 @@ async fn check_empty(store: &Store) -> Result<(), StoreError> {
             .fetch_one(store.read())
             .await?;
         if n > 0 {
-            found.push(format!("{n} {table} rows"));
+            found.push(format!("{table} ({n})"));
         }
     }
     let own_accounts: Vec<String> = sqlx::query_scalar("select account_id from account")
@@ -747,17 +747,19 @@ async fn check_empty(store: &Store) -> Result<(), StoreError> {
         .filter(|a| !crate::migrate::HOUSE_ACCOUNTS.iter().any(|(h, _)| h == *a))
         .count();
     if own_accounts > 0 {
-        found.push(format!("{own_accounts} account rows"));
+        found.push(format!(
+            "account ({own_accounts} beyond the house accounts)"
+        ));
     }
     let audit_seq: i64 = sqlx::query_scalar("select seq from audit_head where id = 1")
         .fetch_one(store.read())
         .await?;
     if audit_seq != 0 {
-        found.push(format!("an audit log of {audit_seq} entries"));
+        found.push(format!("audit_head (at entry {audit_seq})"));
     }
     if !found.is_empty() {
         return Err(StoreError::Config(format!(
-            "the target database is not empty (it has {}): import a network only into a new database",
+            "the target database is not empty (it has rows in {}): import a network only into a new database",
             found.join(", ")
         )));
     }
