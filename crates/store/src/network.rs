@@ -922,6 +922,15 @@ pub async fn import_network(
         report.tables.push((shape.name.clone(), done));
     }
     tx.commit().await?;
+    if backend == Backend::Postgres {
+        // Fresh tables have no planner statistics until autovacuum comes by; without
+        // them the first queries (the ledger check among them) can take the slow plans.
+        for table in TABLES {
+            sqlx::query(&format!("analyze {}", quote(table)))
+                .execute(&store.write)
+                .await?;
+        }
+    }
     Ok(report)
 }
 
