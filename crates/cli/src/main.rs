@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod exchange;
 mod progress;
 mod simulate;
 
@@ -117,6 +118,11 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+    /// Export data to files: a whole network, or sales as CSV.
+    Export {
+        #[command(subcommand)]
+        command: exchange::ExportCommand,
     },
     /// Benchmarks that print their figures.
     Bench {
@@ -263,6 +269,9 @@ enum ImportCommand {
         #[command(flatten)]
         secret: SecretArgs,
     },
+    /// Load a network written by `forecourt export network` into an empty database,
+    /// in one transaction, then check the ledger and the audit log.
+    Network(exchange::ImportNetworkArgs),
 }
 
 #[derive(Subcommand)]
@@ -620,6 +629,10 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Export { command } => exchange::export(command).await,
+        Command::Import {
+            command: ImportCommand::Network(args),
+        } => exchange::import_network(args).await,
         Command::Bench {
             command:
                 BenchCommand::Pos {

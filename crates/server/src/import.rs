@@ -12,10 +12,11 @@
 //! | `occurred_at` | RFC 3339 (required) |
 //! | `card_no`, `phone`, `plate`, `member_code` | who the sale is for (optional) |
 //! | `product_code`, `volume_ml`, `quantity`, `unit_price_fen`, `amount_fen` | one line |
-//! | `payment_method`, `payment_amount_fen`, `payment_card_no` | one payment (optional) |
+//! | `payment_method`, `payment_amount_fen`, `payment_card_no`, `payment_coupon_code` | one payment (optional) |
 //!
 //! Consecutive rows with the same station and `pos_txn_id` form one sale: each row adds
-//! its line and, when `payment_method` is set, its payment.
+//! its line and, when `payment_method` is set, its payment. A row without a product only
+//! adds its payment (a sale with more payments than lines).
 
 use crate::secret::{new_token, token_hash};
 use crate::AppState;
@@ -83,7 +84,13 @@ fn int(
 }
 
 /// A parsed row: its `pos_txn_id`, station, line, payment and the sale's head fields.
-type Row = (String, String, Value, Option<Value>, Map<String, Value>);
+type Row = (
+    String,
+    String,
+    Option<Value>,
+    Option<Value>,
+    Map<String, Value>,
+);
 
 fn parse_row(row: &csv::StringRecord, index: &HashMap<String, usize>) -> Result<Row, String> {
     let txn = cell(row, index, "pos_txn_id")
@@ -93,14 +100,6 @@ fn parse_row(row: &csv::StringRecord, index: &HashMap<String, usize>) -> Result<
         .ok_or("station_code is missing")?
         .to_string();
     let at = cell(row, index, "occurred_at").ok_or("occurred_at is missing")?;
-    let product = cell(row, index, "product_code").ok_or("product_code is missing")?;
-    let price = int(row, index, "unit_price_fen")?.ok_or("unit_price_fen is missing")?;
-    let mut line = json!({"product_code": product, "unit_price_fen": price});
-    for name in ["volume_ml", "quantity", "amount_fen"] {
-        if let Some(v) = int(row, index, name)? {
-            line[name] = json!(v);
-        }
-    }
     let payment = match cell(row, index, "payment_method") {
         Some(method) => {
             let amount =
@@ -109,9 +108,27 @@ fn parse_row(row: &csv::StringRecord, index: &HashMap<String, usize>) -> Result<
             if let Some(card) = cell(row, index, "payment_card_no") {
                 p["card_no"] = json!(card);
             }
+            if let Some(coupon) = cell(row, index, "payment_coupon_code") {
+                p["coupon_code"] = json!(coupon);
+            }
             Some(p)
         }
         None => None,
+    };
+    let line = match cell(row, index, "product_code") {
+        Some(product) => {
+            let price = int(row, index, "unit_price_fen")?.ok_or("unit_price_fen is missing")?;
+            let mut line = json!({"product_code": product, "unit_price_fen": price});
+            for name in ["volume_ml", "quantity", "amount_fen"] {
+                if let Some(v) = int(row, index, name)? {
+                    line[name] = json!(v);
+                }
+            }
+            Some(line)
+        }
+        // A row with a payment only: the sale has more payments than lines.
+        None if payment.is_some() => None,
+        None => return Err("product_code is missing".into()),
     };
     let mut head = Map::new();
     head.insert("pos_txn_id".into(), json!(txn));
@@ -182,14 +199,14 @@ pub async fn import_sales<R: std::io::Read>(
             }),
             Ok((txn, station, l, payment, head)) => match sales.last_mut() {
                 Some(last) if last.station == station && last.body["pos_txn_id"] == json!(txn) => {
-                    last.lines.push(l);
+                    last.lines.extend(l);
                     last.payments.extend(payment);
                 }
                 _ => sales.push(Pending {
                     first_line: line,
                     station,
                     body: head,
-                    lines: vec![l],
+                    lines: l.into_iter().collect(),
                     payments: payment.into_iter().collect(),
                 }),
             },

@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod cache;
 pub mod clock;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod import;
 pub mod ledger_ops;

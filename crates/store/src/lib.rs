@@ -17,13 +17,16 @@ mod error;
 pub mod ledger;
 mod migrate;
 pub mod model;
+pub mod network;
 mod personal;
 mod queries;
+mod sales_export;
 #[doc(hidden)]
 pub mod testing;
 pub use forecourt_privacy::Vault;
 pub use personal::normalise_name;
 pub use queries::{AccountMovement, Adjustment, Consent, CreditMovement, NewSale};
+pub use sales_export::{ExportedLine, ExportedPayment, ExportedSale, SalesCursor, SalesFilter};
 
 pub use error::StoreError;
 pub use ledger::CheckReport;
@@ -35,6 +38,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The `setting` that holds the fingerprint of the data key.
+pub(crate) const VAULT_FINGERPRINT: &str = "vault_fingerprint";
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,13 +214,18 @@ impl Store {
     /// Refuses a data key other than the one the database was written with (its
     /// fingerprint is kept in `setting`), instead of writing data nobody can read.
     async fn check_vault(&self) -> Result<(), StoreError> {
-        let fingerprint = self.vault.blind_index("vault-check", "forecourt");
+        let fingerprint = self.vault_fingerprint();
         self.check_fingerprint(
-            "vault_fingerprint",
+            VAULT_FINGERPRINT,
             &fingerprint,
             "the data key (FORECOURT_DATA_KEY or its key file)",
         )
         .await
+    }
+
+    /// The fingerprint of the data key, as kept in `setting` under [`VAULT_FINGERPRINT`].
+    pub(crate) fn vault_fingerprint(&self) -> String {
+        self.vault.blind_index("vault-check", "forecourt")
     }
 
     /// Records the fingerprint of a key the first time, and refuses another key later:

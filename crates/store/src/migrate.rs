@@ -51,7 +51,7 @@ const TIERS: &[(&str, &str, i64, i64, i64, i64)] = &[
 ];
 
 /// House accounts: name, unit.
-const HOUSE_ACCOUNTS: &[(&str, &str)] = &[
+pub(crate) const HOUSE_ACCOUNTS: &[(&str, &str)] = &[
     ("tender:cash", "fen"),
     ("tender:wechat", "fen"),
     ("tender:alipay", "fen"),

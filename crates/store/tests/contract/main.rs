@@ -7,6 +7,8 @@ use forecourt_store::ledger::NewJournal;
 use forecourt_store::{testing, NewCard, NewCustomer, Store, StoreError};
 use std::sync::Arc;
 
+mod network;
+
 async fn store() -> Store {
     let url = testing::fresh_db().await.expect("a fresh database");
     Store::open(&url, forecourt_store::Vault::for_tests())
