@@ -253,6 +253,15 @@ impl Poster {
         );
     }
 
+    /// Forgets the balances, usage and cards it read, to read them again: after a write
+    /// that did not go through this poster.
+    pub fn forget_balances(&mut self) {
+        self.accounts.clear();
+        self.usage.clear();
+        self.cards.clear();
+        self.cards_by_id.clear();
+    }
+
     /// Sales and recharges waiting in the batch.
     pub fn pending(&self) -> usize {
         self.batch.events

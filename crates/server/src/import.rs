@@ -18,6 +18,8 @@
 //! its line and, when `payment_method` is set, its payment. A row without a product only
 //! adds its payment (a sale with more payments than lines).
 
+use crate::bulk::{LineIn, PayIn, Poster, SaleIn, Who};
+use crate::error::ApiError;
 use crate::secret::{new_token, token_hash};
 use crate::AppState;
 use axum::body::Body;
@@ -27,6 +29,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use tower::ServiceExt;
+
+/// Sales per transaction.
+const BATCH_SALES: usize = 5_000;
 
 /// The most rows one import takes; larger files are split.
 pub const ROWS_MAX: usize = 5_000_000;
@@ -212,60 +217,64 @@ pub async fn import_sales<R: std::io::Read>(
             },
         }
     }
-    // A POS token for each station for the length of the import, so that every sale goes
-    // through the POS API; revoked at the end.
+    // Sales are decided with the POS rules by the bulk poster and written many per
+    // transaction; a sale paid (in part) by coupon goes through the POS API itself, after
+    // the batch before it is written.
     let store = state.store();
+    let mut poster = Poster::live(store).await?;
     let mut tokens: BTreeMap<String, String> = BTreeMap::new();
     let app = crate::router(state.clone());
     let total = sales.len();
+    let mut batch_first_line = 0;
     for (done, sale) in sales.into_iter().enumerate() {
-        if !tokens.contains_key(&sale.station) {
-            match store.station_by_code(&sale.station).await? {
-                Some(s) => {
-                    let token = new_token("fcp_");
-                    let mut tx = store.begin().await?;
-                    tx.create_pos_token(&token_hash(&token), &s.station_id, Some("import"))
-                        .await?;
-                    tx.commit().await?;
-                    tokens.insert(sale.station.clone(), token);
-                }
-                None => {
-                    report.rejected.push(Rejected {
-                        line: sale.first_line,
-                        pos_txn_id: sale.body["pos_txn_id"].as_str().unwrap_or("").to_string(),
-                        code: "unknown_station".into(),
-                        message: format!("no station {}", sale.station),
-                    });
-                    continue;
-                }
-            }
+        if poster.pending() == 0 {
+            batch_first_line = sale.first_line;
         }
-        let mut body = sale.body;
-        body.insert("lines".into(), Value::Array(sale.lines));
-        body.insert("payments".into(), Value::Array(sale.payments));
-        let txn = body["pos_txn_id"].as_str().unwrap_or("").to_string();
-        let req = Request::post("/api/v1/pos/sales")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {}", tokens[&sale.station]))
-            .body(Body::from(Value::Object(body).to_string()))?;
-        let res = app.clone().oneshot(req).await?;
-        let status = res.status().as_u16();
-        let bytes = res.into_body().collect().await?.to_bytes();
-        match status {
-            201 => report.sales_imported += 1,
-            200 => report.sales_already_present += 1,
-            _ => {
-                let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                report.rejected.push(Rejected {
-                    line: sale.first_line,
-                    pos_txn_id: txn,
-                    code: v["error"]["code"].as_str().unwrap_or("error").to_string(),
-                    message: v["error"]["message"].as_str().unwrap_or("").to_string(),
-                });
+        let txn = sale.body["pos_txn_id"].as_str().unwrap_or("").to_string();
+        let outcome = if sale.payments.iter().any(|p| p["method"] == "coupon") {
+            flush(&mut poster, batch_first_line, sale.first_line).await?;
+            poster.forget_balances();
+            through_api(
+                state,
+                &app,
+                &mut tokens,
+                sale.station.clone(),
+                sale.body,
+                sale.lines,
+                sale.payments,
+            )
+            .await?
+        } else {
+            match bulk_sale(
+                sale.station.clone(),
+                &sale.body,
+                &sale.lines,
+                &sale.payments,
+            ) {
+                Ok(input) => match poster.sale(&input).await {
+                    Ok(Some(_)) => Outcome::Imported,
+                    Ok(None) => Outcome::Present,
+                    Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
+                },
+                Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
             }
+        };
+        match outcome {
+            Outcome::Imported => report.sales_imported += 1,
+            Outcome::Present => report.sales_already_present += 1,
+            Outcome::Rejected(code, message) => report.rejected.push(Rejected {
+                line: sale.first_line,
+                pos_txn_id: txn,
+                code,
+                message,
+            }),
+        }
+        if poster.pending() >= BATCH_SALES {
+            flush(&mut poster, batch_first_line, sale.first_line).await?;
         }
         progress(done + 1, total);
     }
+    flush(&mut poster, batch_first_line, usize::MAX).await?;
     for station in tokens.keys() {
         if let Some(s) = store.station_by_code(station).await? {
             let mut tx = store.begin().await?;
@@ -276,4 +285,130 @@ pub async fn import_sales<R: std::io::Read>(
     }
     report.rejected.sort_by_key(|r| r.line);
     Ok(report)
+}
+
+enum Outcome {
+    Imported,
+    Present,
+    Rejected(String, String),
+}
+
+/// Writes the poster's batch; on failure nothing of the batch is written.
+async fn flush(poster: &mut Poster, from_line: usize, to_line: usize) -> anyhow::Result<()> {
+    poster.flush().await.map_err(|e| {
+        anyhow::anyhow!(
+            "the sales from line {from_line} to {} could not be written ({e}); none of them \
+             was, the sales before them were: run the import again, it continues where this one stopped",
+            if to_line == usize::MAX { "the end".to_string() } else { to_line.to_string() }
+        )
+    })?;
+    Ok(())
+}
+
+fn field_i64(v: &Value, name: &str) -> Option<i64> {
+    v.get(name).and_then(Value::as_i64)
+}
+
+/// The bulk poster's form of a sale of the file.
+fn bulk_sale(
+    station: String,
+    head: &Map<String, Value>,
+    lines: &[Value],
+    payments: &[Value],
+) -> Result<SaleIn, ApiError> {
+    let at = crate::clock::parse_time(
+        "occurred_at",
+        head.get("occurred_at")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+    )?;
+    let who = head.get("customer").and_then(|c| {
+        let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
+        s("card_no")
+            .map(Who::Card)
+            .or_else(|| s("phone").map(Who::Phone))
+            .or_else(|| s("plate").map(Who::Plate))
+            .or_else(|| s("member_code").map(Who::Member))
+    });
+    Ok(SaleIn {
+        station_code: station,
+        pos_txn_id: head
+            .get("pos_txn_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        occurred_at: at,
+        plate: match &who {
+            Some(Who::Plate(p)) => Some(p.clone()),
+            _ => None,
+        },
+        who,
+        lines: lines
+            .iter()
+            .map(|l| LineIn {
+                product_code: l["product_code"].as_str().unwrap_or("").to_string(),
+                volume_ml: field_i64(l, "volume_ml"),
+                quantity: field_i64(l, "quantity"),
+                unit_price_fen: field_i64(l, "unit_price_fen").unwrap_or(0),
+                amount_fen: field_i64(l, "amount_fen"),
+                pump_no: field_i64(l, "pump_no"),
+            })
+            .collect(),
+        payments: payments
+            .iter()
+            .map(|p| PayIn {
+                method: p["method"].as_str().unwrap_or("").to_string(),
+                amount_fen: field_i64(p, "amount_fen"),
+                card_no: p.get("card_no").and_then(Value::as_str).map(str::to_string),
+            })
+            .collect(),
+    })
+}
+
+/// Posts one sale through the POS API of its station, with a POS token made for the
+/// import (revoked at the end).
+async fn through_api(
+    state: &AppState,
+    app: &axum::Router,
+    tokens: &mut BTreeMap<String, String>,
+    station: String,
+    mut body: Map<String, Value>,
+    lines: Vec<Value>,
+    payments: Vec<Value>,
+) -> anyhow::Result<Outcome> {
+    let store = state.store();
+    if !tokens.contains_key(&station) {
+        let Some(s) = store.station_by_code(&station).await? else {
+            return Ok(Outcome::Rejected(
+                "unknown_station".into(),
+                format!("no station {station}"),
+            ));
+        };
+        let token = new_token("fcp_");
+        let mut tx = store.begin().await?;
+        tx.create_pos_token(&token_hash(&token), &s.station_id, Some("import"))
+            .await?;
+        tx.commit().await?;
+        tokens.insert(station.clone(), token);
+    }
+    body.insert("lines".into(), Value::Array(lines));
+    body.insert("payments".into(), Value::Array(payments));
+    let req = Request::post("/api/v1/pos/sales")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", tokens[&station]))
+        .body(Body::from(Value::Object(body).to_string()))?;
+    let res = app.clone().oneshot(req).await?;
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await?.to_bytes();
+    Ok(match status {
+        201 => Outcome::Imported,
+        200 => Outcome::Present,
+        _ => {
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            Outcome::Rejected(
+                v["error"]["code"].as_str().unwrap_or("error").to_string(),
+                v["error"]["message"].as_str().unwrap_or("").to_string(),
+            )
+        }
+    })
 }
