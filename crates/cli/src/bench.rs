@@ -19,6 +19,7 @@ pub struct PosBench {
     pub connections: usize,
     pub seconds: u64,
     pub cards: usize,
+    pub pgbench: bool,
 }
 
 async fn oneshot(
@@ -246,10 +247,66 @@ pub async fn run(b: PosBench) -> anyhow::Result<()> {
             "NOT clean"
         }
     );
+    if b.pgbench {
+        match store.backend() {
+            forecourt_store::Backend::Postgres => {
+                let url =
+                    b.db.as_deref()
+                        .context("--pgbench needs --db postgres://…")?;
+                let tps = pgbench(url, b.seconds)?;
+                println!("pgbench TPC-B (32 clients, same server, same run): {tps:.0} tps");
+                println!(
+                    "POS/pgbench:  {:.2}",
+                    latencies.len() as f64 / elapsed.as_secs_f64() / tps
+                );
+            }
+            forecourt_store::Backend::Sqlite => println!("pgbench: only on PostgreSQL"),
+        }
+    }
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     if failures > 0 || !report.is_clean() {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// The `pgbench` binary: on the PATH, or the newest of Debian's PostgreSQL packages.
+fn pgbench_binary() -> std::path::PathBuf {
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path().join("bin/pgbench")).collect())
+        .unwrap_or_default();
+    dirs.retain(|p| p.exists());
+    dirs.sort();
+    dirs.pop().unwrap_or_else(|| "pgbench".into())
+}
+
+/// Runs pgbench's TPC-B in the bench database (its tables are dropped afterwards) and
+/// returns its transactions per second.
+fn pgbench(url: &str, seconds: u64) -> anyhow::Result<f64> {
+    let bin = pgbench_binary();
+    let run = |args: &[&str]| -> anyhow::Result<String> {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .arg(url)
+            .output()
+            .with_context(|| format!("running {}", bin.display()))?;
+        if !out.status.success() {
+            bail!("pgbench {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    eprintln!("pgbench TPC-B: initialising scale 10…");
+    run(&["-q", "-i", "-s", "10"])?;
+    eprintln!("pgbench TPC-B: 32 clients for {seconds} s…");
+    let out = run(&["-c", "32", "-j", "2", "-T", &seconds.to_string()]);
+    let _ = run(&["-i", "-I", "d"]);
+    let out = out?;
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix("tps = ")
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .with_context(|| format!("no tps in pgbench's output: {out}"))
 }

@@ -1,6 +1,7 @@
 //! The `forecourt` command: thin wiring of the store and the server.
 
 mod bench;
+mod bench_more;
 mod demo;
 mod exchange;
 mod progress;
@@ -289,6 +290,33 @@ enum BenchCommand {
         /// Funded cards the sales are spread over.
         #[arg(long, default_value_t = 1_000)]
         cards: usize,
+        /// Also run PostgreSQL's own pgbench TPC-B (`pgbench -i -s 10`, then 32 clients
+        /// for the same time) on the same database as the reference (PostgreSQL only).
+        #[arg(long)]
+        pgbench: bool,
+    },
+    /// `forecourt import sales` of a generated CSV into a simulated network (full
+    /// accounting), then `check`: sales/s; then the same file again (idempotency).
+    Import {
+        /// An empty database; by default a temporary SQLite file.
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, default_value_t = 200_000)]
+        sales: usize,
+        #[arg(long, default_value_t = 20_000)]
+        customers: usize,
+    },
+    /// Till lookups by phone, plate and card number through HTTP against `forecourt
+    /// serve` on a network of many customers: p50/p99, and the server's memory.
+    Lookup {
+        /// An empty database; by default a temporary SQLite file.
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        /// Lookups of each kind.
+        #[arg(long, default_value_t = 2_000)]
+        lookups: usize,
     },
 }
 
@@ -407,6 +435,10 @@ async fn serve(store: Store, secret: Secret, listen: &str) -> anyhow::Result<()>
     let config = Config {
         secure_cookies: std::env::var("FORECOURT_SECURE_COOKIES")
             .is_ok_and(|v| v == "1" || v == "true"),
+        lookups_per_minute: std::env::var("FORECOURT_LOOKUPS_PER_MINUTE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(Config::default().lookups_per_minute),
         ..Config::default()
     };
     let listener = tokio::net::TcpListener::bind(listen)
@@ -640,6 +672,7 @@ async fn main() -> anyhow::Result<()> {
                     connections,
                     seconds,
                     cards,
+                    pgbench,
                 },
         } => {
             bench::run(bench::PosBench {
@@ -647,9 +680,26 @@ async fn main() -> anyhow::Result<()> {
                 connections: connections.max(1),
                 seconds,
                 cards: cards.max(1),
+                pgbench,
             })
             .await
         }
+        Command::Bench {
+            command:
+                BenchCommand::Import {
+                    db,
+                    sales,
+                    customers,
+                },
+        } => bench_more::import(db, sales, customers.max(10)).await,
+        Command::Bench {
+            command:
+                BenchCommand::Lookup {
+                    db,
+                    customers,
+                    lookups,
+                },
+        } => bench_more::lookup(db, customers.max(10), lookups.max(10)).await,
         Command::Privacy {
             command: PrivacyCommand::Retention { db, years, dry_run },
         } => {

@@ -135,6 +135,10 @@ pub struct Poster {
     batch: Batch,
     /// Whether to look for a sale with the same key already in the database.
     check_existing: bool,
+    /// Journal keys known to be in the database, and the keys whose absence was looked
+    /// up with them (see [`Poster::prefetch_keys`]).
+    existing: HashSet<String>,
+    looked_up: HashSet<String>,
     /// A batch being written while the next is decided (see [`Poster::flush_behind`]).
     writing: Option<tokio::task::JoinHandle<Result<usize, StoreError>>>,
 }
@@ -218,6 +222,8 @@ impl Poster {
             keys: HashSet::new(),
             batch: Batch::new(),
             check_existing,
+            existing: HashSet::new(),
+            looked_up: HashSet::new(),
             writing: None,
         })
     }
@@ -251,6 +257,81 @@ impl Poster {
                 tier,
             }),
         );
+    }
+
+    /// Looks up in one query which of these sales (station code, pos_txn_id) are in the
+    /// database already, so that deciding them needs no read each.
+    pub async fn prefetch_keys(&mut self, sales: &[(&str, &str)]) -> Result<(), StoreError> {
+        let keys: Vec<String> = sales
+            .iter()
+            .filter_map(|(code, txn)| {
+                self.stations
+                    .get(*code)
+                    .map(|s| format!("sale:{}:{txn}", s.station_id))
+            })
+            .collect();
+        self.existing.clear();
+        self.looked_up.clear();
+        self.existing
+            .extend(self.store.existing_journal_keys(&keys).await?);
+        self.looked_up.extend(keys);
+        Ok(())
+    }
+
+    /// Reads in a few queries the cards these sales name (and their main cards), their
+    /// accounts, and their holders' tiers and points accounts, so that deciding the sales
+    /// needs no read each.
+    pub async fn prefetch_cards(&mut self, card_nos: &[String]) -> Result<(), StoreError> {
+        let wanted: Vec<String> = card_nos
+            .iter()
+            .filter_map(|n| CardNo::parse(n).ok().map(|c| c.as_str().to_string()))
+            .filter(|n| !self.cards.contains_key(n))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut found = self.store.cards_where_in("card_no", &wanted).await?;
+        let mains: Vec<String> = found
+            .iter()
+            .filter_map(|c| c.main_card_id.clone())
+            .filter(|id| !self.cards_by_id.contains_key(id))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        found.extend(self.store.cards_where_in("card_id", &mains).await?);
+        for no in &wanted {
+            self.cards.entry(no.clone()).or_insert(None);
+        }
+        let mut accounts = Vec::new();
+        let mut customers = Vec::new();
+        for c in found {
+            accounts.push(account::card_paid(&c.card_id));
+            accounts.push(account::card_bonus(&c.card_id));
+            if let Some(id) = &c.customer_id {
+                if !self.members.contains_key(id) {
+                    customers.push(id.clone());
+                    accounts.push(account::customer_points(id));
+                }
+            }
+            self.cards_by_id.insert(c.card_id.clone(), c.clone());
+            self.cards.insert(c.card_no.clone(), Some(c));
+        }
+        accounts.retain(|a| !self.accounts.contains_key(a));
+        for (name, policy, totals) in self.store.accounts_where_in(&accounts).await? {
+            self.accounts.insert(name, (policy, totals));
+        }
+        customers.sort();
+        customers.dedup();
+        for (id, tier) in self.store.customer_tiers(&customers).await? {
+            let tier = self.tiers.get(&tier).cloned();
+            self.members.insert(
+                id.clone(),
+                Some(Member {
+                    customer_id: id,
+                    tier,
+                }),
+            );
+        }
+        Ok(())
     }
 
     /// Forgets the balances, usage and cards it read, to read them again: after a write
@@ -506,10 +587,11 @@ impl Poster {
             return Ok(true);
         }
         if self.check_existing {
-            return Ok(self
-                .store
-                .journal_key_exists(&format!("{kind}:{station_id}:{pos_txn_id}"))
-                .await?);
+            let key = format!("{kind}:{station_id}:{pos_txn_id}");
+            if self.looked_up.contains(&key) {
+                return Ok(self.existing.contains(&key));
+            }
+            return Ok(self.store.journal_key_exists(&key).await?);
         }
         Ok(false)
     }

@@ -226,53 +226,86 @@ pub async fn import_sales<R: std::io::Read>(
     let app = crate::router(state.clone());
     let total = sales.len();
     let mut batch_first_line = 0;
-    for (done, sale) in sales.into_iter().enumerate() {
-        if poster.pending() == 0 {
-            batch_first_line = sale.first_line;
+    let mut done = 0;
+    let mut queue = sales.into_iter();
+    loop {
+        let chunk: Vec<Pending> = queue.by_ref().take(BATCH_SALES).collect();
+        if chunk.is_empty() {
+            break;
         }
-        let txn = sale.body["pos_txn_id"].as_str().unwrap_or("").to_string();
-        let outcome = if sale.payments.iter().any(|p| p["method"] == "coupon") {
-            flush(&mut poster, batch_first_line, sale.first_line).await?;
-            poster.forget_balances();
-            through_api(
-                state,
-                &app,
-                &mut tokens,
-                sale.station.clone(),
-                sale.body,
-                sale.lines,
-                sale.payments,
-            )
-            .await?
-        } else {
-            match bulk_sale(
-                sale.station.clone(),
-                &sale.body,
-                &sale.lines,
-                &sale.payments,
-            ) {
-                Ok(input) => match poster.sale(&input).await {
-                    Ok(Some(_)) => Outcome::Imported,
-                    Ok(None) => Outcome::Present,
-                    Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
-                },
-                Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
+        let keys: Vec<(&str, &str)> = chunk
+            .iter()
+            .map(|s| {
+                (
+                    s.station.as_str(),
+                    s.body["pos_txn_id"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        poster.prefetch_keys(&keys).await?;
+        let cards: Vec<String> = chunk
+            .iter()
+            .flat_map(|s| {
+                let shown = s
+                    .body
+                    .get("customer")
+                    .and_then(|c| c.get("card_no"))
+                    .cloned();
+                s.payments
+                    .iter()
+                    .filter_map(|p| p.get("card_no").cloned())
+                    .chain(shown)
+            })
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        poster.prefetch_cards(&cards).await?;
+        for sale in chunk {
+            if poster.pending() == 0 {
+                batch_first_line = sale.first_line;
             }
-        };
-        match outcome {
-            Outcome::Imported => report.sales_imported += 1,
-            Outcome::Present => report.sales_already_present += 1,
-            Outcome::Rejected(code, message) => report.rejected.push(Rejected {
-                line: sale.first_line,
-                pos_txn_id: txn,
-                code,
-                message,
-            }),
+            let txn = sale.body["pos_txn_id"].as_str().unwrap_or("").to_string();
+            let outcome = if sale.payments.iter().any(|p| p["method"] == "coupon") {
+                flush(&mut poster, batch_first_line, sale.first_line).await?;
+                poster.forget_balances();
+                through_api(
+                    state,
+                    &app,
+                    &mut tokens,
+                    sale.station.clone(),
+                    sale.body,
+                    sale.lines,
+                    sale.payments,
+                )
+                .await?
+            } else {
+                match bulk_sale(
+                    sale.station.clone(),
+                    &sale.body,
+                    &sale.lines,
+                    &sale.payments,
+                ) {
+                    Ok(input) => match poster.sale(&input).await {
+                        Ok(Some(_)) => Outcome::Imported,
+                        Ok(None) => Outcome::Present,
+                        Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
+                    },
+                    Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
+                }
+            };
+            match outcome {
+                Outcome::Imported => report.sales_imported += 1,
+                Outcome::Present => report.sales_already_present += 1,
+                Outcome::Rejected(code, message) => report.rejected.push(Rejected {
+                    line: sale.first_line,
+                    pos_txn_id: txn,
+                    code,
+                    message,
+                }),
+            }
+            done += 1;
+            progress(done, total);
         }
-        if poster.pending() >= BATCH_SALES {
-            flush(&mut poster, batch_first_line, sale.first_line).await?;
-        }
-        progress(done + 1, total);
+        flush(&mut poster, batch_first_line, usize::MAX).await?;
     }
     flush(&mut poster, batch_first_line, usize::MAX).await?;
     for station in tokens.keys() {

@@ -671,6 +671,111 @@ impl crate::Store {
         .await?)
     }
 
+    /// The cards with these numbers or ids (`by` is `card_no` or `card_id`).
+    pub async fn cards_where_in(
+        &self,
+        by: &str,
+        values: &[String],
+    ) -> Result<Vec<crate::Card>, StoreError> {
+        let by = if by == "card_id" {
+            "card_id"
+        } else {
+            "card_no"
+        };
+        let mut out = Vec::new();
+        for chunk in values.chunks(PARAMS_MAX) {
+            let sql = format!(
+                "select {} from card where {by} in ({})",
+                crate::queries::CARD_COLS,
+                placeholders(self.backend, chunk.len(), 1).replace(['(', ')'], "")
+            );
+            let mut q = sqlx::query(&sql);
+            for v in chunk {
+                q = q.bind(v.as_str());
+            }
+            for r in q.fetch_all(self.read()).await? {
+                out.push(crate::queries::card(&r, self.vault())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The policy and totals of these accounts (those that exist).
+    pub async fn accounts_where_in(
+        &self,
+        names: &[String],
+    ) -> Result<
+        Vec<(
+            String,
+            forecourt_core::ledger::Policy,
+            forecourt_core::ledger::Totals,
+        )>,
+        StoreError,
+    > {
+        use sqlx::Row;
+        let mut out = Vec::new();
+        for chunk in names.chunks(PARAMS_MAX) {
+            let sql = format!(
+                "select account_id, policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account where account_id in ({})",
+                placeholders(self.backend, chunk.len(), 1).replace(['(', ')'], "")
+            );
+            let mut q = sqlx::query(&sql);
+            for v in chunk {
+                q = q.bind(v.as_str());
+            }
+            for r in q.fetch_all(self.read()).await? {
+                out.push((
+                    r.try_get(0)?,
+                    crate::ledger::policy_of(&r.try_get::<String, _>(1)?, r.try_get(2)?),
+                    forecourt_core::ledger::Totals {
+                        debits_posted: r.try_get(3)?,
+                        credits_posted: r.try_get(4)?,
+                        debits_pending: r.try_get(5)?,
+                        credits_pending: r.try_get(6)?,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tier of each of these customers.
+    pub async fn customer_tiers(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(PARAMS_MAX) {
+            let sql = format!(
+                "select customer_id, tier_code from customer where customer_id in ({})",
+                placeholders(self.backend, chunk.len(), 1).replace(['(', ')'], "")
+            );
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            for v in chunk {
+                q = q.bind(v.as_str());
+            }
+            out.extend(q.fetch_all(self.read()).await?);
+        }
+        Ok(out)
+    }
+
+    /// Which of these idempotency keys have a journal.
+    pub async fn existing_journal_keys(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(PARAMS_MAX) {
+            let sql = format!(
+                "select idempotency_key from journal where idempotency_key in ({})",
+                placeholders(self.backend, chunk.len(), 1).replace(['(', ')'], "")
+            );
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for k in chunk {
+                q = q.bind(k.as_str());
+            }
+            found.extend(q.fetch_all(self.read()).await?);
+        }
+        Ok(found)
+    }
+
     /// Whether a journal with this idempotency key was written.
     pub async fn journal_key_exists(&self, key: &str) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar("select count(*) from journal where idempotency_key = $1")

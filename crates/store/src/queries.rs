@@ -59,9 +59,9 @@ fn customer(r: &AnyRow, vault: &Vault) -> Result<Customer, StoreError> {
     })
 }
 
-const CARD_COLS: &str = "card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, pin_failures, replaced_by_card_id, created_at, issued_station_id";
+pub(crate) const CARD_COLS: &str = "card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, pin_failures, replaced_by_card_id, created_at, issued_station_id";
 
-fn card(r: &AnyRow, vault: &Vault) -> Result<Card, StoreError> {
+pub(crate) fn card(r: &AnyRow, vault: &Vault) -> Result<Card, StoreError> {
     let id: String = r.try_get(0)?;
     let rules: String = r.try_get(8)?;
     let mut rules = serde_json::from_str::<CardRules>(&rules)?;
