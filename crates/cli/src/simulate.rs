@@ -299,11 +299,11 @@ pub async fn populate(store: &Store, p: Params) -> anyhow::Result<Summary> {
         .context("writing the network")?;
     let mut poster = Poster::seeded(store, p.seed ^ 0x00b0_1c00).await?;
     let mut progress = Progress::new("simulating", u64::from(p.days));
+    // The poster is told of every card and account the fill writes, so nothing reads by
+    // the secondary indexes until it is done.
+    store.drop_bulk_indexes().await?;
     let cards = people(store, &world, &station_ids, &mut poster, &mut progress).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "world written");
-    // The poster knows every card and account it will touch, so nothing reads by the
-    // secondary indexes until the fill is done.
-    store.drop_bulk_indexes().await?;
     let mut summary = Summary {
         stations: world.stations.len(),
         customers: world.customers.len(),

@@ -132,6 +132,8 @@ pub struct Poster {
     usage: HashMap<String, Vec<(i64, i64, i64, i64)>>,
     /// (station_id, pos_txn_id) of the sales and recharges in the batch.
     keys: HashSet<(String, String)>,
+    /// The same of the batch being written behind.
+    keys_writing: HashSet<(String, String)>,
     batch: Batch,
     /// Whether to look for a sale with the same key already in the database.
     check_existing: bool,
@@ -220,6 +222,7 @@ impl Poster {
             accounts: HashMap::new(),
             usage: HashMap::new(),
             keys: HashSet::new(),
+            keys_writing: HashSet::new(),
             batch: Batch::new(),
             check_existing,
             existing: HashSet::new(),
@@ -350,16 +353,19 @@ impl Poster {
 
     /// Starts writing the batch in its own task and returns at once, so that the next
     /// batch is decided while this one is written (the two cores of a small server each
-    /// get one). For a fill of an empty database only: the poster does not wait to see
-    /// the batch committed before deciding on the balances it moved, so an error is
-    /// reported by the next call and leaves the database with the batches before it.
+    /// get one). The poster decides the next batch on the balances this one moved, so an
+    /// error (reported by the next call, or by [`Poster::flush`]) means that neither this
+    /// batch nor the one decided after it may be written: the caller stops there; the
+    /// database holds the batches before.
     pub async fn flush_behind(&mut self) -> Result<(), StoreError> {
         self.finish_writing().await?;
         if self.batch.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        self.keys.clear();
+        // The keys of the batch being written stay known until it is committed, so that
+        // a key repeated in the next batch is seen as posted.
+        self.keys_writing = std::mem::take(&mut self.keys);
         let store = self.store.clone();
         self.writing = Some(tokio::spawn(async move {
             let mut tx = store.begin().await?;
@@ -372,12 +378,18 @@ impl Poster {
 
     /// Waits for the batch being written behind, if any.
     pub async fn finish_writing(&mut self) -> Result<usize, StoreError> {
-        match self.writing.take() {
+        let result = match self.writing.take() {
             Some(handle) => handle
                 .await
                 .map_err(|e| StoreError::Config(format!("the batch writer stopped: {e}")))?,
             None => Ok(0),
+        };
+        self.keys_writing.clear();
+        if result.is_err() {
+            // What the poster knows may include the failed batch.
+            self.forget_balances();
         }
+        result
     }
 
     /// Writes the batch in one transaction and starts a new one. Returns how many sales
@@ -580,10 +592,8 @@ impl Poster {
         pos_txn_id: &str,
         kind: &str,
     ) -> Result<bool, ApiError> {
-        if self
-            .keys
-            .contains(&(station_id.to_string(), format!("{kind}:{pos_txn_id}")))
-        {
+        let key = (station_id.to_string(), format!("{kind}:{pos_txn_id}"));
+        if self.keys.contains(&key) || self.keys_writing.contains(&key) {
             return Ok(true);
         }
         if self.check_existing {

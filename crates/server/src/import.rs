@@ -226,6 +226,8 @@ pub async fn import_sales<R: std::io::Read>(
     let app = crate::router(state.clone());
     let total = sales.len();
     let mut batch_first_line = 0;
+    // The first line of the batch being written behind.
+    let mut written_from = 0;
     let mut done = 0;
     let mut queue = sales.into_iter();
     loop {
@@ -305,9 +307,17 @@ pub async fn import_sales<R: std::io::Read>(
             done += 1;
             progress(done, total);
         }
-        flush(&mut poster, batch_first_line, usize::MAX).await?;
+        // Written behind while the next chunk is decided; a failure is reported when the
+        // next chunk is written, and stops the import there.
+        poster.flush_behind().await.map_err(|e| {
+            anyhow::anyhow!(
+                "the sales from line {written_from} on could not be written ({e}); the sales \
+                 before them were: run the import again, it continues where this one stopped"
+            )
+        })?;
+        written_from = batch_first_line;
     }
-    flush(&mut poster, batch_first_line, usize::MAX).await?;
+    flush(&mut poster, written_from, usize::MAX).await?;
     for station in tokens.keys() {
         if let Some(s) = store.station_by_code(station).await? {
             let mut tx = store.begin().await?;

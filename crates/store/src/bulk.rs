@@ -790,6 +790,12 @@ impl crate::Store {
 /// sorted keys costs a fraction of the same index kept up row by row at random places,
 /// so a fill of an empty database drops them first and builds them at the end.
 const BULK_INDEXES: &[(&str, &str)] = &[
+    ("customer_phone", "customer (phone_idx)"),
+    ("customer_name", "customer (name_idx)"),
+    ("vehicle_plate", "vehicle (plate_idx)"),
+    ("vehicle_customer", "vehicle (customer_id)"),
+    ("card_customer", "card (customer_id)"),
+    ("card_main", "card (main_card_id)"),
     ("transfer_journal", "transfer (journal_id)"),
     ("transfer_debit", "transfer (debit_account_id)"),
     ("transfer_credit", "transfer (credit_account_id)"),
