@@ -821,15 +821,31 @@ impl crate::Store {
     }
 
     /// Builds the indexes of [`BULK_INDEXES`] that are missing.
-    pub async fn build_bulk_indexes(&self) -> Result<(), StoreError> {
+    /// Returns how many it built. On PostgreSQL, the planner's statistics are refreshed
+    /// after a build (a fill has just changed every table), and only then: a database
+    /// that has its indexes opens without reading its tables.
+    pub async fn build_bulk_indexes(&self) -> Result<usize, StoreError> {
+        let exists = match self.backend {
+            Backend::Sqlite => "select count(*) from sqlite_master where type = 'index' and name = $1",
+            Backend::Postgres => "select count(*) from pg_indexes where schemaname = current_schema() and indexname = $1",
+        };
+        let mut built = 0;
         for (name, on) in BULK_INDEXES {
+            let n: i64 = sqlx::query_scalar(exists)
+                .bind(*name)
+                .fetch_one(&self.write)
+                .await?;
+            if n > 0 {
+                continue;
+            }
             sqlx::query(&format!("create index if not exists {name} on {on}"))
                 .execute(&self.write)
                 .await?;
+            built += 1;
         }
-        if self.backend == Backend::Postgres {
+        if built > 0 && self.backend == Backend::Postgres {
             sqlx::query("analyze").execute(&self.write).await?;
         }
-        Ok(())
+        Ok(built)
     }
 }

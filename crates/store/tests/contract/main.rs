@@ -616,3 +616,26 @@ async fn retention_picks_only_customers_without_recent_activity_or_money() {
     );
     assert_clean(&store).await;
 }
+
+/// A fill drops the bulk indexes and builds them at the end; opening a database that
+/// lacks them (a fill that died half way) builds them, and one that has them builds none.
+#[tokio::test]
+async fn bulk_indexes_are_rebuilt_when_missing_and_only_then() {
+    let url = testing::fresh_db().await.unwrap();
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
+    assert_eq!(store.build_bulk_indexes().await.unwrap(), 0);
+    store.drop_bulk_indexes().await.unwrap();
+    store.close().await;
+    let reopened = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.build_bulk_indexes().await.unwrap(),
+        0,
+        "open built them"
+    );
+    reopened.drop_bulk_indexes().await.unwrap();
+    assert_eq!(reopened.build_bulk_indexes().await.unwrap(), 14);
+}
