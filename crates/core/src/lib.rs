@@ -10,6 +10,7 @@ pub mod card;
 pub mod error;
 pub mod ledger;
 pub mod limits;
+pub mod loyalty;
 pub mod money;
 pub mod person;
 pub mod pricing;
