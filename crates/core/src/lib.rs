@@ -13,6 +13,7 @@ pub mod limits;
 pub mod loyalty;
 pub mod money;
 pub mod person;
+pub mod points_expiry;
 pub mod pricing;
 
 pub use card::{CardKind, CardNo, CardState};
