@@ -46,19 +46,44 @@ async fn oneshot(
 }
 
 /// A minimal HTTP/1.1 keep-alive client: one request at a time on one connection.
-struct Conn {
+pub(crate) struct Conn {
     reader: BufReader<TcpStream>,
 }
 
 impl Conn {
+    pub(crate) fn new(stream: TcpStream) -> Self {
+        Self {
+            reader: BufReader::new(stream),
+        }
+    }
+
     async fn post(&mut self, path: &str, token: &str, body: &str) -> anyhow::Result<u16> {
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
+        Ok(self.request("POST", path, token, Some(body)).await?.0)
+    }
+
+    /// Sends a request (with a bearer token unless it is empty, and a JSON body if
+    /// given) and reads the status and body of the answer.
+    pub(crate) async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+    ) -> anyhow::Result<(u16, String)> {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\n");
+        if !token.is_empty() {
+            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        if let Some(b) = body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
+        }
+        head.push_str("\r\n");
         let stream = self.reader.get_mut();
         stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await?;
+        stream.write_all(body.unwrap_or("").as_bytes()).await?;
         let mut line = String::new();
         self.reader.read_line(&mut line).await?;
         let status: u16 = line
@@ -82,11 +107,11 @@ impl Conn {
         }
         let mut buf = vec![0; length];
         self.reader.read_exact(&mut buf).await?;
-        Ok(status)
+        Ok((status, String::from_utf8_lossy(&buf).into_owned()))
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -185,7 +210,7 @@ pub async fn run(b: PosBench) -> anyhow::Result<()> {
             .collect();
         let pos = pos.clone();
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn { reader: BufReader::new(TcpStream::connect(addr).await?) };
+            let mut conn = Conn::new(TcpStream::connect(addr).await?);
             let mut latencies = Vec::new();
             let mut failures = 0u64;
             let mut n = 0usize;

@@ -31,12 +31,9 @@ async fn fresh(
     Ok((url, store, dir))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
+/// A percentile in milliseconds.
+fn ms(sorted: &[Duration], p: f64) -> f64 {
+    crate::bench::percentile(sorted, p).as_secs_f64() * 1e3
 }
 
 pub async fn import(db: Option<String>, sales: usize, customers: usize) -> anyhow::Result<()> {
@@ -210,18 +207,6 @@ fn memory_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-async fn get(
-    conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
-    path: &str,
-    token: &str,
-) -> anyhow::Result<(u16, String)> {
-    use tokio::io::AsyncWriteExt;
-    let head =
-        format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
-    conn.get_mut().write_all(head.as_bytes()).await?;
-    read_response(conn).await
-}
-
 pub async fn lookup(db: Option<String>, customers: usize, lookups: usize) -> anyhow::Result<()> {
     let (url, store, dir) = fresh(db, "lookup").await?;
     let end = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
@@ -263,7 +248,7 @@ pub async fn lookup(db: Option<String>, customers: usize, lookups: usize) -> any
         let mut conn = None;
         for _ in 0..300 {
             if let Ok(s) = tokio::net::TcpStream::connect(&addr).await {
-                conn = Some(tokio::io::BufReader::new(s));
+                conn = Some(crate::bench::Conn::new(s));
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -272,11 +257,10 @@ pub async fn lookup(db: Option<String>, customers: usize, lookups: usize) -> any
         let (rss_idle, _) = memory_mib(child.id());
         // Log in.
         let body = format!(r#"{{"username":"bench","password":"{password}"}}"#);
-        let head = format!("POST /api/v1/auth/login HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         let token = {
-            use tokio::io::AsyncWriteExt;
-            conn.get_mut().write_all(head.as_bytes()).await?;
-            let (status, body) = read_response(&mut conn).await?;
+            let (status, body) = conn
+                .request("POST", "/api/v1/auth/login", "", Some(&body))
+                .await?;
             if status != 200 {
                 bail!("login: {status} {body}");
             }
@@ -296,7 +280,7 @@ pub async fn lookup(db: Option<String>, customers: usize, lookups: usize) -> any
                 };
                 let path = format!("/api/v1/customers?q={}", percent(&q));
                 let t = Instant::now();
-                let (status, body) = get(&mut conn, &path, &token).await?;
+                let (status, body) = conn.request("GET", &path, &token, None).await?;
                 latencies.push(t.elapsed());
                 if status != 200 || !body.contains(&c.member_code) {
                     bail!("lookup by {kind} {q}: {status} {body}");
@@ -305,9 +289,9 @@ pub async fn lookup(db: Option<String>, customers: usize, lookups: usize) -> any
             latencies.sort();
             println!(
                 "{kind:<6} p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                percentile(&latencies, 0.5),
-                percentile(&latencies, 0.99),
-                percentile(&latencies, 1.0)
+                ms(&latencies, 0.5),
+                ms(&latencies, 0.99),
+                ms(&latencies, 1.0)
             );
         }
         let (rss, peak) = memory_mib(child.id());
@@ -319,36 +303,6 @@ pub async fn lookup(db: Option<String>, customers: usize, lookups: usize) -> any
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
     result
-}
-
-async fn read_response(
-    conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
-) -> anyhow::Result<(u16, String)> {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
-    let mut line = String::new();
-    conn.read_line(&mut line).await?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .context("status line")?
-        .parse()?;
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        conn.read_line(&mut line).await?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse()?;
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    conn.read_exact(&mut body).await?;
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// Percent-encodes a query value (plates carry a Chinese character).

@@ -337,14 +337,17 @@ pub async fn populate(store: &Store, p: Params) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
+/// What a visit costs before any tier discount: enough to decide whether to top up.
 fn estimate_fen(v: &forecourt_sim::Visit) -> i64 {
     v.lines
         .iter()
         .map(|l| {
             if l.volume_ml > 0 {
-                (l.volume_ml * l.unit_price_fen + 500) / 1000
+                forecourt_core::money::metered_amount(l.volume_ml, l.unit_price_fen)
+                    .map(|f| f.0)
+                    .unwrap_or(i64::MAX / 16)
             } else {
-                l.quantity * l.unit_price_fen
+                l.quantity.saturating_mul(l.unit_price_fen)
             }
         })
         .sum()

@@ -17,11 +17,12 @@
 
 use crate::clock;
 use crate::error::ApiError;
+use crate::pos::{fuel_volume, rule_lines, tier_benefit};
 use forecourt_core::card::{CardKind, CardNo, CardState};
 use forecourt_core::ledger::{account, check_debit, split_card_debit, Policy, Totals};
-use forecourt_core::limits::{first_hard, RuleContext, RuleLine, Usage};
+use forecourt_core::limits::{first_hard, RuleContext, Usage};
 use forecourt_core::person::{Phone, Plate};
-use forecourt_core::pricing::{self, LineInput, PricedSale, ProductKind, TierBenefit};
+use forecourt_core::pricing::{self, LineInput, ProductKind, TierBenefit};
 use forecourt_core::{DomainError, Fen};
 use forecourt_store::bulk::{is_constrained, Batch};
 use forecourt_store::{Card, Product, RechargePromotion, Station, Store, StoreError};
@@ -143,32 +144,6 @@ pub struct Poster {
     looked_up: HashSet<String>,
     /// A batch being written while the next is decided (see [`Poster::flush_behind`]).
     writing: Option<tokio::task::JoinHandle<Result<usize, StoreError>>>,
-}
-
-fn tier_benefit(t: &forecourt_store::Tier) -> TierBenefit {
-    TierBenefit {
-        code: t.code.clone(),
-        name: t.name.clone(),
-        discount_fen_per_litre: t.discount_fen_per_litre,
-        points_multiplier_permille: t.points_multiplier_permille,
-    }
-}
-
-fn rule_lines(priced: &PricedSale) -> Vec<RuleLine> {
-    priced
-        .lines
-        .iter()
-        .map(|l| RuleLine {
-            product_code: l.product_code.clone(),
-            category: if l.kind == ProductKind::NonFuel {
-                l.category.clone().or_else(|| Some("other".into()))
-            } else {
-                None
-            },
-            is_fuel: l.kind == ProductKind::Fuel,
-            volume_ml: l.volume_ml,
-        })
-        .collect()
 }
 
 impl Poster {
@@ -396,27 +371,8 @@ impl Poster {
     /// and recharges it wrote. On an error nothing of the batch is written, and the
     /// poster forgets every balance it knew (they may be wrong now).
     pub async fn flush(&mut self) -> Result<usize, StoreError> {
-        self.finish_writing().await?;
-        if self.batch.is_empty() {
-            return Ok(0);
-        }
-        let n = self.batch.events;
-        let result = async {
-            let mut tx = self.store.begin().await?;
-            tx.write_batch(&self.batch).await?;
-            tx.commit().await
-        }
-        .await;
-        self.batch.clear();
-        self.keys.clear();
-        if let Err(e) = result {
-            self.accounts.clear();
-            self.usage.clear();
-            self.cards.clear();
-            self.cards_by_id.clear();
-            return Err(e);
-        }
-        Ok(n)
+        self.flush_behind().await?;
+        self.finish_writing().await
     }
 
     fn station(&self, code: &str) -> Result<Station, ApiError> {
@@ -469,10 +425,14 @@ impl Poster {
         if let Some(t) = self.accounts.get(name) {
             return Ok(*t);
         }
-        let row = self.store.account_policy_totals(name).await?;
-        let t = row.ok_or_else(|| ApiError::internal(format!("no ledger account {name}")))?;
-        self.accounts.insert(name.to_string(), t);
-        Ok(t)
+        let (_, policy, totals) = self
+            .store
+            .accounts_where_in(&[name.to_string()])
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::internal(format!("no ledger account {name}")))?;
+        self.accounts.insert(name.to_string(), (policy, totals));
+        Ok((policy, totals))
     }
 
     async fn usage_of(&mut self, card: &Card, local: &clock::Local) -> Result<Usage, ApiError> {
@@ -601,7 +561,7 @@ impl Poster {
             if self.looked_up.contains(&key) {
                 return Ok(self.existing.contains(&key));
             }
-            return Ok(self.store.journal_key_exists(&key).await?);
+            return Ok(!self.store.existing_journal_keys(&[key]).await?.is_empty());
         }
         Ok(false)
     }
@@ -703,18 +663,10 @@ impl Poster {
                             "the card needs its PIN, which a bulk posting cannot carry: post this sale through the POS API",
                         ));
                     }
-                    let funding = match &card.main_card_id {
-                        Some(main) if card.kind == CardKind::FleetSub.as_str() => {
-                            let main = self.card_by_id(main).await?;
-                            if main.balance_mode == "pool" {
-                                CardState::parse(&main.state)?.check_usable()?;
-                                main
-                            } else {
-                                card.clone()
-                            }
-                        }
-                        _ => card.clone(),
-                    };
+                    let funding = self.funding(&card).await?;
+                    if funding.card_id != card.card_id {
+                        CardState::parse(&funding.state)?.check_usable()?;
+                    }
                     let ctx = RuleContext {
                         station_code: station.code.clone(),
                         region_code: station.region_code.clone(),
@@ -913,12 +865,7 @@ impl Poster {
                 fb.into(),
             ]);
         }
-        let volume: i64 = priced
-            .lines
-            .iter()
-            .filter(|l| l.kind == ProductKind::Fuel)
-            .map(|l| l.volume_ml)
-            .sum();
+        let volume = fuel_volume(&priced);
         for (card_id, amount) in usage_rows {
             self.batch.card_usage.push([
                 card_id.as_str().into(),

@@ -181,7 +181,7 @@ fn parse_card_no(field: &'static str, s: &str) -> ApiResult<CardNo> {
     })
 }
 
-fn tier_benefit(t: &Tier) -> TierBenefit {
+pub(crate) fn tier_benefit(t: &Tier) -> TierBenefit {
     TierBenefit {
         code: t.code.clone(),
         name: t.name.clone(),
@@ -390,7 +390,7 @@ async fn line_inputs(state: &AppState, lines: &[LineBody]) -> Planned<Vec<LineIn
     Ok(out)
 }
 
-fn rule_lines(priced: &PricedSale) -> Vec<RuleLine> {
+pub(crate) fn rule_lines(priced: &PricedSale) -> Vec<RuleLine> {
     priced
         .lines
         .iter()
@@ -407,7 +407,7 @@ fn rule_lines(priced: &PricedSale) -> Vec<RuleLine> {
         .collect()
 }
 
-fn fuel_volume(priced: &PricedSale) -> i64 {
+pub(crate) fn fuel_volume(priced: &PricedSale) -> i64 {
     priced
         .lines
         .iter()

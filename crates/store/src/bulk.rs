@@ -148,6 +148,11 @@ fn bind_all<'q>(
     q
 }
 
+/// `n` parameters for an `in (…)` list.
+fn in_list(backend: Backend, n: usize) -> String {
+    placeholders(backend, n, 1).replace(['(', ')'], "")
+}
+
 /// Whether the ledger keeps a cached, policed balance for the account (cards and
 /// customers); house accounts are derived from the transfers only.
 pub fn is_constrained(account: &str) -> bool {
@@ -625,39 +630,6 @@ impl Tx {
 }
 
 impl crate::Store {
-    /// The policy and totals of an account; `None` when it was never opened.
-    pub async fn account_policy_totals(
-        &self,
-        name: &str,
-    ) -> Result<
-        Option<(
-            forecourt_core::ledger::Policy,
-            forecourt_core::ledger::Totals,
-        )>,
-        StoreError,
-    > {
-        use sqlx::Row;
-        let row = sqlx::query(
-            "select policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account where account_id = $1",
-        )
-        .bind(name)
-        .fetch_optional(self.read())
-        .await?;
-        row.map(|r| {
-            let policy = crate::ledger::policy_of(&r.try_get::<String, _>(0)?, r.try_get(1)?);
-            Ok((
-                policy,
-                forecourt_core::ledger::Totals {
-                    debits_posted: r.try_get(2)?,
-                    credits_posted: r.try_get(3)?,
-                    debits_pending: r.try_get(4)?,
-                    credits_pending: r.try_get(5)?,
-                },
-            ))
-        })
-        .transpose()
-    }
-
     /// Every usage row of a card: (occurred_at, sales, amount_fen, volume_ml).
     pub async fn card_usage_rows(
         &self,
@@ -687,7 +659,7 @@ impl crate::Store {
             let sql = format!(
                 "select {} from card where {by} in ({})",
                 crate::queries::CARD_COLS,
-                placeholders(self.backend, chunk.len(), 1).replace(['(', ')'], "")
+                in_list(self.backend, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for v in chunk {
@@ -717,7 +689,7 @@ impl crate::Store {
         for chunk in names.chunks(PARAMS_MAX) {
             let sql = format!(
                 "select account_id, policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account where account_id in ({})",
-                placeholders(self.backend, chunk.len(), 1).replace(['(', ')'], "")
+                in_list(self.backend, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for v in chunk {
@@ -748,7 +720,7 @@ impl crate::Store {
         for chunk in ids.chunks(PARAMS_MAX) {
             let sql = format!(
                 "select customer_id, tier_code from customer where customer_id in ({})",
-                placeholders(self.backend, chunk.len(), 1).replace(['(', ')'], "")
+                in_list(self.backend, chunk.len())
             );
             let mut q = sqlx::query_as::<_, (String, String)>(&sql);
             for v in chunk {
@@ -765,7 +737,7 @@ impl crate::Store {
         for chunk in keys.chunks(PARAMS_MAX) {
             let sql = format!(
                 "select idempotency_key from journal where idempotency_key in ({})",
-                placeholders(self.backend, chunk.len(), 1).replace(['(', ')'], "")
+                in_list(self.backend, chunk.len())
             );
             let mut q = sqlx::query_scalar::<_, String>(&sql);
             for k in chunk {
@@ -774,15 +746,6 @@ impl crate::Store {
             found.extend(q.fetch_all(self.read()).await?);
         }
         Ok(found)
-    }
-
-    /// Whether a journal with this idempotency key was written.
-    pub async fn journal_key_exists(&self, key: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar("select count(*) from journal where idempotency_key = $1")
-            .bind(key)
-            .fetch_one(self.read())
-            .await?;
-        Ok(n > 0)
     }
 }
 
