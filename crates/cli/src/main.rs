@@ -92,6 +92,15 @@ enum Command {
         db: DbArgs,
     },
     /// Recompute every balance from the ledger; exit 0 only if all match.
+    /// The loyalty engine's daily run: points expiry, tier review, monthly car-wash
+    /// coupons. Idempotent: a second run for the same day changes nothing.
+    Loyalty {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The local day to run for (YYYY-MM-DD); by default yesterday.
+        #[arg(long)]
+        date: Option<String>,
+    },
     Check {
         #[command(flatten)]
         db: DbArgs,
@@ -509,6 +518,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { db } => {
             let (url, store) = open(&db.db).await?;
             println!("{url}: schema version {}", store.schema_version().await?);
+            Ok(())
+        }
+        Command::Loyalty { db, date } => {
+            let (_, store) = open(&db.db).await?;
+            let day = match date {
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .with_context(|| format!("--date {d}: expected YYYY-MM-DD"))?,
+                None => (chrono::Utc::now() + chrono::Duration::hours(8))
+                    .date_naive()
+                    .pred_opt()
+                    .context("no yesterday")?,
+            };
+            let report = forecourt_server::loyalty_api::daily_run(&store, day)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Check { db, json } => {

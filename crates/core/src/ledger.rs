@@ -139,6 +139,7 @@ pub mod account {
     pub const COUPON_EXPENSE: &str = "expense:coupon";
     pub const POINTS_ISSUED: &str = "expense:points";
     pub const POINTS_REDEEMED: &str = "income:points_redeemed";
+    pub const POINTS_EXPIRED: &str = "income:points_expired";
     pub const ADJUSTMENT: &str = "equity:adjustment";
     /// The other side of pump pre-authorisation holds.
     pub const HOLDS: &str = "clearing:holds";

@@ -7,6 +7,7 @@
 //! (the server owns DTOs) nor read configuration.
 
 pub mod card;
+pub mod coupons;
 pub mod error;
 pub mod ledger;
 pub mod limits;
@@ -15,6 +16,7 @@ pub mod money;
 pub mod person;
 pub mod points_expiry;
 pub mod pricing;
+pub mod tiers;
 
 pub use card::{CardKind, CardNo, CardState};
 pub use error::DomainError;

@@ -151,6 +151,29 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// Whether the rules need the member's count of visits.
+    pub fn needs_visits(&self) -> bool {
+        self.bonuses.iter().any(|b| b.conditions.first_visit)
+            || self
+                .milestones
+                .iter()
+                .any(|m| matches!(m.milestone, Milestone::EveryNthVisit { .. }))
+    }
+
+    /// Whether the rules need the member's litres this month.
+    pub fn needs_month_volume(&self) -> bool {
+        self.milestones
+            .iter()
+            .any(|m| matches!(m.milestone, Milestone::LitresInMonth { .. }))
+    }
+
+    /// Whether the rules need what each rule gave the member today and this month.
+    pub fn needs_rule_points(&self) -> bool {
+        self.bonuses
+            .iter()
+            .any(|b| b.cap_per_day.is_some() || b.cap_per_month.is_some())
+    }
+
     /// The default rule set: one point per whole yuan, nothing else.
     pub fn default_rules() -> Self {
         Self {

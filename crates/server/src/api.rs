@@ -554,6 +554,8 @@ pub struct CustomerBody {
     address: Option<String>,
     /// The user id of the account manager who owns the customer.
     account_manager_id: Option<String>,
+    /// The member code of the member who referred this one (以老带新).
+    referred_by: Option<String>,
 }
 
 const INDUSTRIES: &[&str] = &[
@@ -729,10 +731,27 @@ pub async fn post_customer(
         vehicles,
         contacts,
     };
+    let referrer = match &b.referred_by {
+        Some(code) => Some(
+            state
+                .store()
+                .customer_by_member_code(code.trim())
+                .await?
+                .filter(|c| c.anonymized_at.is_none())
+                .ok_or_else(|| {
+                    ApiError::validation("referred_by", "no member with this member code")
+                })?
+                .customer_id,
+        ),
+        None => None,
+    };
     for _ in 0..5 {
         let mut tx = state.store().begin().await?;
         match tx.create_customer(&customer).await {
             Ok(id) => {
+                if let Some(r) = &referrer {
+                    tx.set_referrer(&id, r).await?;
+                }
                 let actor = me.audit_name();
                 tx.audit(&AuditEntry {
                     actor: &actor,

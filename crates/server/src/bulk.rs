@@ -17,18 +17,21 @@
 
 use crate::clock;
 use crate::error::ApiError;
+use crate::loyalty::LoyaltyConfig;
 use crate::pos::{fuel_volume, rule_lines, tier_benefit};
 use forecourt_core::card::{CardKind, CardNo, CardState};
 use forecourt_core::ledger::{account, check_debit, split_card_debit, Policy, Totals};
 use forecourt_core::limits::{first_hard, RuleContext, Usage};
+use forecourt_core::loyalty::{self, FactLine, SaleFacts};
 use forecourt_core::person::{Phone, Plate};
 use forecourt_core::pricing::{self, LineInput, ProductKind, TierBenefit};
 use forecourt_core::{DomainError, Fen};
-use forecourt_store::bulk::{is_constrained, Batch};
+use forecourt_store::bulk::{is_constrained, Batch, MemberRow};
 use forecourt_store::{Card, Product, RechargePromotion, Station, Store, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Who a sale is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -115,6 +118,9 @@ impl Ids {
 struct Member {
     customer_id: String,
     tier: Option<TierBenefit>,
+    tags: Vec<String>,
+    birthday: Option<String>,
+    referral_pending: bool,
 }
 
 /// Decides sales and recharges and collects them into batches.
@@ -124,6 +130,7 @@ pub struct Poster {
     stations: HashMap<String, Station>,
     products: HashMap<String, Product>,
     tiers: HashMap<String, TierBenefit>,
+    loyalty: Arc<LoyaltyConfig>,
     promotions: Vec<RechargePromotion>,
     cards: HashMap<String, Option<Card>>,
     cards_by_id: HashMap<String, Card>,
@@ -189,6 +196,11 @@ impl Poster {
             stations,
             products,
             tiers,
+            loyalty: Arc::new(
+                crate::loyalty::load_config(store)
+                    .await
+                    .map_err(|e| StoreError::Config(e.message))?,
+            ),
             promotions: store.recharge_promotions().await?,
             cards: HashMap::new(),
             cards_by_id: HashMap::new(),
@@ -233,6 +245,9 @@ impl Poster {
             Some(Member {
                 customer_id: customer_id.to_string(),
                 tier,
+                tags: Vec::new(),
+                birthday: None,
+                referral_pending: false,
             }),
         );
     }
@@ -299,15 +314,10 @@ impl Poster {
         }
         customers.sort();
         customers.dedup();
-        for (id, tier) in self.store.customer_tiers(&customers).await? {
-            let tier = self.tiers.get(&tier).cloned();
-            self.members.insert(
-                id.clone(),
-                Some(Member {
-                    customer_id: id,
-                    tier,
-                }),
-            );
+        for m in self.store.member_rows(&customers).await? {
+            let member = self.member_of(m);
+            self.members
+                .insert(member.customer_id.clone(), Some(member));
         }
         Ok(())
     }
@@ -315,6 +325,9 @@ impl Poster {
     /// Forgets the balances, usage and cards it read, to read them again: after a write
     /// that did not go through this poster.
     pub fn forget_balances(&mut self) {
+        // A sale through the POS may also move a member's tier or settle a referral.
+        self.members.clear();
+        self.lookups.clear();
         self.accounts.clear();
         self.usage.clear();
         self.cards.clear();
@@ -410,15 +423,35 @@ impl Poster {
         Ok(c)
     }
 
+    fn member_of(&self, m: MemberRow) -> Member {
+        Member {
+            tier: self.tiers.get(&m.tier_code).cloned(),
+            customer_id: m.customer_id,
+            tags: m.tags,
+            birthday: m.birthday,
+            referral_pending: m.referral_pending,
+        }
+    }
+
     async fn member(&mut self, customer_id: &str) -> Result<Option<Member>, ApiError> {
         if !self.members.contains_key(customer_id) {
-            let m = self.store.customer(customer_id).await?.map(|c| Member {
-                customer_id: c.customer_id.clone(),
-                tier: self.tiers.get(&c.tier_code).cloned(),
-            });
+            let m = self
+                .store
+                .member_rows(&[customer_id.to_string()])
+                .await?
+                .pop()
+                .map(|m| self.member_of(m));
             self.members.insert(customer_id.to_string(), m);
         }
         Ok(self.members[customer_id].clone())
+    }
+
+    /// Whether the points rules need a member's history (visits, litres this month,
+    /// what each rule gave today): the bulk path does not keep it, so such sales go
+    /// through the POS API.
+    pub fn rules_need_history(&self) -> bool {
+        let r = &self.loyalty.rules;
+        r.needs_visits() || r.needs_month_volume() || r.needs_rule_points()
     }
 
     async fn totals(&mut self, name: &str) -> Result<(Policy, Totals), ApiError> {
@@ -588,6 +621,14 @@ impl Poster {
         let at = s.occurred_at;
         let inputs = self.line_inputs(&s.lines).await?;
         let (member, shown_card, plate) = self.identify(s.who.as_ref()).await?;
+        if member.as_ref().is_some_and(|m| m.referral_pending)
+            || (member.is_some() && self.rules_need_history())
+        {
+            return Err(ApiError::new(
+                "unsupported",
+                "a member with a pending referral, or points rules that need the member's history: posted through the POS API",
+            ));
+        }
         let tier = member.as_ref().and_then(|m| m.tier.clone());
         let priced = pricing::price_sale(&inputs, tier.as_ref())?;
         let net = priced.net_fen.0;
@@ -771,10 +812,36 @@ impl Poster {
                 from_bonus,
             ));
         }
-        let points = match &member {
-            Some(_) => pricing::points_earned(Fen(net), multiplier).0,
-            None => 0,
+        // Points by the rules in force, as the POS decides them (the rules that need a
+        // member's history never reach this path: see `rules_need_history`).
+        let earned = match &member {
+            Some(m) => {
+                let local = clock::local(&station.time_zone, at);
+                let facts = SaleFacts {
+                    at_us: at,
+                    weekday: local.weekday,
+                    minute_of_day: local.minute_of_day,
+                    station_code: station.code.clone(),
+                    lines: priced
+                        .lines
+                        .iter()
+                        .map(|l| FactLine {
+                            product_code: l.product_code.clone(),
+                            is_fuel: l.kind == ProductKind::Fuel,
+                            net_fen: l.net_fen.0,
+                            volume_ml: l.volume_ml,
+                        })
+                        .collect(),
+                    tier_multiplier_permille: multiplier,
+                    tags: m.tags.clone(),
+                    birthday_month: crate::loyalty::birthday_month(m.birthday.as_deref(), &local),
+                    ..SaleFacts::default()
+                };
+                Some((loyalty::evaluate(&self.loyalty.rules, &facts), local.date))
+            }
+            None => None,
         };
+        let points = earned.as_ref().map(|(e, _)| e.total).unwrap_or(0);
         if let Some(m) = &member {
             if points > 0 {
                 transfers.push((
@@ -817,6 +884,28 @@ impl Poster {
             }
         }
         let customer_id = member.as_ref().map(|m| m.customer_id.clone());
+        if let (Some(id), Some((e, day))) = (&customer_id, &earned) {
+            for (i, l) in e.lines.iter().enumerate() {
+                self.batch.points_line.push([
+                    sale_id.as_str().into(),
+                    (i as i64 + 1).into(),
+                    id.as_str().into(),
+                    l.rule_id.as_str().into(),
+                    l.version.into(),
+                    l.kind.as_str().into(),
+                    l.points.into(),
+                    l.reason.as_str().into(),
+                    at.into(),
+                ]);
+            }
+            if e.total > 0 {
+                *self
+                    .batch
+                    .lots
+                    .entry((id.clone(), day.to_string()))
+                    .or_default() += e.total;
+            }
+        }
         let card_id = card_used.or_else(|| shown_card.as_ref().map(|c| c.card_id.clone()));
         self.batch.sale.push([
             sale_id.as_str().into(),

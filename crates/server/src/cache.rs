@@ -17,6 +17,8 @@ const TOKENS_MAX: usize = 10_000;
 pub struct Cache {
     tokens: Mutex<HashMap<String, (Station, Instant)>>,
     products: Mutex<Option<(HashMap<String, Product>, Instant)>>,
+    /// The loyalty configuration in force.
+    pub loyalty: crate::loyalty::ConfigCache,
 }
 
 impl Cache {

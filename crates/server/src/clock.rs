@@ -8,6 +8,8 @@ use chrono_tz::Tz;
 /// as UTC microseconds.
 #[derive(Debug, Clone, Copy)]
 pub struct Local {
+    /// The local calendar date.
+    pub date: NaiveDate,
     pub weekday: u8,
     pub minute_of_day: u16,
     pub day_start_us: i64,
@@ -42,6 +44,7 @@ pub fn local(tz_name: &str, at_us: i64) -> Local {
     }
     .unwrap_or(date);
     Local {
+        date,
         weekday: t.weekday().number_from_monday() as u8,
         minute_of_day: (t.hour() * 60 + t.minute()) as u16,
         day_start_us: midnight_us(tz, date),

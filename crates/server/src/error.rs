@@ -45,6 +45,11 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
     ),
     ("station_not_found", 404, "no station with this code"),
     (
+        "loyalty_not_found",
+        404,
+        "no such points rule, coupon template, catalogue item, tier or redemption",
+    ),
+    (
         "authorization_not_found",
         404,
         "no pump authorisation with this id",
@@ -117,6 +122,27 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         "coupon_invalid",
         422,
         "the coupon is unknown, used, expired or not the customer's",
+    ),
+    (
+        "coupon_not_applicable",
+        422,
+        "the coupon is valid but takes nothing off this sale; the message says why",
+    ),
+    (
+        "rule_never_fires",
+        422,
+        "a points rule that can never give points; the message lists why",
+    ),
+    (
+        "insufficient_points",
+        422,
+        "the member's points do not cover the redemption",
+    ),
+    ("out_of_stock", 422, "the catalogue item is out of stock"),
+    (
+        "unsupported",
+        422,
+        "the bulk path does not take this sale (coupons, PINs, pending referrals); it goes through the POS API",
     ),
     (
         "no_credit_account",

@@ -266,21 +266,11 @@ pub async fn import_sales<R: std::io::Read>(
                 batch_first_line = sale.first_line;
             }
             let txn = sale.body["pos_txn_id"].as_str().unwrap_or("").to_string();
-            let outcome = if sale.payments.iter().any(|p| p["method"] == "coupon") {
-                flush(&mut poster, batch_first_line, sale.first_line).await?;
-                poster.forget_balances();
-                through_api(
-                    state,
-                    &app,
-                    &mut tokens,
-                    sale.station.clone(),
-                    sale.body,
-                    sale.lines,
-                    sale.payments,
-                )
-                .await?
-            } else {
-                match bulk_sale(
+            let mut via_api = sale.payments.iter().any(|p| p["method"] == "coupon")
+                || sale.body.get("coupons").is_some();
+            let mut outcome = Outcome::Present;
+            if !via_api {
+                outcome = match bulk_sale(
                     sale.station.clone(),
                     &sale.body,
                     &sale.lines,
@@ -289,11 +279,31 @@ pub async fn import_sales<R: std::io::Read>(
                     Ok(input) => match poster.sale(&input).await {
                         Ok(Some(_)) => Outcome::Imported,
                         Ok(None) => Outcome::Present,
+                        // Members the bulk path cannot decide (a pending referral,
+                        // rules that need the member's history) go through the POS.
+                        Err(e) if e.code == "unsupported" => {
+                            via_api = true;
+                            Outcome::Present
+                        }
                         Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
                     },
                     Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
-                }
-            };
+                };
+            }
+            if via_api {
+                flush(&mut poster, batch_first_line, sale.first_line).await?;
+                poster.forget_balances();
+                outcome = through_api(
+                    state,
+                    &app,
+                    &mut tokens,
+                    sale.station.clone(),
+                    sale.body,
+                    sale.lines,
+                    sale.payments,
+                )
+                .await?;
+            }
             match outcome {
                 Outcome::Imported => report.sales_imported += 1,
                 Outcome::Present => report.sales_already_present += 1,

@@ -229,6 +229,18 @@ pub async fn decide_adjustment(
             memo: Some(a.reason.clone()),
         };
         journal_id = Some(tx.post(&journal, &[transfer], false).await?);
+        // Points live in lots: an addition is a lot of today, a deduction takes from
+        // the oldest lots first.
+        if let (None, Some(customer)) = (&a.card_id, &a.customer_id) {
+            if a.amount > 0 {
+                let today = crate::clock::local("Asia/Shanghai", now_us())
+                    .date
+                    .to_string();
+                tx.add_to_lot(customer, &today, a.amount).await?;
+            } else {
+                crate::loyalty::take_points(&mut tx, customer, -a.amount, None).await?;
+            }
+        }
     }
     let to = if decision == "approve" {
         "approved"

@@ -14,6 +14,8 @@ pub mod export;
 pub mod extract;
 pub mod import;
 pub mod ledger_ops;
+pub mod loyalty;
+pub mod loyalty_api;
 pub mod metrics;
 pub mod pos;
 pub mod privacy;
@@ -180,6 +182,41 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/products", get(api::get_products).post(api::post_product))
         .route("/tiers", get(api::get_tiers))
+        .route("/tiers/{code}", put(loyalty_api::put_tier))
+        .route(
+            "/loyalty/rules",
+            get(loyalty_api::get_rules).post(loyalty_api::post_rule),
+        )
+        .route("/loyalty/rules/{id}", get(loyalty_api::get_rule))
+        .route("/loyalty/settings", get(loyalty_api::get_settings))
+        .route("/loyalty/settings/{key}", put(loyalty_api::put_setting))
+        .route(
+            "/loyalty/coupon-templates",
+            get(loyalty_api::get_templates).post(loyalty_api::post_template),
+        )
+        .route("/loyalty/coupons", post(loyalty_api::post_issue))
+        .route(
+            "/loyalty/catalogue",
+            get(loyalty_api::get_catalogue).post(loyalty_api::post_item),
+        )
+        .route("/loyalty/run", post(loyalty_api::post_run))
+        .route("/customers/{id}/points", get(loyalty_api::get_points))
+        .route(
+            "/customers/{id}/coupons",
+            get(loyalty_api::get_member_coupons),
+        )
+        .route(
+            "/customers/{id}/tier",
+            post(loyalty_api::post_tier_override),
+        )
+        .route(
+            "/customers/{id}/redemptions",
+            post(loyalty_api::post_redemption),
+        )
+        .route(
+            "/redemptions/{id}/cancel",
+            post(loyalty_api::cancel_redemption),
+        )
         .route(
             "/recharge-promotions",
             get(api::get_promotions).post(api::post_promotion),
@@ -257,6 +294,32 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
             }
         }
     });
+    // The loyalty run (expiry, tier review, monthly car washes) once a day for the day
+    // that ended; it is idempotent, so a restart that runs it again changes nothing.
+    let loyalty_state = state.clone();
+    let loyalty_run = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        let mut last = None;
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let today = clock::local("Asia/Shanghai", forecourt_store::now_us()).date;
+            let Some(day) = today.pred_opt() else {
+                continue;
+            };
+            if last == Some(day) {
+                continue;
+            }
+            match loyalty_api::daily_run(loyalty_state.store(), day).await {
+                Ok(r) => {
+                    loyalty_state.cache().loyalty.invalidate();
+                    tracing::info!(report = ?r, "loyalty daily run");
+                    last = Some(day);
+                }
+                Err(e) => tracing::warn!(error = %e.message, "loyalty daily run failed"),
+            }
+        }
+    });
     let app = router(state);
     axum::serve(
         listener,
@@ -265,6 +328,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
     .with_graceful_shutdown(shutdown())
     .await?;
     sweeper.abort();
+    loyalty_run.abort();
     Ok(())
 }
 

@@ -10,11 +10,13 @@
 use crate::clock::{self, Local};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, ApiJson, Pos};
+use crate::loyalty;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use forecourt_core::coupons::Applied;
 use forecourt_core::ledger::{account, split_card_debit, Transfer, Unit};
 use forecourt_core::limits::{first_hard, Breach, RuleContext, RuleLine, Usage};
 use forecourt_core::pricing::{self, LineInput, PricedSale, ProductKind, TierBenefit};
@@ -29,6 +31,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The most one recharge may add, whatever the card's cap.
 const RECHARGE_FEN_MAX: i64 = 100_000_000;
@@ -73,6 +76,9 @@ pub struct SaleBody {
     #[serde(default)]
     pub payments: Vec<PaymentBody>,
     pub authorization_id: Option<String>,
+    /// Discount coupons (from templates) to apply, in order.
+    #[serde(default)]
+    pub coupons: Vec<String>,
     /// The plate of the vehicle being filled, for plate-bound cards.
     pub plate: Option<String>,
     pub odometer_km: Option<i64>,
@@ -437,14 +443,32 @@ async fn usage(tx: &mut Tx, card: &Card, local: &Local) -> Result<Usage, StoreEr
     })
 }
 
-fn discounts_json(priced: &PricedSale, tier: Option<&TierBenefit>) -> Value {
-    match tier {
-        Some(t) if priced.discount_fen.0 > 0 => json!([{
+fn discounts_json(plan: &SalePlan) -> Value {
+    let coupons: i64 = plan.applied.iter().map(|a| a.amount_fen).sum();
+    let tier_fen = plan.priced.discount_fen.0 - coupons;
+    let mut out = Vec::new();
+    if let (Some(t), true) = (&plan.tier, tier_fen > 0) {
+        out.push(json!({
             "kind": "tier",
             "description": format!("{} {} fen/L", t.name, t.discount_fen_per_litre),
-            "amount_fen": priced.discount_fen.0,
-        }]),
-        _ => json!([]),
+            "amount_fen": tier_fen,
+        }));
+    }
+    for a in &plan.applied {
+        out.push(json!({
+            "kind": "coupon",
+            "coupon_code": a.code,
+            "description": a.kind.as_str(),
+            "amount_fen": a.amount_fen,
+        }));
+    }
+    Value::Array(out)
+}
+
+fn points_detail(plan: &SalePlan) -> Value {
+    match &plan.points_plan {
+        Some(p) => json!(p.earned.lines),
+        None => json!([]),
     }
 }
 
@@ -478,7 +502,11 @@ struct SalePlan {
     payments: Vec<SalePaymentRecord>,
     usage_rows: Vec<(String, i64)>,
     coupons: Vec<String>,
+    /// Discount coupons applied, in order.
+    applied: Vec<Applied>,
     points: i64,
+    points_plan: Option<loyalty::PointsPlan>,
+    local: Local,
     flags: Vec<Breach>,
     balance_card: Option<String>,
     authorization_id: Option<String>,
@@ -489,6 +517,7 @@ struct SalePlan {
 struct Prepared {
     lines: Vec<LineInput>,
     identified: Identified,
+    loyalty: Arc<loyalty::LoyaltyConfig>,
 }
 
 async fn prepare(state: &AppState, body: &SaleBody) -> ApiResult<Prepared> {
@@ -501,6 +530,7 @@ async fn prepare(state: &AppState, body: &SaleBody) -> ApiResult<Prepared> {
         identified: identify(state, body.customer.as_ref())
             .await
             .map_err(unplanned)?,
+        loyalty: loyalty::config(state).await?,
     })
 }
 
@@ -521,11 +551,20 @@ async fn plan_sale(
         Some(c) => tx.tier(&c.tier_code).await?.as_ref().map(tier_benefit),
         None => None,
     };
-    let priced = pricing::price_sale(&lines, tier.as_ref())?;
+    let mut priced = pricing::price_sale(&lines, tier.as_ref())?;
+    let applied = loyalty::apply_coupons(
+        tx,
+        &body.coupons,
+        identified.customer.as_ref(),
+        at,
+        &mut priced,
+    )
+    .await?;
     let multiplier = tier
         .as_ref()
         .map(|t| t.points_multiplier_permille)
         .unwrap_or(1000);
+    let local = clock::local(&station.time_zone, at);
     let mut plan = SalePlan {
         priced,
         identified,
@@ -533,16 +572,32 @@ async fn plan_sale(
         transfers: Vec::new(),
         payments: Vec::new(),
         usage_rows: Vec::new(),
-        coupons: Vec::new(),
+        coupons: applied.iter().map(|a| a.code.clone()).collect(),
+        applied,
         points: 0,
+        points_plan: None,
+        local,
         flags: Vec::new(),
         balance_card: None,
         authorization_id: None,
     };
     let net = plan.priced.net_fen.0;
     if !post {
-        if plan.identified.customer.is_some() {
-            plan.points = pricing::points_earned(Fen(net), multiplier).0;
+        if let Some(c) = &plan.identified.customer {
+            let p = loyalty::plan_points(
+                tx,
+                &pre.loyalty,
+                &station.code,
+                &plan.local,
+                at,
+                c,
+                multiplier,
+                &plan.priced,
+                0,
+            )
+            .await?;
+            plan.points = p.earned.total;
+            plan.points_plan = Some(p);
         }
         plan.balance_card = match &plan.identified.card {
             Some(c) => Some(funding_card(tx, c).await?.card_id),
@@ -629,7 +684,7 @@ async fn plan_sale(
         locked.insert(id.clone(), c);
     }
 
-    let local = clock::local(&station.time_zone, at);
+    let local = plan.local;
     let mut spent: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let mut coupon_total = 0i64;
     for (i, p) in body.payments.iter().enumerate() {
@@ -849,16 +904,23 @@ async fn plan_sale(
         )
         .into());
     }
-    if let Some(c) = &plan.identified.customer {
-        plan.points = pricing::points_earned(Fen(net - coupon_total), multiplier).0;
-        if plan.points > 0 {
-            plan.transfers.push(Transfer::new(
-                account::POINTS_ISSUED,
-                account::customer_points(&c.customer_id),
-                plan.points,
-                Unit::Points,
-            ));
-        }
+    if let Some(c) = plan.identified.customer.clone() {
+        let p = loyalty::plan_points(
+            tx,
+            &pre.loyalty,
+            &station.code,
+            &plan.local,
+            at,
+            &c,
+            multiplier,
+            &plan.priced,
+            coupon_total,
+        )
+        .await?;
+        plan.points = p.earned.total;
+        plan.transfers
+            .extend(loyalty::points_transfers(&c.customer_id, &p));
+        plan.points_plan = Some(p);
     }
     if plan.balance_card.is_none() {
         plan.balance_card = match &plan.identified.card {
@@ -894,14 +956,32 @@ pub async fn quote(
     };
     let balance = balance_of(&mut tx, plan.balance_card.as_deref()).await?;
     drop(tx);
+    // The member's coupons that could be used now, for the cashier to offer.
+    let available: Vec<Value> = match &plan.identified.customer {
+        Some(c) => state
+            .store()
+            .coupons_of(&c.customer_id)
+            .await?
+            .into_iter()
+            .filter(|k| {
+                k.state == "issued" && k.valid_from <= at && k.valid_until.is_none_or(|u| u > at)
+            })
+            .filter(|k| !plan.coupons.contains(&k.code))
+            .map(|k| json!({"code": k.code, "kind": k.kind, "name": k.name, "value": k.value, "valid_until": k.valid_until.map(clock::rfc3339)}))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(Json(json!({
         "station_code": pos.code,
         "gross_amount_fen": plan.priced.gross_fen.0,
         "discount_fen": plan.priced.discount_fen.0,
         "net_amount_fen": plan.priced.net_fen.0,
-        "discounts": discounts_json(&plan.priced, plan.tier.as_ref()),
+        "discounts": discounts_json(&plan),
         "lines": lines_json(&plan.priced),
         "points_earned": plan.points,
+        "points_detail": points_detail(&plan),
+        "coupons_applied": plan.applied,
+        "coupons_available": available,
         "tier": tier_json(plan.tier.as_ref()),
         "customer": plan.identified.customer.as_ref().map(|c| json!({"id": c.customer_id, "member_code": c.member_code})),
         "card_balance_fen": balance,
@@ -1021,6 +1101,12 @@ async fn post_sale(
         payments: plan.payments.clone(),
     })
     .await?;
+    let mut tier_after = None;
+    if let (Some(id), Some(points)) = (&customer_id, &plan.points_plan) {
+        tier_after =
+            loyalty::record_points(&mut tx, &pre.loyalty, &sale_id, id, at, &plan.local, points)
+                .await?;
+    }
     let volume = fuel_volume(&plan.priced);
     for (card_id, amount) in &plan.usage_rows {
         tx.add_usage(card_id, at, 1, *amount, volume, &sale_id)
@@ -1067,9 +1153,12 @@ async fn post_sale(
         "gross_amount_fen": plan.priced.gross_fen.0,
         "discount_fen": plan.priced.discount_fen.0,
         "net_amount_fen": plan.priced.net_fen.0,
-        "discounts": discounts_json(&plan.priced, plan.tier.as_ref()),
+        "discounts": discounts_json(&plan),
         "lines": lines_json(&plan.priced),
         "points_earned": plan.points,
+        "points_detail": points_detail(&plan),
+        "coupons_applied": plan.applied,
+        "tier_after": tier_after,
         "points_balance": points_balance,
         "card_balance_fen": card_balance,
         "tier": tier_json(plan.tier.as_ref()),
@@ -1576,6 +1665,16 @@ async fn post_refund(
         &payment_parts,
     )
     .await?;
+    if let (Some(customer), true) = (&sale.customer_id, reversed > 0) {
+        let day = clock::local(&station.time_zone, sale.occurred_at)
+            .date
+            .to_string();
+        loyalty::take_points(&mut tx, customer, reversed, Some(&day)).await?;
+    }
+    // A sale refunded in full gives its discount coupons back to the member.
+    if sale.refunded_fen + amount >= sale.net_fen {
+        tx.unredeem_coupons(&sale.sale_id).await?;
+    }
     for (card_id, part) in &usage_rows {
         let volume: i64 = line_parts
             .iter()

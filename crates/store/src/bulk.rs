@@ -65,12 +65,25 @@ const PARAMS_MAX: usize = 30_000;
 /// The most rows in one statement; beyond this a statement only gets longer to parse.
 const ROWS_PER_STATEMENT_MAX: usize = 200;
 
+/// What the bulk poster needs of a member.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub customer_id: String,
+    pub tier_code: String,
+    pub tags: Vec<String>,
+    pub birthday: Option<String>,
+    /// Referred, and the referral not yet rewarded.
+    pub referral_pending: bool,
+}
+
 /// Rows for one table, in the order of `columns`.
 #[derive(Debug, Clone)]
 pub struct Rows {
     table: &'static str,
     columns: &'static [&'static str],
     vals: Vec<Val>,
+    /// What follows the values (an `on conflict` clause).
+    suffix: &'static str,
 }
 
 impl Rows {
@@ -79,6 +92,7 @@ impl Rows {
             table,
             columns,
             vals: Vec::new(),
+            suffix: "",
         }
     }
 
@@ -169,6 +183,10 @@ pub struct Batch {
     pub sale_payment: Rows,
     pub card_usage: Rows,
     pub recharge: Rows,
+    /// Why each sale earned its points.
+    pub points_line: Rows,
+    /// Points earned by member and local day, added to the member's lot of the day.
+    pub lots: BTreeMap<(String, String), i64>,
     /// The net movement of every customer-facing account: (debits, credits).
     pub moves: BTreeMap<String, (i64, i64)>,
     /// Sales and recharges in the batch.
@@ -286,6 +304,21 @@ impl Batch {
                     "created_at",
                 ],
             ),
+            points_line: Rows::new(
+                "points_line",
+                &[
+                    "sale_id",
+                    "line_no",
+                    "customer_id",
+                    "rule_id",
+                    "version",
+                    "kind",
+                    "points",
+                    "reason",
+                    "occurred_at",
+                ],
+            ),
+            lots: BTreeMap::new(),
             moves: BTreeMap::new(),
             events: 0,
         }
@@ -304,9 +337,11 @@ impl Batch {
             &mut self.sale_payment,
             &mut self.card_usage,
             &mut self.recharge,
+            &mut self.points_line,
         ] {
             rows.clear();
         }
+        self.lots.clear();
         self.moves.clear();
         self.events = 0;
     }
@@ -377,11 +412,19 @@ impl Tx {
             let sql = if n == per {
                 full_sql
                     .get_or_insert_with(|| {
-                        format!("{head}{}", placeholders(self.backend, per, cols))
+                        format!(
+                            "{head}{}{}",
+                            placeholders(self.backend, per, cols),
+                            rows.suffix
+                        )
                     })
                     .clone()
             } else {
-                format!("{head}{}", placeholders(self.backend, n, cols))
+                format!(
+                    "{head}{}{}",
+                    placeholders(self.backend, n, cols),
+                    rows.suffix
+                )
             };
             done += bind_all(sqlx::query(&sql), chunk)
                 .execute(&mut *self.tx)
@@ -434,6 +477,7 @@ impl Tx {
             &b.sale_payment,
             &b.card_usage,
             &b.recharge,
+            &b.points_line,
         ] {
             let t = std::time::Instant::now();
             self.insert_rows(rows).await?;
@@ -444,6 +488,20 @@ impl Tx {
                 "bulk insert"
             );
         }
+        let mut lots = Rows::new(
+            "points_lot",
+            &["customer_id", "earned_on", "points", "remaining"],
+        );
+        lots.suffix = " on conflict (customer_id, earned_on) do update set points = points_lot.points + excluded.points, remaining = points_lot.remaining + excluded.remaining";
+        for ((customer, day), points) in &b.lots {
+            lots.push([
+                customer.as_str().into(),
+                day.as_str().into(),
+                (*points).into(),
+                (*points).into(),
+            ]);
+        }
+        self.insert_rows(&lots).await?;
         let t = std::time::Instant::now();
         self.apply_moves(&b.moves).await?;
         tracing::debug!(
@@ -712,21 +770,28 @@ impl crate::Store {
     }
 
     /// The tier of each of these customers.
-    pub async fn customer_tiers(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn member_rows(&self, ids: &[String]) -> Result<Vec<MemberRow>, StoreError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(PARAMS_MAX) {
             let sql = format!(
-                "select customer_id, tier_code from customer where customer_id in ({})",
+                "select customer_id, tier_code, tags, birthday, case when referred_by is not null and referral_rewarded_at is null then 1 else 0 end from customer where customer_id in ({})",
                 in_list(self.backend, chunk.len())
             );
-            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            let mut q = sqlx::query_as::<_, (String, String, String, Option<String>, i64)>(&sql);
             for v in chunk {
                 q = q.bind(v.as_str());
             }
-            out.extend(q.fetch_all(self.read()).await?);
+            for (customer_id, tier_code, tags, birthday, pending) in
+                q.fetch_all(self.read()).await?
+            {
+                out.push(MemberRow {
+                    customer_id,
+                    tier_code,
+                    tags: serde_json::from_str(&tags)?,
+                    birthday,
+                    referral_pending: pending != 0,
+                });
+            }
         }
         Ok(out)
     }

@@ -512,6 +512,34 @@ impl Store {
                 "{holds} pending transfers without a pending authorisation"
             ));
         }
+        // 6. A member's points lots hold exactly the member's points balance.
+        let lots: i64 = sqlx::query_scalar(
+            "select count(*) from account a left join (select customer_id, cast(sum(remaining) as bigint) rem from points_lot group by customer_id) l              on a.account_id = 'customer:' || l.customer_id || ':points'              where a.account_id like 'customer:%:points' and a.credits_posted - a.debits_posted <> coalesce(l.rem, 0)",
+        )
+        .fetch_one(db)
+        .await?;
+        let orphan_lots: i64 = sqlx::query_scalar(
+            "select count(*) from (select customer_id from points_lot group by customer_id having sum(remaining) > 0) l              where not exists (select 1 from account a where a.account_id = 'customer:' || l.customer_id || ':points')",
+        )
+        .fetch_one(db)
+        .await?;
+        if lots + orphan_lots > 0 {
+            report.problems.push(format!(
+                "{} members whose points lots differ from their points balance",
+                lots + orphan_lots
+            ));
+        }
+        // 7. Every point a sale earned is explained by its points lines.
+        let unexplained: i64 = sqlx::query_scalar(
+            "select count(*) from sale s where s.points_earned <>              (select cast(coalesce(sum(points), 0) as bigint) from points_line l where l.sale_id = s.sale_id)",
+        )
+        .fetch_one(db)
+        .await?;
+        if unexplained > 0 {
+            report.problems.push(format!(
+                "{unexplained} sales whose points are not explained by their points lines"
+            ));
+        }
         Ok(report)
     }
 }

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod bulk;
 mod error;
 pub mod ledger;
+pub mod loyalty;
 mod migrate;
 pub mod model;
 pub mod network;

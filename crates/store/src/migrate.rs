@@ -24,10 +24,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0002_audit_sqlite.sql"),
         postgres: include_str!("../migrations/0002_audit_postgres.sql"),
     },
+    Migration {
+        version: 3,
+        name: "loyalty",
+        sqlite: include_str!("../migrations/0003_loyalty.sql"),
+        postgres: include_str!("../migrations/0003_loyalty.sql"),
+    },
 ];
 
 /// The schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Default products of the POS contract: code, name, kind.
 const PRODUCTS: &[(&str, &str, &str)] = &[
@@ -43,11 +49,11 @@ const PRODUCTS: &[(&str, &str, &str)] = &[
 ];
 
 /// Default tiers: code, name, rank, discount fen per litre, points multiplier ‰,
-/// qualifying spend over the rolling window in fen.
-const TIERS: &[(&str, &str, i64, i64, i64, i64)] = &[
-    ("standard", "普通", 0, 0, 1000, 0),
-    ("vip", "VIP", 1, 5, 1200, 500_000),
-    ("svip", "SVIP", 2, 10, 1500, 2_000_000),
+/// qualifying spend over the rolling window in fen, free car washes a month.
+const TIERS: &[(&str, &str, i64, i64, i64, i64, i64)] = &[
+    ("standard", "普通", 0, 0, 1000, 0, 0),
+    ("vip", "VIP", 1, 5, 1200, 500_000, 0),
+    ("svip", "SVIP", 2, 10, 1500, 2_000_000, 1),
 ];
 
 /// House accounts: name, unit.
@@ -66,6 +72,7 @@ pub(crate) const HOUSE_ACCOUNTS: &[(&str, &str)] = &[
     (forecourt_core::ledger::account::ADJUSTMENT, "fen"),
     (forecourt_core::ledger::account::POINTS_ISSUED, "points"),
     (forecourt_core::ledger::account::POINTS_REDEEMED, "points"),
+    (forecourt_core::ledger::account::POINTS_EXPIRED, "points"),
     ("equity:points_adjustment", "points"),
 ];
 
@@ -141,9 +148,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for (code, name, rank, discount, mult, spend) in TIERS {
+        for (code, name, rank, discount, mult, spend, washes) in TIERS {
             sqlx::query(
-                "insert into tier (code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen, created_at) values ($1, $2, $3, $4, $5, $6, $7) on conflict (code) do nothing",
+                "insert into tier (code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen, monthly_car_washes, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (code) do nothing",
             )
             .bind(*code)
             .bind(*name)
@@ -151,6 +158,7 @@ impl Store {
             .bind(*discount)
             .bind(*mult)
             .bind(*spend)
+            .bind(*washes)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -165,6 +173,43 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // The default points rule and loyalty settings.
+        let base = forecourt_core::loyalty::EarnRule::default_rule();
+        sqlx::query(
+            "insert into loyalty_rule (rule_id, version, kind, name, body, active, created_by, created_at) values ($1, $2, 'earn', $3, $4, 1, null, $5) on conflict (rule_id, version) do nothing",
+        )
+        .bind(&base.id)
+        .bind(base.version)
+        .bind("1 point per whole yuan")
+        .bind(serde_json::to_string(&base)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for (key, value) in crate::loyalty::DEFAULT_SETTINGS {
+            sqlx::query(
+                "insert into loyalty_setting (setting_key, setting_value, updated_at) values ($1, $2, $3) on conflict (setting_key) do nothing",
+            )
+            .bind(*key)
+            .bind(*value)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // The template of the tiers' monthly free car wash.
+        sqlx::query(
+            "insert into coupon_template (template_id, name, kind, coupon_value, min_amount_fen, products, valid_days, active, created_at) values ('tier-car-wash', '会员月度免费洗车', 'free_car_wash', 1, 0, '[]', 31, 1, $1) on conflict (template_id) do nothing",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // Points earned before lots existed become one lot per member, dated today.
+        let today = chrono::Utc::now().date_naive().to_string();
+        sqlx::query(
+            "insert into points_lot (customer_id, earned_on, points, remaining) select substr(a.account_id, 10, length(a.account_id) - 16), $1, a.credits_posted - a.debits_posted, a.credits_posted - a.debits_posted from account a where a.account_id like 'customer:%:points' and a.credits_posted - a.debits_posted > 0 and not exists (select 1 from points_lot l where l.customer_id = substr(a.account_id, 10, length(a.account_id) - 16))",
+        )
+        .bind(&today)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -65,6 +65,9 @@ pub struct Tier {
     pub discount_fen_per_litre: i64,
     pub points_multiplier_permille: i64,
     pub qualify_spend_fen: i64,
+    pub qualify_litres_ml: i64,
+    pub qualify_visits: i64,
+    pub monthly_car_washes: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -58,6 +58,7 @@ pub const TABLES: &[&str] = &[
     "recharge",
     "refund",
     "authorization_hold",
+    "coupon_template",
     "coupon",
     "credit_agreement",
     "pos_request",
@@ -65,6 +66,12 @@ pub const TABLES: &[&str] = &[
     "pos_token",
     "adjustment",
     "credit_payment",
+    "loyalty_rule",
+    "loyalty_setting",
+    "points_line",
+    "points_lot",
+    "catalogue_item",
+    "redemption",
     "consent",
     "setting",
     "audit_log",
@@ -74,7 +81,16 @@ pub const TABLES: &[&str] = &[
 /// Tables that a migrated database is never without (the default products, tiers and
 /// house accounts, the audit head, the key fingerprints). An import replaces their rows
 /// with the source's; every other table of the target must be empty.
-const SEEDED: &[&str] = &["product", "tier", "account", "setting", "audit_head"];
+const SEEDED: &[&str] = &[
+    "product",
+    "tier",
+    "account",
+    "setting",
+    "audit_head",
+    "loyalty_rule",
+    "loyalty_setting",
+    "coupon_template",
+];
 
 /// The tables the migrations do not create.
 const NOT_MOVED: &[&str] = &["schema_migration"];

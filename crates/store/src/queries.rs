@@ -139,10 +139,10 @@ async fn tier_by_code<'e, E: Executor<'e, Database = Any>>(
     row.as_ref().map(tier).transpose()
 }
 
-const TIER_COLS: &str =
-    "code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen";
+pub(crate) const TIER_COLS: &str =
+    "code, name, rank, discount_fen_per_litre, points_multiplier_permille, qualify_spend_fen, qualify_litres_ml, qualify_visits, monthly_car_washes";
 
-fn tier(r: &AnyRow) -> Result<Tier, StoreError> {
+pub(crate) fn tier(r: &AnyRow) -> Result<Tier, StoreError> {
     Ok(Tier {
         code: r.try_get(0)?,
         name: r.try_get(1)?,
@@ -150,6 +150,9 @@ fn tier(r: &AnyRow) -> Result<Tier, StoreError> {
         discount_fen_per_litre: r.try_get(3)?,
         points_multiplier_permille: r.try_get(4)?,
         qualify_spend_fen: r.try_get(5)?,
+        qualify_litres_ml: r.try_get(6)?,
+        qualify_visits: r.try_get(7)?,
+        monthly_car_washes: r.try_get(8)?,
     })
 }
 

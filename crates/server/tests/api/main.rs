@@ -5,6 +5,7 @@ mod export;
 mod harness;
 mod import;
 mod ledger_ops;
+mod loyalty;
 mod pos;
 mod rules;
 mod security;

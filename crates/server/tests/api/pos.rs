@@ -580,27 +580,23 @@ async fn refund_after_points_were_spent_records_a_shortfall() {
         .unwrap()
         .customer_id
         .unwrap();
-    let mut tx = app.store.begin().await.unwrap();
-    let points = forecourt_core::ledger::account::customer_points(&customer);
-    tx.post(
-        &forecourt_store::ledger::NewJournal {
-            idempotency_key: "redeem-1".into(),
-            kind: "points_redeem",
-            station_id: None,
-            occurred_at: 0,
-            memo: None,
-        },
-        &[forecourt_core::ledger::Transfer::new(
-            points,
-            forecourt_core::ledger::account::POINTS_REDEEMED,
-            200,
-            forecourt_core::ledger::Unit::Points,
-        )],
-        false,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    // The member spends 200 of the 300 points on a gift.
+    let (st, item) = app
+        .post(
+            "/api/v1/loyalty/catalogue",
+            &app.admin,
+            json!({"name": "保温杯", "kind": "gift", "points_cost": 200, "stock": 5}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{item}");
+    let (st, r) = app
+        .post(
+            &format!("/api/v1/customers/{customer}/redemptions"),
+            &app.admin,
+            json!({"item_id": item["item_id"], "request_id": "redeem-1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{r}");
     let (st, r) = app.post("/api/v1/pos/refunds", &app.pos1, json!({"pos_txn_id": "G2", "station_code": "S001", "occurred_at": NOW, "sale_id": s["sale_id"]})).await;
     assert_eq!(st, StatusCode::CREATED, "{r}");
     assert_eq!(
