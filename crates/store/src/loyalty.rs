@@ -322,7 +322,7 @@ impl Store {
     ) -> Result<Vec<PointsMovement>, StoreError> {
         let acct = forecourt_core::ledger::account::customer_points(customer_id);
         let rows = sqlx::query(
-            "select j.occurred_at, j.kind, sum(case when t.credit_account_id = $1 then t.amount else -t.amount end), j.memo, s.sale_id, j.journal_id from transfer t join journal j on j.journal_id = t.journal_id left join sale s on s.journal_id = j.journal_id where (t.credit_account_id = $1 or t.debit_account_id = $1) and t.state = 'posted' group by j.journal_id, j.occurred_at, j.kind, j.memo, s.sale_id order by j.occurred_at desc, j.journal_id desc limit $2",
+            "select j.occurred_at, j.kind, cast(sum(case when t.credit_account_id = $1 then t.amount else -t.amount end) as bigint), j.memo, s.sale_id, j.journal_id from transfer t join journal j on j.journal_id = t.journal_id left join sale s on s.journal_id = j.journal_id where (t.credit_account_id = $1 or t.debit_account_id = $1) and t.state = 'posted' group by j.journal_id, j.occurred_at, j.kind, j.memo, s.sale_id order by j.occurred_at desc, j.journal_id desc limit $2",
         )
         .bind(&acct)
         .bind(limit)
@@ -355,7 +355,7 @@ impl Store {
         from_us: i64,
     ) -> Result<Vec<(String, String, Option<String>, Option<i64>, WindowMetric)>, StoreError> {
         let rows = sqlx::query(
-            "select c.customer_id, c.tier_code, c.tier_override, c.tier_below_since, coalesce(m.spend, 0), coalesce(m.visits, 0), coalesce(v.ml, 0) from customer c left join (select customer_id, sum(net_fen - refunded_fen) spend, count(*) visits from sale where occurred_at >= $1 and customer_id is not null group by customer_id) m on m.customer_id = c.customer_id left join (select s.customer_id, sum(l.volume_ml) ml from sale s join sale_line l on l.sale_id = s.sale_id where s.occurred_at >= $1 and s.customer_id is not null group by s.customer_id) v on v.customer_id = c.customer_id where c.anonymized_at is null and (m.customer_id is not null or c.tier_code <> (select code from tier order by rank limit 1) or c.tier_below_since is not null)",
+            "select c.customer_id, c.tier_code, c.tier_override, c.tier_below_since, cast(coalesce(m.spend, 0) as bigint), cast(coalesce(m.visits, 0) as bigint), cast(coalesce(v.ml, 0) as bigint) from customer c left join (select customer_id, sum(net_fen - refunded_fen) spend, count(*) visits from sale where occurred_at >= $1 and customer_id is not null group by customer_id) m on m.customer_id = c.customer_id left join (select s.customer_id, sum(l.volume_ml) ml from sale s join sale_line l on l.sale_id = s.sale_id where s.occurred_at >= $1 and s.customer_id is not null group by s.customer_id) v on v.customer_id = c.customer_id where c.anonymized_at is null and (m.customer_id is not null or c.tier_code <> (select code from tier order by rank limit 1) or c.tier_below_since is not null)",
         )
         .bind(from_us)
         .fetch_all(self.read())
@@ -575,12 +575,12 @@ impl Tx {
         customer_id: &str,
         from_us: i64,
     ) -> Result<WindowMetric, StoreError> {
-        let r = sqlx::query("select coalesce(sum(net_fen - refunded_fen), 0), count(*) from sale where customer_id = $1 and occurred_at >= $2")
+        let r = sqlx::query("select cast(coalesce(sum(net_fen - refunded_fen), 0) as bigint), count(*) from sale where customer_id = $1 and occurred_at >= $2")
             .bind(customer_id)
             .bind(from_us)
             .fetch_one(&mut *self.tx)
             .await?;
-        let ml: Option<i64> = sqlx::query_scalar("select sum(l.volume_ml) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2")
+        let ml: Option<i64> = sqlx::query_scalar("select cast(sum(l.volume_ml) as bigint) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2")
             .bind(customer_id)
             .bind(from_us)
             .fetch_one(&mut *self.tx)
@@ -609,7 +609,7 @@ impl Tx {
         from_us: i64,
         to_us: i64,
     ) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows = sqlx::query("select l.product_code, sum(l.volume_ml) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2 and s.occurred_at < $3 group by l.product_code")
+        let rows = sqlx::query("select l.product_code, cast(sum(l.volume_ml) as bigint) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2 and s.occurred_at < $3 group by l.product_code")
             .bind(customer_id)
             .bind(from_us)
             .bind(to_us)
@@ -627,7 +627,7 @@ impl Tx {
         from_us: i64,
         to_us: i64,
     ) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows = sqlx::query("select rule_id, sum(points) from points_line where customer_id = $1 and occurred_at >= $2 and occurred_at < $3 group by rule_id")
+        let rows = sqlx::query("select rule_id, cast(sum(points) as bigint) from points_line where customer_id = $1 and occurred_at >= $2 and occurred_at < $3 group by rule_id")
             .bind(customer_id)
             .bind(from_us)
             .bind(to_us)
