@@ -20,6 +20,8 @@ pub struct PosBench {
     pub seconds: u64,
     pub cards: usize,
     pub pgbench: bool,
+    /// Active bonus rules installed before the run (the loyalty engine's load).
+    pub rules: usize,
 }
 
 async fn oneshot(
@@ -186,6 +188,31 @@ pub async fn run(b: PosBench) -> anyhow::Result<()> {
         let no = card["card_no"].as_str().context("card_no")?.to_string();
         oneshot(&app, "POST", "/api/v1/pos/recharges", &pos, json!({"pos_txn_id": format!("R{i}"), "station_code": "B001", "occurred_at": chrono::Utc::now().to_rfc3339(), "card_no": no, "amount_fen": 500_000, "payments": [{"method": "cash", "amount_fen": 500_000}]})).await?;
         cards.push(no);
+    }
+    if b.rules > 0 {
+        eprintln!("installing {} active bonus rules…", b.rules);
+    }
+    for i in 0..b.rules {
+        // A network's usual mix: promotions at other stations, on other days and hours,
+        // on one grade, for tagged members, over amounts; one in ten capped per day
+        // (which reads what the member earned today).
+        let conditions = match i % 6 {
+            0 => json!({"stations": [format!("X{i:03}")]}),
+            1 => json!({"weekdays": [1 + (i % 7) as u8]}),
+            2 => json!({"hours": [(i * 37) % 1440, ((i * 37) + 120) % 1440]}),
+            3 => {
+                let grade = ["GASOLINE_92", "GASOLINE_95", "DIESEL_0"][i % 3];
+                json!({"products": [grade], "min_volume_ml": 20_000})
+            }
+            4 => json!({"tags": [format!("segment{i}")]}),
+            _ => json!({"min_amount_fen": 10_000 + i as i64 * 100}),
+        };
+        let mut rule =
+            json!({"conditions": conditions, "bonus": {"kind": "fixed", "points": 1 + (i % 20)}});
+        if i % 10 == 0 {
+            rule["cap_per_day"] = json!(50);
+        }
+        oneshot(&app, "POST", "/api/v1/loyalty/rules", &staff, json!({"rule_id": format!("bench{i}"), "kind": "bonus", "name": format!("bench {i}"), "rule": rule})).await?;
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -303,6 +303,9 @@ enum BenchCommand {
         /// for the same time) on the same database as the reference (PostgreSQL only).
         #[arg(long)]
         pgbench: bool,
+        /// Active bonus rules to install first (the loyalty engine's share of a sale).
+        #[arg(long, default_value_t = 0)]
+        rules: usize,
     },
     /// `forecourt import sales` of a generated CSV into a simulated network (full
     /// accounting), then `check`: sales/s; then the same file again (idempotency).
@@ -698,6 +701,7 @@ async fn main() -> anyhow::Result<()> {
                     seconds,
                     cards,
                     pgbench,
+                    rules,
                 },
         } => {
             bench::run(bench::PosBench {
@@ -706,6 +710,7 @@ async fn main() -> anyhow::Result<()> {
                 seconds,
                 cards: cards.max(1),
                 pgbench,
+                rules,
             })
             .await
         }

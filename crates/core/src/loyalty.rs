@@ -169,9 +169,17 @@ impl RuleSet {
 
     /// Whether the rules need what each rule gave the member today and this month.
     pub fn needs_rule_points(&self) -> bool {
-        self.bonuses
-            .iter()
-            .any(|b| b.cap_per_day.is_some() || b.cap_per_month.is_some())
+        self.needs_day_points() || self.needs_month_points()
+    }
+
+    /// Whether a rule is capped per day.
+    pub fn needs_day_points(&self) -> bool {
+        self.bonuses.iter().any(|b| b.cap_per_day.is_some())
+    }
+
+    /// Whether a rule is capped per month.
+    pub fn needs_month_points(&self) -> bool {
+        self.bonuses.iter().any(|b| b.cap_per_month.is_some())
     }
 
     /// The default rule set: one point per whole yuan, nothing else.

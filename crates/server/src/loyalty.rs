@@ -283,13 +283,13 @@ pub async fn plan_points(
         } else {
             Default::default()
         },
-        earned_today: if rules.needs_rule_points() {
+        earned_today: if rules.needs_day_points() {
             tx.points_by_rule(id, local.day_start_us, local.day_end_us)
                 .await?
         } else {
             Default::default()
         },
-        earned_month: if rules.needs_rule_points() {
+        earned_month: if rules.needs_month_points() {
             tx.points_by_rule(id, local.month_start_us, local.month_end_us)
                 .await?
         } else {

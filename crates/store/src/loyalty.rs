@@ -646,19 +646,36 @@ impl Tx {
         occurred_at: i64,
         lines: &[PointsLine],
     ) -> Result<(), StoreError> {
+        // One statement for all lines: a sale under many rules has many.
+        let mut rows = crate::bulk::Rows::new(
+            "points_line",
+            &[
+                "sale_id",
+                "line_no",
+                "customer_id",
+                "rule_id",
+                "version",
+                "kind",
+                "points",
+                "reason",
+                "occurred_at",
+            ],
+        );
         for (i, l) in lines.iter().enumerate() {
-            sqlx::query("insert into points_line (sale_id, line_no, customer_id, rule_id, version, kind, points, reason, occurred_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                .bind(sale_id)
-                .bind(i as i64 + 1)
-                .bind(customer_id)
-                .bind(&l.rule_id)
-                .bind(l.version)
-                .bind(&l.kind)
-                .bind(l.points)
-                .bind(&l.reason)
-                .bind(occurred_at)
-                .execute(&mut *self.tx)
-                .await?;
+            rows.push([
+                sale_id.into(),
+                (i as i64 + 1).into(),
+                customer_id.into(),
+                l.rule_id.as_str().into(),
+                l.version.into(),
+                l.kind.as_str().into(),
+                l.points.into(),
+                l.reason.as_str().into(),
+                occurred_at.into(),
+            ]);
+        }
+        if !rows.is_empty() {
+            self.insert_rows(&rows).await?;
         }
         Ok(())
     }
