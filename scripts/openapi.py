@@ -2,7 +2,7 @@
 """Writes crates/server/src/openapi.json, the OpenAPI document the server serves.
 
 The error codes and their statuses are read from crates/server/src/error.rs; the routes
-and schemas below are kept in step with crates/server/src/{lib,api,pos,ledger_ops,privacy}.rs,
+and schemas below are kept in step with crates/server/src/{lib,api,pos,ledger_ops,privacy,loyalty_api}.rs,
 the role table (ALLOWED) with access.rs `allowed()` and the authentication with extract.rs,
 by hand (the API test checks that every route is documented). Run it from anywhere after an API
 change: python3 scripts/openapi.py"""
@@ -227,9 +227,13 @@ schemas["Tier"] = obj(
         "rank": i64(),
         "discount_fen_per_litre": fen("Discount on fuel, fen per litre."),
         "points_multiplier_permille": i64("Points multiplier in thousandths (1000 = ×1)."),
-        "qualify_spend_fen": fen(),
+        "qualify_spend_fen": fen("Net spend (refunds deducted) over the qualification window that reaches the tier, when the metric is `spend`."),
+        "qualify_litres_ml": i64("Fuel volume in millilitres over the window that reaches the tier, when the metric is `litres`."),
+        "qualify_visits": i64("Visits (sales) over the window that reach the tier, when the metric is `visits`."),
+        "monthly_car_washes": i64("Free car-wash coupons (template `tier-car-wash`) the daily loyalty run gives each member of the tier once a month."),
     },
-    required=["code", "name", "rank", "discount_fen_per_litre", "points_multiplier_permille", "qualify_spend_fen"],
+    required=["code", "name", "rank", "discount_fen_per_litre", "points_multiplier_permille", "qualify_spend_fen", "qualify_litres_ml", "qualify_visits", "monthly_car_washes"],
+    desc="A membership tier. Which threshold counts follows the qualification setting (GET /api/v1/loyalty/settings, `tiers.metric`); the lowest tier always qualifies.",
 )
 
 schemas["RechargePromotion"] = obj(
@@ -491,6 +495,13 @@ schemas["CustomerInput"] = obj(
             "to exist); users of scope `own` see and manage the customers they own. "
             "Default: the caller when the caller's scope is `own`, else none."
         ),
+        "referred_by": s(
+            "The member code of the member who referred this one (以老带新; surrounding "
+            "spaces ignored). It must name a member who is not anonymised, else 422 "
+            "validation_failed; the referrer need not be in the caller's scope. The new "
+            "member's first sale of at least the referral setting's `min_net_fen` gives "
+            "both members their referral points, once (GET /api/v1/loyalty/settings)."
+        ),
     },
     required=["kind", "name"],
 )
@@ -562,18 +573,55 @@ schemas["SaleRequest"] = obj(
         "authorization_id": s("Captures a pump authorisation: the card payment of the authorised card takes up to the held amount and the rest is released."),
         "plate": s("The plate of the vehicle being filled, for plate-bound cards (defaults to customer.plate)."),
         "odometer_km": i64("The odometer reading, for cards whose rules demand it."),
+        "coupons": arr(
+            s(),
+            "Discount coupons (issued from coupon templates, POST /api/v1/loyalty/coupons) "
+            "to apply, by code, in the order given: after the tier discount, each on what "
+            "the ones before it left. Quotes apply them too. Each must be issued, valid at "
+            "`occurred_at` and, if it belongs to a member, the identified customer's, and "
+            "may be named once (else 422 coupon_invalid); a voucher from POST "
+            "/api/v1/coupons is not a discount coupon (take it as a `coupon` payment: 422 "
+            "coupon_invalid); a coupon that takes nothing off this sale is refused with 422 "
+            "coupon_not_applicable and its reason. At most 5 (422 validation_failed).",
+            maxItems=5,
+            default=[],
+        ),
     },
     required=["station_code", "occurred_at", "lines"],
     desc="The body of a sale and of a quote (a quote is a sale without payments).",
 )
 
+COUPON_KINDS = ["amount_off", "per_litre_off", "percent_off_non_fuel", "free_car_wash"]
 schemas["DiscountApplied"] = obj(
     {
-        "kind": s(enum=["tier"]),
-        "description": s("e.g. `VIP 20 fen/L`."),
+        "kind": s("tier: the tier's discount on fuel (one entry, absent when it takes nothing off); coupon: a discount coupon of the sale's `coupons`, one entry each, in the order applied.", enum=["tier", "coupon"]),
+        "coupon_code": s("Only on `kind: coupon`: the coupon's code."),
+        "description": s("tier: the tier's name and rate, e.g. `VIP 20 fen/L`; coupon: the coupon's kind, e.g. `amount_off`."),
         "amount_fen": fen(),
     },
     required=["kind", "description", "amount_fen"],
+)
+
+schemas["PointsLine"] = obj(
+    {
+        "rule_id": s("The points rule that gave the points; `tier` for the tier multiplier's share, `referral` for a referral reward."),
+        "version": i64("The rule's version in force (1 for `tier` and `referral`)."),
+        "kind": s("base: an earn rule's base rate; tier: what the tier's multiplier adds above the base (a multiplier below ×1 lowers the base lines instead); bonus: a bonus rule; milestone: a visit or litres milestone; referral: the referred member's reward on the first qualifying sale.", enum=["base", "tier", "bonus", "milestone", "referral"]),
+        "points": i64("Positive: only rules that gave points have a line.", minimum=1),
+        "reason": s("Why, for people, e.g. `base rate`, `tier multiplier 1500‰`, `Weekend double: +1000‰ of the base`."),
+    },
+    required=["rule_id", "version", "kind", "points", "reason"],
+    desc="One reason for a sale's points. A sale's lines add up to its `points_earned`.",
+)
+
+schemas["CouponApplied"] = obj(
+    {
+        "code": s(),
+        "kind": s(enum=COUPON_KINDS),
+        "amount_fen": fen("What the coupon took off, fen (placed on the lines it applies to)."),
+    },
+    required=["code", "kind", "amount_fen"],
+    desc="A discount coupon the sale applied.",
 )
 
 schemas["PricedLine"] = obj(
@@ -600,13 +648,28 @@ schemas["Quote"] = obj(
         "net_amount_fen": fen("What the payments of the sale must add up to."),
         "discounts": arr(ref("DiscountApplied")),
         "lines": arr(ref("PricedLine")),
-        "points_earned": i64("Points the sale would earn (0 without an identified member)."),
+        "points_earned": i64("Points the sale would earn (0 without an identified member), by the points rules in force, on the net after the tier discount and the discount coupons. The quote ignores payments, so a voucher paid as a `coupon` payment (which earns nothing) can make the sale earn less than quoted."),
+        "points_detail": arr(ref("PointsLine"), "Why: one line per rule version that would give points; empty without an identified member."),
+        "coupons_applied": arr(ref("CouponApplied"), "The request's `coupons`, in order, with what each takes off."),
+        "coupons_available": arr(
+            obj(
+                {
+                    "code": s(),
+                    "kind": s("A discount coupon's kind, or `payment` for a voucher taken as a `coupon` payment.", enum=COUPON_KINDS + ["payment"]),
+                    "name": nullable(s("The template's name; null for a voucher.")),
+                    "value": i64("fen for amount_off and payment, fen per litre for per_litre_off, percent for percent_off_non_fuel, washes for free_car_wash."),
+                    "valid_until": nullable(time("Null: no expiry.")),
+                },
+                required=["code", "kind", "name", "value", "valid_until"],
+            ),
+            "The identified member's other coupons usable at `occurred_at` (issued, valid, not in `coupons`), for the cashier to offer; newest first; empty without a member.",
+        ),
         "tier": nullable(ref("TierRef")),
         "customer": nullable(ref("CustomerBrief")),
         "card_balance_fen": nullable(fen("Balance of customer.card_no's card (its main card when pooled); null without a card.")),
         "messages": arr(s(), "Messages to show at the till."),
     },
-    required=["station_code", "gross_amount_fen", "discount_fen", "net_amount_fen", "discounts", "lines", "points_earned", "tier", "customer", "card_balance_fen", "messages"],
+    required=["station_code", "gross_amount_fen", "discount_fen", "net_amount_fen", "discounts", "lines", "points_earned", "points_detail", "coupons_applied", "coupons_available", "tier", "customer", "card_balance_fen", "messages"],
 )
 
 schemas["Sale"] = obj(
@@ -620,7 +683,10 @@ schemas["Sale"] = obj(
         "net_amount_fen": fen(),
         "discounts": arr(ref("DiscountApplied")),
         "lines": arr(ref("PricedLine")),
-        "points_earned": i64("Earned on the net amount less coupon payments, by the tier's multiplier; 0 without an identified member."),
+        "points_earned": i64("Earned by the points rules in force (base rate, tier multiplier, bonuses, milestones, a referral reward) on the net amount less coupon payments; 0 without an identified member."),
+        "points_detail": arr(ref("PointsLine"), "Why: one line per rule version that gave points, adding up to `points_earned`; empty without an identified member."),
+        "coupons_applied": arr(ref("CouponApplied"), "The request's `coupons`, in order, with what each took off; each is now redeemed."),
+        "tier_after": nullable(s("The member's new tier code when this sale lifted the member to a higher tier (the sale itself is priced at the tier before it); null otherwise.")),
         "points_balance": nullable(i64("The member's points after the sale; null without a member.")),
         "card_balance_fen": nullable(fen("Balance after the sale of the first card paid with (its main card when pooled), else of customer.card_no's card; null without a card.")),
         "tier": nullable(ref("TierRef")),
@@ -629,7 +695,7 @@ schemas["Sale"] = obj(
         "flags": arr(ref("Breach"), "Soft card rules the sale broke (it went through, flagged for review)."),
         "messages": arr(s(), "Messages to show at the till, including one per flag."),
     },
-    required=["sale_id", "pos_txn_id", "station_code", "occurred_at", "gross_amount_fen", "discount_fen", "net_amount_fen", "discounts", "lines", "points_earned", "points_balance", "card_balance_fen", "tier", "customer", "authorization_id", "flags", "messages"],
+    required=["sale_id", "pos_txn_id", "station_code", "occurred_at", "gross_amount_fen", "discount_fen", "net_amount_fen", "discounts", "lines", "points_earned", "points_detail", "coupons_applied", "tier_after", "points_balance", "card_balance_fen", "tier", "customer", "authorization_id", "flags", "messages"],
 )
 
 schemas["RechargeRequest"] = obj(
@@ -797,9 +863,9 @@ schemas["AuditEntry"] = obj(
         "seq": i64("Position in the hash-chained, append-only log."),
         "at": time(),
         "actor": s("`user:<username>`."),
-        "action": s("e.g. user.login, user.login_failed, user.create, station.create, price.set, customer.create, customer.read, customer.search, customer.export, customer.anonymize, consent.grant, consent.withdraw, card.issue, card.state, card.replace, card.register, card.limits, card.pin, card.allocation."),
-        "target_kind": s("e.g. user, station, customer, card."),
-        "target_id": nullable(s("The target's id; null for searches.")),
+        "action": s("e.g. user.login, user.login_failed, user.create, station.create, price.set, customer.create, customer.read, customer.search, customer.export, customer.anonymize, consent.grant, consent.withdraw, card.issue, card.state, card.replace, card.register, card.limits, card.pin, card.allocation, loyalty.rule_saved, loyalty.setting_changed, loyalty.tier_saved, loyalty.tier_override, loyalty.coupons_issued, loyalty.redemption_cancelled, loyalty.daily_run."),
+        "target_kind": s("e.g. user, station, customer, card, loyalty_rule, loyalty_setting, tier, coupon_template, redemption, loyalty."),
+        "target_id": nullable(s("The target's id; null for searches and the daily loyalty run.")),
         "source": nullable(s("The client's IP address, when known.")),
         "detail": {"description": "Details of the action as JSON (never personal data), e.g. `{\"unmasked\": true}` for a profile read or `{\"matched_by\": \"phone\", \"results\": 1}` for a search; null if unreadable."},
     },
@@ -893,6 +959,242 @@ schemas["LedgerCheck"] = obj(
     },
     required=["clean", "report"],
     desc="The result of the ledger check (`forecourt check`): every cached balance recomputed from the transfers and every invariant of the ledger and the records that refer to it checked.",
+)
+
+# ---------------------------------------------------------------- loyalty schemas
+# The serde forms of forecourt_core::{loyalty, points_expiry, tiers}, server loyalty.rs
+# `Referral` and the stored types of forecourt_store::loyalty.
+US_DESC = "UTC microseconds since the Unix epoch (an integer, not an RFC 3339 string)."
+
+schemas["Conditions"] = obj(
+    {
+        "from_us": i64("In force from this time on (inclusive): " + US_DESC),
+        "until_us": i64("In force until this time (exclusive): " + US_DESC),
+        "weekdays": arr({"type": "integer", "minimum": 1, "maximum": 7}, "ISO weekdays (1 = Monday … 7 = Sunday) in the station's local time."),
+        "hours": arr(
+            {"type": "integer", "minimum": 0, "maximum": 1440},
+            "A local time window `[from, to)` in minutes since midnight, e.g. `[360, 600]` for 06:00–10:00; a window that wraps midnight (`from` > `to`) is allowed.",
+            minItems=2,
+            maxItems=2,
+        ),
+        "stations": arr(s(), "Station codes."),
+        "products": arr(s(), "The products the rule counts: the sale must contain one of them, and amounts, volumes and the bonus are counted on those lines only. Absent: every line."),
+        "min_amount_fen": fen("The counted lines' net amount must be at least this."),
+        "min_volume_ml": i64("The counted lines' volume must be at least this many millilitres."),
+        "tags": arr(s(), "The member must have at least one of these tags (a segment)."),
+        "first_visit": {"type": "boolean", "default": False, "description": "Only the member's first sale."},
+        "birthday_month": {"type": "boolean", "default": False, "description": "Only in the member's birthday month."},
+    },
+    desc="When a bonus rule applies: every condition given must hold; an absent condition does not apply. An empty list never matches (the rule is refused with 422 rule_never_fires).",
+)
+
+schemas["Bonus"] = {
+    "oneOf": [
+        obj({"kind": s(enum=["multiplier"]), "permille": i64("Extra points as a share of the base points of the counted lines, in ‰ (1000 = double points).", minimum=1)}, required=["kind", "permille"]),
+        obj({"kind": s(enum=["fixed"]), "points": i64("A fixed number of points.", minimum=1)}, required=["kind", "points"]),
+        obj({"kind": s(enum=["per_yuan"]), "points": i64("Points per whole yuan of the counted lines' net amount.", minimum=1)}, required=["kind", "points"]),
+        obj({"kind": s(enum=["per_litre"]), "points": i64("Points per whole litre of the counted lines' volume.", minimum=1)}, required=["kind", "points"]),
+    ],
+    "discriminator": {"propertyName": "kind"},
+    "description": "What a bonus rule gives, tagged by `kind`. A value of zero or less gives nothing (422 rule_never_fires).",
+}
+
+schemas["EarnRule"] = obj(
+    {
+        "products": nullable(arr(s(), "The products the rate applies to (an empty list never applies: 422 rule_never_fires); absent or null: every product no other earn rule names. The most specific rule applies to each line.")),
+        "basis": s("per_yuan: per whole yuan of a line's net amount; per_litre: per whole litre of a fuel line's volume.", enum=["per_yuan", "per_litre"]),
+        "points_per_unit": i64(minimum=0),
+    },
+    required=["basis", "points_per_unit"],
+    desc=(
+        "The `rule` of a `kind: earn` rule: a base rate. Base points and the tier "
+        "multiplier are rounded down once per sale. Out of the box there is one, `base`: "
+        "1 point per whole yuan. The body's `id` and `version` are set by the server."
+    ),
+)
+
+schemas["BonusRule"] = obj(
+    {
+        "name": s("Shown in the points reasons; default: the request's `name`."),
+        "conditions": ref("Conditions"),
+        "bonus": ref("Bonus"),
+        "cap_per_sale": i64("The most points the rule gives on one sale; must be positive.", minimum=1),
+        "cap_per_day": i64("The most points the rule gives a member per local day; must be positive.", minimum=1),
+        "cap_per_month": i64("The most points the rule gives a member per local calendar month; must be positive.", minimum=1),
+    },
+    required=["bonus"],
+    desc="The `rule` of a `kind: bonus` rule: extra points when the conditions hold, within the caps. The body's `id` and `version` are set by the server.",
+)
+
+schemas["Milestone"] = {
+    "oneOf": [
+        obj(
+            {"kind": s(enum=["every_nth_visit"]), "n": i64("Every n-th visit (sale) of the member.", minimum=1, maximum=4294967295), "points": i64(minimum=1)},
+            required=["kind", "n", "points"],
+        ),
+        obj(
+            {
+                "kind": s(enum=["litres_in_month"]),
+                "product": nullable(s("A product code; absent or null: all fuel.")),
+                "litres": i64("The threshold, whole litres, crossed within a local calendar month.", minimum=1),
+                "points": i64("Given once a month, on the sale that crosses the threshold.", minimum=1),
+            },
+            required=["kind", "litres", "points"],
+        ),
+    ],
+    "discriminator": {"propertyName": "kind"},
+    "description": "A visit milestone, tagged by `kind`. An `n`, `litres` or `points` of zero or less is accepted but never gives points (the lint reports it in `warnings`); an unknown `product` is refused (422 rule_never_fires).",
+}
+
+schemas["MilestoneRule"] = obj(
+    {
+        "name": s("Shown in the points reasons; default: the request's `name`."),
+        "milestone": ref("Milestone"),
+    },
+    required=["milestone"],
+    desc="The `rule` of a `kind: milestone` rule. The body's `id` and `version` are set by the server.",
+)
+
+RULE_KINDS = ["earn", "bonus", "milestone"]
+schemas["StoredRule"] = obj(
+    {
+        "rule_id": s(),
+        "version": i64("1 for the first version; every change adds one.", minimum=1),
+        "kind": s(enum=RULE_KINDS),
+        "name": s(),
+        "body": {
+            "anyOf": [ref("EarnRule"), ref("BonusRule"), ref("MilestoneRule")],
+            "description": "The rule as sent (its shape follows `kind`), with `id` and, if absent, `name` filled in; its inner `version` is always 0 (the version is `version` above).",
+        },
+        "active": boolean("Only the newest version of an active rule is in force."),
+        "created_by": nullable(s("The staff user who saved this version.", format="uuid")),
+        "created_at": i64("When this version was saved: " + US_DESC),
+    },
+    required=["rule_id", "version", "kind", "name", "body", "active", "created_by", "created_at"],
+    desc="A stored version of a points rule.",
+)
+
+schemas["ExpiryPolicy"] = {
+    "oneOf": [
+        obj({"kind": s(enum=["never"])}, required=["kind"], desc="Points never lapse (the default)."),
+        obj({"kind": s(enum=["end_of_year_after"])}, required=["kind"], desc="Points earned in a year lapse at the end of the following year (earned in 2025: good through 31 December 2026)."),
+        obj(
+            {
+                "kind": s(enum=["fixed_clearing"]),
+                "days": arr(
+                    arr({"type": "integer", "minimum": 1, "maximum": 31}, "A pair [month, day] of a real date, e.g. [6, 30].", minItems=2, maxItems=2),
+                    "The clearing days, at least one, e.g. `[[6, 30], [12, 31]]`.",
+                    minItems=1,
+                ),
+                "older_than_years": i64("On each clearing day, what is left of lots earned more than this many years before it lapses at the end of the day.", minimum=0, maximum=4294967295),
+            },
+            required=["kind", "days", "older_than_years"],
+            desc="Clearing days (CNPC style).",
+        ),
+    ],
+    "discriminator": {"propertyName": "kind"},
+    "description": "When points lapse, tagged by `kind`. Points earned on a local day form that day's lot; spending takes from the oldest lots first; the daily run (POST /api/v1/loyalty/run) lapses what the policy says.",
+}
+
+schemas["Qualification"] = obj(
+    {
+        "metric": s("What qualifies a member for a tier, over the rolling window: spend (net fen, refunds deducted, against the tiers' `qualify_spend_fen`), litres (fuel millilitres, `qualify_litres_ml`) or visits (sales, `qualify_visits`).", enum=["spend", "litres", "visits"]),
+        "window_days": i64("The rolling window, 1 to 3660 days (default 365).", minimum=1, maximum=3660),
+        "grace_days": i64("How long a member below the tier keeps it before the daily run moves them down, 0 to 3660 days (default 30).", minimum=0, maximum=3660),
+    },
+    required=["metric", "window_days", "grace_days"],
+    desc="How tiers are qualified. Upgrades take effect at once (on the sale that qualifies, or at the daily run); downgrades only at the daily run after the grace period. A member held at a tier by hand (POST /api/v1/customers/{id}/tier) is left alone.",
+)
+
+schemas["Referral"] = obj(
+    {
+        "referrer_points": i64("Points the referrer gets (0 or more; default 200).", minimum=0),
+        "referee_points": i64("Points the referred member gets, as a `referral` line of the qualifying sale (0 or more; default 100).", minimum=0),
+        "min_net_fen": fen("The referred member's first sale of at least this net amount (less coupon payments) qualifies (0 or more; default 10000).", minimum=0),
+    },
+    required=["referrer_points", "referee_points", "min_net_fen"],
+    desc="Referral rewards (以老带新) for members created with `referred_by`; given once.",
+)
+
+schemas["CouponTemplate"] = obj(
+    {
+        "template_id": s(),
+        "name": s(),
+        "kind": s("amount_off: `value` fen off the lines it applies to; per_litre_off: `value` fen per litre off fuel lines; percent_off_non_fuel: `value` percent off non-fuel (shop) lines; free_car_wash: one `CAR_WASH` line free.", enum=COUPON_KINDS),
+        "value": i64("Fen, fen per litre, percent or washes, by `kind`."),
+        "min_amount_fen": fen("What the coupon applies to must come to at least this (after earlier discounts)."),
+        "products": arr(s(), "Product codes it applies to; empty: every line its kind fits."),
+        "valid_days": i64("A coupon issued from the template is valid for this many days from its `valid_from`."),
+        "active": boolean("Coupons are issued only from active templates."),
+    },
+    required=["template_id", "name", "kind", "value", "min_amount_fen", "products", "valid_days", "active"],
+    desc="A coupon template: what its coupons take off and when they apply. The built-in `tier-car-wash` (free_car_wash, 31 days) gives the tiers' monthly car washes.",
+)
+
+schemas["MemberCoupon"] = obj(
+    {
+        "code": s(),
+        "customer_id": nullable(s("The member it belongs to; null: anyone may present it.", format="uuid")),
+        "kind": s("A discount coupon's kind, or `payment` for a voucher (POST /api/v1/coupons) taken as a `coupon` payment.", enum=COUPON_KINDS + ["payment"]),
+        "name": nullable(s("The template's name; null for a voucher.")),
+        "value": i64("fen for amount_off and payment, fen per litre for per_litre_off, percent for percent_off_non_fuel, washes for free_car_wash."),
+        "min_amount_fen": fen("0 for a voucher."),
+        "products": arr(s(), "Empty for a voucher."),
+        "valid_from": i64(US_DESC),
+        "valid_until": nullable(i64("Null: no expiry. " + US_DESC)),
+        "state": s("issued (usable), redeemed (used by the sale `sale_id`; a sale refunded in full gives its discount coupons back) or void (taken back when its redemption was cancelled).", enum=["issued", "redeemed", "void"]),
+        "sale_id": nullable(s("The sale that used it.", format="uuid")),
+    },
+    required=["code", "customer_id", "kind", "name", "value", "min_amount_fen", "products", "valid_from", "valid_until", "state", "sale_id"],
+    desc="A member's coupon with its template's terms.",
+)
+
+CATALOGUE_KINDS = ["gift", "coupon", "car_wash"]
+schemas["CatalogueItem"] = obj(
+    {
+        "item_id": s(format="uuid"),
+        "name": s(),
+        "kind": s("gift: handed over at the counter; coupon and car_wash: the redemption issues the member a coupon of `template_id`.", enum=CATALOGUE_KINDS),
+        "points_cost": i64(minimum=1),
+        "stock": nullable(i64("Items left; null: unlimited.", minimum=0)),
+        "template_id": nullable(s("The coupon template of a coupon or car_wash item; null for a gift.")),
+        "active": boolean("Only active items may be redeemed."),
+    },
+    required=["item_id", "name", "kind", "points_cost", "stock", "template_id", "active"],
+    desc="An item of the points catalogue.",
+)
+
+schemas["Redemption"] = obj(
+    {
+        "redemption_id": s(format="uuid"),
+        "item_id": s(format="uuid"),
+        "customer_id": s(format="uuid"),
+        "points": i64("Points spent."),
+        "state": s(enum=["redeemed", "cancelled"]),
+        "coupon_code": nullable(s("The coupon the redemption issued (coupon and car_wash items).")),
+        "takes": arr(
+            {"type": "array", "prefixItems": [s("The lot's day, YYYY-MM-DD.", format="date"), i64("Points taken from it.")], "minItems": 2, "maxItems": 2, "items": False},
+            "The points taken from the member's lots, oldest first, as [earned_on, points] pairs; a cancellation gives them back to these lots.",
+        ),
+        "created_at": i64(US_DESC),
+        "cancelled_at": nullable(i64(US_DESC)),
+    },
+    required=["redemption_id", "item_id", "customer_id", "points", "state", "coupon_code", "takes", "created_at", "cancelled_at"],
+    desc="Points spent on a catalogue item.",
+)
+
+schemas["LoyaltyRunReport"] = obj(
+    {
+        "date": s("The local day run for, YYYY-MM-DD.", format="date"),
+        "members_expired": i64("Members whose points lapsed."),
+        "points_expired": i64(),
+        "tiers_up": i64("Members moved up a tier."),
+        "tiers_down": i64("Members moved down after their grace period."),
+        "grace_started": i64("Members who fell below their tier and whose grace period started."),
+        "car_wash_coupons": i64("Monthly free car-wash coupons issued."),
+    },
+    required=["date", "members_expired", "points_expired", "tiers_up", "tiers_down", "grace_started", "car_wash_coupons"],
+    desc="What a daily loyalty run did. Every part is idempotent: running it again for the same day changes nothing more.",
 )
 
 # ---------------------------------------------------------------- responses
@@ -1332,7 +1634,7 @@ paths["/api/v1/customers"] = {
               "`counter`). The answer is the profile, masked as for GET."),
         body=ref("CustomerInput"),
         notes={"forbidden": forbidden_scope("a home station"), "station_not_found": "`home_station` (or the user's own station) names no station",
-               "validation_failed": "a field is missing, malformed or out of range (e.g. an invalid ID number, or one without consent_sensitive, or no home_station from a region-scoped user); the message names it"},
+               "validation_failed": "a field is missing, malformed or out of range (e.g. an invalid ID number, or one without consent_sensitive, no home_station from a region-scoped user, or a referred_by that names no member); the message names it"},
     ),
 }
 cust_param = path_param("id", "Customer id.", s(format="uuid"))
@@ -1668,6 +1970,7 @@ sale_refusals = [
     "validation_failed", "amount_out_of_range", "unknown_product", "unknown_station",
     "payment_mismatch", "card_frozen", "card_lost", "card_cancelled", "card_replaced",
     "limit_exceeded", "pin_required", "pin_incorrect", "coupon_invalid",
+    "coupon_not_applicable",
     "no_credit_account", "authorization_exceeded", "authorization_closed",
     "insufficient_balance", "credit_limit_exceeded", "pin_locked",
 ]
@@ -1675,13 +1978,20 @@ paths["/api/v1/pos/quotes"] = {
     "post": op(
         "quoteSale", "pos", "Price a sale for this customer now, changing nothing", POS,
         ok(200, ref("Quote"), "What the sale would cost."),
-        POS_AUTH + BODY_ERRORS + ["card_not_found", "validation_failed", "amount_out_of_range", "unknown_product", "unknown_station"],
+        POS_AUTH + BODY_ERRORS + ["card_not_found", "validation_failed", "amount_out_of_range", "unknown_product", "unknown_station", "coupon_invalid", "coupon_not_applicable"],
         desc=("The same body as a sale; `pos_txn_id`, `payments`, `authorization_id`, "
               "`plate` and `odometer_km` are ignored, and no card state, PIN or limit is "
-              "checked. Lines, tier discount and points are computed by the same code as "
-              "the sale's." + TOKEN_NOTE),
+              "checked. Lines, tier discount, discount coupons (`coupons`) and points (with "
+              "their reasons, `points_detail`) are computed by the same code as the sale's, "
+              "on the same rules; the discount coupons are checked but not redeemed. "
+              "`coupons_available` lists the member's other coupons usable now." + TOKEN_NOTE),
         body=ref("SaleRequest"),
-        notes={**pos_notes, "card_not_found": "customer.card_no names no card"},
+        notes={
+            **pos_notes,
+            "card_not_found": "customer.card_no names no card",
+            "coupon_invalid": "a coupon in `coupons` is unknown, used, expired, not yet valid, not this customer's, a voucher (a `coupon` payment's kind), or named twice",
+            "coupon_not_applicable": "a coupon in `coupons` takes nothing off this sale (nothing it applies to, or below its minimum amount); the message says which and why",
+        },
     )
 }
 paths["/api/v1/pos/sales"] = {
@@ -1696,10 +2006,17 @@ paths["/api/v1/pos/sales"] = {
               "(422 payment_mismatch). Card payments are checked for card state, PIN, "
               "card rules (hard: 422 limit_exceeded; soft: recorded in `flags`) and "
               "balance (402 insufficient_balance); credit payments against the credit "
-              "limit (402 credit_limit_exceeded)." + TOKEN_NOTE),
+              "limit (402 credit_limit_exceeded). Discount coupons named in `coupons` are "
+              "applied after the tier discount and redeemed with the sale, once each even "
+              "under concurrent sales. A member earns points by the rules in force, "
+              "explained in `points_detail`; a sale that makes the member's figures reach a "
+              "higher tier moves the member up at once (`tier_after`), and a referred "
+              "member's first qualifying sale gives the referral rewards." + TOKEN_NOTE),
         body=ref("SaleRequest"),
         notes={
             **pos_notes,
+            "coupon_invalid": "a coupon in `coupons` or a coupon payment is unknown, used (also by a concurrent sale), expired, not yet valid or not this customer's; a voucher named in `coupons`; a coupon named twice; or a coupon payment larger than the voucher",
+            "coupon_not_applicable": "a coupon in `coupons` takes nothing off this sale (nothing it applies to, or below its minimum amount); the message says which and why",
             "validation_failed": "a field is missing, malformed or out of range (e.g. pos_txn_id absent or empty, a bad occurred_at, a card payment without a card, a credit payment without an identified customer or without that customer's card as customer.card_no, an authorization_id of another card or station); the message names it",
             "card_not_found": "customer.card_no or a payment's card_no names no card",
             "authorization_not_found": "authorization_id names no pump authorisation",
@@ -1733,7 +2050,9 @@ paths["/api/v1/pos/refunds"] = {
         desc=(IDEMPOTENCY + ". The money goes back to the sale's payments in proportion "
               "to what is left of each; points come back in proportion (those already "
               "spent are reported as `points_shortfall`). Several partial refunds may "
-              "follow one another up to the sale's amount." + TOKEN_NOTE),
+              "follow one another up to the sale's amount. When nothing of the sale is left "
+              "the discount coupons it redeemed are given back to the member (usable "
+              "again)." + TOKEN_NOTE),
         body=ref("RefundRequest"),
         notes={**pos_notes, "sale_not_found": "no sale with this id at this station", "validation_failed": "a bad pos_txn_id or occurred_at, a line the sale does not have, or a non-positive amount", "refund_exceeds_sale": "more than what is left of a line (or a line named twice), or nothing left to refund"},
     )
@@ -1764,6 +2083,334 @@ paths["/api/v1/pos/authorizations/{id}/void"] = {
         ["unauthorized", "forbidden", "authorization_not_found", "authorization_closed"],
         desc="Releases a pending hold of this station's POS. Voiding a hold that is already voided or expired answers 200 with its state; one captured by a sale answers 422 authorization_closed." + TOKEN_NOTE.replace("; a `station_code` of another station: 403 wrong_station", ""),
         notes={**pos_notes, "authorization_not_found": "no pump authorisation with this id at this station", "authorization_closed": "the authorisation was captured by a sale"},
+    )
+}
+
+# ---------------------------------------------------------------- loyalty (loyalty_api.rs)
+LOYALTY_AUDITED = " Audited."
+paths["/api/v1/loyalty/rules"] = {
+    "get": op(
+        "listPointsRules", "loyalty", "List the points rules and lint the rules in force", STAFF,
+        ok(200, obj({
+            "rules": arr(ref("StoredRule"), "The newest version of every rule, active or not, by kind and rule id."),
+            "lint": arr(s(), "What is wrong with the rules in force (the active ones), one finding a line: rules that can never fire, overlapping bonus rules, unknown products; empty when sound."),
+        }, required=["rules", "lint"]), "The rules."),
+        STAFF_AUTH, desc=roles("ViewNetwork"), notes=staff_notes,
+    ),
+    "post": op(
+        "savePointsRule", "loyalty", "Add a points rule, or a new version of one", STAFF,
+        {
+            "200": {"description": "`dry_run: true`: the rule was linted and nothing was stored.", "content": json_body(obj({
+                "rule_id": s("The rule's id; without a `rule_id` in the request, a fresh id that is not kept."),
+                "warnings": arr(s()),
+            }, required=["rule_id", "warnings"]))},
+            "201": {"description": "Stored as a new version.", "content": json_body(obj({
+                "rule_id": s(),
+                "version": i64("The new version: 1 for a new rule.", minimum=1),
+                "warnings": arr(s(), "Findings of the lint about the set as it is now that name this rule (e.g. overlaps with other bonus rules, milestones that give nothing), and `more than one earn rule without products`."),
+            }, required=["rule_id", "version", "warnings"]))},
+        },
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed", "rule_never_fires"],
+        desc=(roles("ManagePromotions") + " Rules are versioned: sending an existing "
+              "`rule_id` adds a version, and the newest version of each rule is in force "
+              "while it is active (`active: false` retires it); sales record the rule and "
+              "version behind every point. `rule` must parse as the `kind`'s shape "
+              "(EarnRule, BonusRule or MilestoneRule), else 422 validation_failed. The rule "
+              "is linted on its own and with the rules in force: one that can never give "
+              "points (an empty list of weekdays, products, stations or tags, weekdays "
+              "outside 1–7, an empty or impossible hours window, a period that ends before "
+              "it starts, a cap or bonus of zero or less, an unknown product, a negative "
+              "rate) is refused with 422 rule_never_fires (the message lists why); other "
+              "findings come back as `warnings`. With `dry_run: true` nothing is stored. "
+              "Takes effect on this server at once, on others within seconds." + LOYALTY_AUDITED),
+        body=obj({
+            "rule_id": s("1 to 64 letters, digits, `-` or `_` (trimmed); `tier` and `referral` are reserved. Absent: a new rule with a new id.", minLength=1, maxLength=64, pattern="^[A-Za-z0-9_-]+$"),
+            "kind": s(enum=RULE_KINDS),
+            "name": s("1 to 100 characters (trimmed).", minLength=1, maxLength=100),
+            "active": {"type": "boolean", "default": True, "description": "false: store the version retired (not in force)."},
+            "rule": {
+                "anyOf": [ref("EarnRule"), ref("BonusRule"), ref("MilestoneRule")],
+                "description": "A JSON object of the `kind`'s shape: EarnRule for earn, BonusRule for bonus, MilestoneRule for milestone. Unknown fields are ignored; `id` and `version` are set by the server.",
+            },
+            "dry_run": {"type": "boolean", "default": False, "description": "Only lint; store nothing."},
+        }, required=["kind", "name", "rule"]),
+        notes={
+            **staff_notes,
+            "validation_failed": "a name or rule_id out of range, a reserved rule_id, a kind other than earn, bonus or milestone, or a `rule` that is not an object of the kind's shape; the message names it",
+            "rule_never_fires": "the rule can never give points; the message lists why",
+        },
+    ),
+}
+paths["/api/v1/loyalty/rules/{id}"] = {
+    "parameters": [path_param("id", "The rule's id.")],
+    "get": op(
+        "getPointsRule", "loyalty", "Every version of a points rule", STAFF,
+        ok(200, obj({"rule_id": s(), "versions": arr(ref("StoredRule"), "Newest first.", minItems=1)}, required=["rule_id", "versions"]), "The rule's versions."),
+        STAFF_AUTH + ["loyalty_not_found"],
+        desc=roles("ViewNetwork"),
+        notes={**staff_notes, "loyalty_not_found": "no rule with this id"},
+    )
+}
+paths["/api/v1/loyalty/settings"] = {
+    "get": op(
+        "getLoyaltySettings", "loyalty", "The loyalty settings: points expiry, tier qualification, referral rewards", STAFF,
+        ok(200, obj({
+            "expiry": ref("ExpiryPolicy"),
+            "tiers": ref("Qualification"),
+            "referral": ref("Referral"),
+        }, required=["expiry", "tiers", "referral"]), "The settings in force."),
+        STAFF_AUTH, desc=roles("ViewNetwork"), notes=staff_notes,
+    )
+}
+paths["/api/v1/loyalty/settings/{key}"] = {
+    "parameters": [path_param("key", "Which setting; any other value answers 404 loyalty_not_found.", s(enum=["expiry", "tiers", "referral"]))],
+    "put": op(
+        "putLoyaltySetting", "loyalty", "Replace a loyalty setting", STAFF,
+        ok(200, obj({
+            "key": s(enum=["expiry", "tiers", "referral"]),
+            "value": {"anyOf": [ref("ExpiryPolicy"), ref("Qualification"), ref("Referral")], "description": "The setting as stored."},
+        }, required=["key", "value"]), "Stored."),
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed", "loyalty_not_found"],
+        desc=(roles("ManagePromotions") + " The body is the whole setting: an ExpiryPolicy "
+              "for `expiry`, a Qualification for `tiers`, a Referral for `referral`. A new "
+              "expiry policy applies to every lot at the next daily run; a new qualification "
+              "at the next sale or run. Takes effect on this server at once, on others within "
+              "seconds." + LOYALTY_AUDITED),
+        body={
+            "anyOf": [ref("ExpiryPolicy"), ref("Qualification"), ref("Referral")],
+            "description": "By `key`: expiry → ExpiryPolicy, tiers → Qualification, referral → Referral.",
+        },
+        notes={
+            **staff_notes,
+            "validation_failed": "the body is not of the key's shape, a fixed_clearing policy without clearing days or with a day that is not a real date, window_days outside 1–3660 or grace_days over 3660, or a negative referral value; the message names it",
+            "loyalty_not_found": "`key` is not expiry, tiers or referral",
+        },
+    )
+}
+tier_code_param = path_param("code", "The tier's code: 1 to 32 letters, digits or `_` (else 422 validation_failed).", s(minLength=1, maxLength=32, pattern="^[A-Za-z0-9_]+$"))
+paths["/api/v1/tiers/{code}"] = {
+    "parameters": [tier_code_param],
+    "put": op(
+        "putTier", "loyalty", "Create or change a membership tier", STAFF,
+        ok(200, ref("Tier"), "The tier as stored (created or changed)."),
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed", "conflict"],
+        desc=(roles("ManagePromotions") + " The body replaces the whole tier; omitted "
+              "fields take their defaults. Members move to a new threshold at their next "
+              "sale (up) or the next daily run (up, or down after the grace period)."
+              + LOYALTY_AUDITED),
+        body=obj({
+            "name": s("1 to 40 characters (trimmed).", minLength=1, maxLength=40),
+            "rank": i64("0 to 100; higher is better; unique among tiers.", minimum=0, maximum=100),
+            "discount_fen_per_litre": fen("Discount on fuel, 0 to 500 fen per litre.", minimum=0, maximum=500, default=0),
+            "points_multiplier_permille": i64("Points multiplier on the base points, 0 to 10000 ‰ (1000 = ×1).", minimum=0, maximum=10000, default=1000),
+            "qualify_spend_fen": fen("Spend threshold, fen (metric spend).", minimum=0, default=0),
+            "qualify_litres_ml": i64("Fuel threshold, millilitres (metric litres).", minimum=0, default=0),
+            "qualify_visits": i64("Visits threshold (metric visits).", minimum=0, default=0),
+            "monthly_car_washes": i64("Free car washes a month, 0 to 31.", minimum=0, maximum=31, default=0),
+        }, required=["name", "rank"]),
+        notes={**staff_notes, "validation_failed": "a code, name or value out of range; the message names it", "conflict": "another tier has this rank"},
+    )
+}
+paths["/api/v1/loyalty/coupon-templates"] = {
+    "get": op(
+        "listCouponTemplates", "loyalty", "List coupon templates", STAFF,
+        ok(200, obj({"templates": arr(ref("CouponTemplate"), "Oldest first.")}, required=["templates"]), "The templates."),
+        STAFF_AUTH, desc=roles("ViewNetwork"), notes=staff_notes,
+    ),
+    "post": op(
+        "createCouponTemplate", "loyalty", "Create a coupon template", STAFF,
+        ok(201, ref("CouponTemplate"), "Created, active."),
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed", "unknown_product"],
+        desc=(roles("ManagePromotions") + " Coupons issued from the template "
+              "(POST /api/v1/loyalty/coupons, catalogue redemptions) are named in a sale's "
+              "`coupons` and applied after the tier discount, in the order named."),
+        body=obj({
+            "name": s("1 to 100 characters (trimmed).", minLength=1, maxLength=100),
+            "kind": s(enum=COUPON_KINDS),
+            "value": i64("amount_off: 1 to 10000000 fen; per_litre_off: 1 to 500 fen per litre; percent_off_non_fuel: 1 to 100 percent; free_car_wash: 1.", minimum=1, maximum=10000000),
+            "min_amount_fen": fen("What the coupon applies to must come to at least this.", minimum=0, default=0),
+            "products": arr(s(), "Product codes it applies to (each must exist, else 422 unknown_product); empty: every line its kind fits.", default=[]),
+            "valid_days": i64("A coupon is valid for this many days from its `valid_from`, 1 to 3660.", minimum=1, maximum=3660),
+        }, required=["name", "kind", "value", "valid_days"]),
+        notes={**staff_notes, "validation_failed": "a name out of range, an unknown kind, a value out of the kind's range, a negative min_amount_fen or valid_days outside 1–3660; the message names it", "unknown_product": "`products` names a product code that does not exist"},
+    ),
+}
+paths["/api/v1/loyalty/coupons"] = {
+    "post": op(
+        "issueTemplateCoupons", "loyalty", "Issue coupons of a template: to a member, to a segment (tag), or as a public code", STAFF,
+        ok(201, obj({
+            "issued": i64("How many coupons were issued."),
+            "coupons": arr(obj({
+                "code": s("A generated code is 12 characters from A–Z and 2–9 without I and O."),
+                "customer_id": nullable(s("The member it belongs to; null for a public code.", format="uuid")),
+            }, required=["code", "customer_id"])),
+        }, required=["issued", "coupons"]), "Issued (possibly none, for a tag no member has)."),
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed", "loyalty_not_found", "customer_not_found", "conflict"],
+        desc=(roles("ManagePromotions") + " Send exactly one of `customer_id` (one coupon "
+              "for that member, who must be in the caller's scope), `tag` (one coupon for "
+              "every member with that tag who is not anonymised, whatever the caller's "
+              "scope) or `code` (a public coupon with this code that anyone may present, "
+              "once). Each coupon is valid from `valid_from` for the template's "
+              "`valid_days`." + LOYALTY_AUDITED),
+        body=obj({
+            "template_id": s("An active template."),
+            "customer_id": s(format="uuid"),
+            "tag": s("A customer tag (a segment)."),
+            "code": s("4 to 32 letters or digits (trimmed, upper-cased).", minLength=4, maxLength=32),
+            "valid_from": time("RFC 3339, not more than a day in the future and not before 2000; default now."),
+        }, required=["template_id"]),
+        notes={
+            "forbidden": forbidden_scope("a customer"),
+            "validation_failed": "not exactly one of customer_id, tag and code, a malformed code, or a bad valid_from; the message names it",
+            "loyalty_not_found": "no active template with this id",
+            "customer_not_found": "customer_id names no customer",
+            "conflict": "a coupon with this `code` exists",
+        },
+    )
+}
+paths["/api/v1/loyalty/catalogue"] = {
+    "get": op(
+        "listCatalogue", "loyalty", "List the points catalogue", STAFF,
+        ok(200, obj({"items": arr(ref("CatalogueItem"), "Active or not, by points cost and name.")}, required=["items"]), "The catalogue."),
+        STAFF_AUTH, desc=roles("ViewNetwork"), notes=staff_notes,
+    ),
+    "post": op(
+        "createCatalogueItem", "loyalty", "Add an item to the points catalogue", STAFF,
+        ok(201, ref("CatalogueItem"), "Created, active."),
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed", "loyalty_not_found"],
+        desc=roles("ManagePromotions") + " A gift has no template; a coupon or car_wash item names the coupon template whose coupon a redemption issues (a car_wash item a free_car_wash template).",
+        body=obj({
+            "name": s("1 to 100 characters (trimmed).", minLength=1, maxLength=100),
+            "kind": s(enum=CATALOGUE_KINDS),
+            "points_cost": i64("1 to 100000000.", minimum=1, maximum=100000000),
+            "stock": nullable(i64("0 or more; absent or null: unlimited.", minimum=0)),
+            "template_id": nullable(s("Required for coupon and car_wash items, not allowed for gifts.")),
+        }, required=["name", "kind", "points_cost"]),
+        notes={**staff_notes, "validation_failed": "a name or points_cost out of range, a negative stock, a kind other than gift, coupon or car_wash, a gift with a template or a coupon or car_wash item without one, or a car_wash item whose template is not free_car_wash; the message names it", "loyalty_not_found": "template_id names no coupon template"},
+    ),
+}
+paths["/api/v1/loyalty/run"] = {
+    "post": op(
+        "runLoyaltyDay", "loyalty", "Run the daily loyalty job: points expiry, tier review, monthly car washes", STAFF,
+        ok(200, ref("LoyaltyRunReport"), "Done."),
+        STAFF_AUTH + BODY_ERRORS + ["validation_failed"],
+        desc=(roles("ManagePromotions") + " For the day: lapses the points the expiry "
+              "policy says have lapsed by its end (one `points_expire` journal per member "
+              "and day); reviews every member's tier over the qualification window ending "
+              "with the day (up at once; below the tier: the grace period starts, and the "
+              "member moves down when it has ended; members held at a tier by hand are left "
+              "alone); issues the month's free car-wash coupons of the tiers that give them "
+              "(template `tier-car-wash`, once per member and month). Idempotent: running it "
+              "again for the same day changes nothing more. The body is required (`{}` for "
+              "today)." + LOYALTY_AUDITED),
+        body=obj({"date": s("The local day (China Standard Time) to run for, YYYY-MM-DD; default today.", format="date")}),
+        notes={**staff_notes, "validation_failed": "`date` is not YYYY-MM-DD"},
+    )
+}
+paths["/api/v1/customers/{id}/points"] = {
+    "parameters": [cust_param],
+    "get": op(
+        "getCustomerPoints", "loyalty", "A member's points: balance, lots and their expiry, history with reasons, redemptions", STAFF,
+        ok(200, obj({
+            "customer_id": s(format="uuid"),
+            "balance": i64("Points available now."),
+            "tier_code": s("The member's tier now."),
+            "lots": arr(obj({
+                "earned_on": s("The local day the lot was earned, YYYY-MM-DD.", format="date"),
+                "points": i64("Earned that day."),
+                "remaining": i64("Left of it."),
+                "expires_after": nullable(s("The last day the lot is good for under the expiry policy in force; null: never lapses.", format="date")),
+            }, required=["earned_on", "points", "remaining", "expires_after"]), "Lots with points left, oldest first (spent first)."),
+            "history": arr(obj({
+                "occurred_at": time(),
+                "kind": s("The journal's kind, e.g. sale, refund, adjustment, points_redeem, points_return (a cancelled redemption), points_expire."),
+                "points": i64("Positive: credited to the member; negative: taken."),
+                "memo": nullable(s()),
+                "sale_id": nullable(s("The sale whose journal this is.", format="uuid")),
+                "reasons": arr(ref("PointsLine"), "For a sale's journal, the sale's points lines; empty for other movements."),
+            }, required=["occurred_at", "kind", "points", "memo", "sale_id", "reasons"]), "The 200 newest movements of the member's points, newest first."),
+            "redemptions": arr(ref("Redemption"), "Newest first."),
+        }, required=["customer_id", "balance", "tier_code", "lots", "history", "redemptions"]), "The member's points."),
+        STAFF_AUTH + ["customer_not_found"],
+        desc=roles("ViewCustomer") + CUSTOMER_SCOPE,
+        notes=customer_scope_notes,
+    )
+}
+paths["/api/v1/customers/{id}/coupons"] = {
+    "parameters": [cust_param],
+    "get": op(
+        "listCustomerCoupons", "loyalty", "A member's coupons", STAFF,
+        ok(200, obj({"coupons": arr(ref("MemberCoupon"), "Every coupon issued to the member (discount coupons and vouchers, in any state), newest first.")}, required=["coupons"]), "The coupons."),
+        STAFF_AUTH + ["customer_not_found"],
+        desc=roles("ViewCustomer") + CUSTOMER_SCOPE,
+        notes=customer_scope_notes,
+    )
+}
+paths["/api/v1/customers/{id}/tier"] = {
+    "parameters": [cust_param],
+    "post": op(
+        "setTierOverride", "loyalty", "Hold a member at a tier by hand, or lift the hold", STAFF,
+        ok(200, obj({
+            "customer_id": s(format="uuid"),
+            "tier_code": s("The member's tier now."),
+            "override": nullable(s("The tier the member is held at; null when the hold was lifted.")),
+        }, required=["customer_id", "tier_code", "override"]), "Done."),
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "validation_failed", "loyalty_not_found"],
+        desc=(roles("ManagePromotions") + " With a `tier_code` the member moves to that tier "
+              "and stays there (sales and the daily run leave it alone) until the hold is "
+              "lifted with `tier_code: null`; the member then keeps the tier until the next "
+              "review." + CUSTOMER_SCOPE + LOYALTY_AUDITED),
+        body=obj({
+            "tier_code": nullable(s("The tier to hold the member at; null or absent lifts the hold.")),
+            "reason": s("Why: 1 to 200 characters (trimmed).", minLength=1, maxLength=200),
+        }, required=["reason"]),
+        notes={**customer_scope_notes, "validation_failed": "a reason empty or over 200 characters", "loyalty_not_found": "`tier_code` names no tier"},
+    )
+}
+paths["/api/v1/customers/{id}/redemptions"] = {
+    "parameters": [cust_param],
+    "post": op(
+        "redeemPoints", "loyalty", "Spend a member's points on a catalogue item", STAFF,
+        {
+            "200": {"description": "A repeat with a `request_id` already used for this member: the first redemption as it is now; nothing changes.", "content": json_body(ref("Redemption"))},
+            "201": {"description": "Redeemed.", "content": json_body(ref("Redemption"))},
+        },
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "validation_failed", "loyalty_not_found", "out_of_stock", "insufficient_points"],
+        desc=(roles("Sell") + " Moves the item's points from the member to the ledger's "
+              "redeemed points, taking them from the oldest lots first; takes one from the "
+              "item's stock; a coupon or car_wash item issues the member a coupon of its "
+              "template (`coupon_code`). Idempotent on `request_id` per member. If the "
+              "member's points keep changing meanwhile the request answers 503 unavailable; "
+              "retry." + CUSTOMER_SCOPE),
+        body=obj({
+            "item_id": s("An active catalogue item.", format="uuid"),
+            "request_id": s("1 to 64 bytes; makes a retried request redeem once (per member).", minLength=1, maxLength=64),
+        }, required=["item_id", "request_id"]),
+        notes={
+            **customer_scope_notes,
+            "validation_failed": "`request_id` empty or over 64 bytes",
+            "loyalty_not_found": "no active catalogue item with this id",
+            "out_of_stock": "the item's stock is used up",
+            "insufficient_points": "the member's available points are fewer than the item costs",
+        },
+    )
+}
+paths["/api/v1/redemptions/{id}/cancel"] = {
+    "parameters": [path_param("id", "The redemption's id.", s(format="uuid"))],
+    "post": op(
+        "cancelRedemption", "loyalty", "Cancel a redemption: points back to their lots, the item back to stock", STAFF,
+        ok(200, ref("Redemption"), "Cancelled (`state: cancelled`)."),
+        STAFF_AUTH + ["loyalty_not_found", "conflict"],
+        desc=(roles("ApproveAdjustment") + " Posts the points back to the member "
+              "(`points_return`), into the lots they were taken from, returns the item to "
+              "stock (if its stock is counted) and voids the "
+              "coupon the redemption issued, which must be unused. No body. Not limited by "
+              "the caller's scope." + LOYALTY_AUDITED),
+        notes={
+            **staff_notes,
+            "loyalty_not_found": "no redemption with this id",
+            "conflict": "the redemption is already cancelled, or the coupon it issued was used",
+        },
     )
 }
 
@@ -1885,6 +2532,7 @@ doc = {
         {"name": "adjustments", "description": "Manual adjustments of card balances and points, under maker-checker (one person asks, another approves)."},
         {"name": "cards", "description": "Fuel cards: issue, state, limits, PIN, fleet allocation."},
         {"name": "privacy", "description": "Personal data rights under PIPL (export, anonymisation, consent) and the audit log."},
+        {"name": "loyalty", "description": "The loyalty engine: versioned points rules, settings (points expiry, tier qualification, referral rewards), tiers and tier holds, coupon templates and issuance, the points catalogue and redemptions, a member's points with the reason of every line, and the daily run."},
         {"name": "pos", "description": "Calls from the station's POS (till or forecourt controller), with the station's POS token or as a staff user of one station who may sell."},
         {"name": "ops", "description": "Health, metrics, the ledger check and this document."},
     ],

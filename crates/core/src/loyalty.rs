@@ -576,6 +576,34 @@ pub fn lint(rules: &RuleSet, products: &[String]) -> Vec<String> {
             out.push(never("it gives nothing"));
         }
     }
+    for m in &rules.milestones {
+        let never = |why: &str| format!("milestone {} ({}) can never fire: {why}", m.id, m.name);
+        match &m.milestone {
+            Milestone::EveryNthVisit { n, points } => {
+                if *n == 0 {
+                    out.push(never("every 0th visit"));
+                }
+                if *points <= 0 {
+                    out.push(never("it gives nothing"));
+                }
+            }
+            Milestone::LitresInMonth {
+                product,
+                litres,
+                points,
+            } => {
+                if *litres <= 0 {
+                    out.push(never("a threshold of 0 litres or less"));
+                }
+                if *points <= 0 {
+                    out.push(never("it gives nothing"));
+                }
+                if let Some(p) = product.as_ref().filter(|p| !known(p)) {
+                    out.push(format!("milestone {}: no product {p}", m.id));
+                }
+            }
+        }
+    }
     // Two bonus rules with the same conditions and the same kind of bonus overlap: a
     // sale that meets one meets the other, which is rarely meant.
     for (i, a) in rules.bonuses.iter().enumerate() {

@@ -885,19 +885,6 @@ impl Poster {
         }
         let customer_id = member.as_ref().map(|m| m.customer_id.clone());
         if let (Some(id), Some((e, day))) = (&customer_id, &earned) {
-            for (i, l) in e.lines.iter().enumerate() {
-                self.batch.points_line.push([
-                    sale_id.as_str().into(),
-                    (i as i64 + 1).into(),
-                    id.as_str().into(),
-                    l.rule_id.as_str().into(),
-                    l.version.into(),
-                    l.kind.as_str().into(),
-                    l.points.into(),
-                    l.reason.as_str().into(),
-                    at.into(),
-                ]);
-            }
             if e.total > 0 {
                 *self
                     .batch
@@ -924,6 +911,11 @@ impl Poster {
                 .map_err(ApiError::internal)?
                 .into(),
             created.into(),
+            match &earned {
+                Some((e, _)) => serde_json::to_string(&e.lines).map_err(ApiError::internal)?,
+                None => "[]".to_string(),
+            }
+            .into(),
         ]);
         for (i, (l, b)) in priced.lines.iter().zip(&s.lines).enumerate() {
             self.batch.sale_line.push([

@@ -284,14 +284,15 @@ pub async fn plan_points(
             Default::default()
         },
         earned_today: if rules.needs_day_points() {
-            tx.points_by_rule(id, local.day_start_us, local.day_end_us)
-                .await?
+            let day = local.date.to_string();
+            let next = local.date.succ_opt().unwrap_or(local.date).to_string();
+            tx.points_by_rule(id, &day, &next).await?
         } else {
             Default::default()
         },
         earned_month: if rules.needs_month_points() {
-            tx.points_by_rule(id, local.month_start_us, local.month_end_us)
-                .await?
+            let (from, to) = month_days(local.date);
+            tx.points_by_rule(id, &from, &to).await?
         } else {
             Default::default()
         },
@@ -322,6 +323,19 @@ pub async fn plan_points(
     })
 }
 
+/// The first day of the date's month and of the next, as `YYYY-MM-DD`.
+fn month_days(d: chrono::NaiveDate) -> (String, String) {
+    use chrono::Datelike;
+    let first = chrono::NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d);
+    let next = if d.month() == 12 {
+        chrono::NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)
+    } else {
+        chrono::NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1)
+    }
+    .unwrap_or(d);
+    (first.to_string(), next.to_string())
+}
+
 /// The transfers of a member's points.
 pub fn points_transfers(customer_id: &str, plan: &PointsPlan) -> Vec<Transfer> {
     let mut out = Vec::new();
@@ -346,21 +360,34 @@ pub fn points_transfers(customer_id: &str, plan: &PointsPlan) -> Vec<Transfer> {
     out
 }
 
-/// Records the points of a posted sale: the explanation, the lots, the referral, and
-/// the member's tier review. Returns the member's new tier if it moved up.
-#[allow(clippy::too_many_arguments)]
+/// Records the points of a posted sale (whose row holds their explanation): the caps'
+/// counters, the lots, the referral, and the member's tier review. Returns the member's
+/// new tier if it moved up.
 pub async fn record_points(
     tx: &mut Tx,
     cfg: &LoyaltyConfig,
-    sale_id: &str,
     customer_id: &str,
     at: i64,
     local: &Local,
     plan: &PointsPlan,
 ) -> Result<Option<String>, ApiError> {
     let day = local.date.to_string();
-    tx.insert_points_lines(sale_id, customer_id, at, &plan.earned.lines)
-        .await?;
+    // What capped rules gave, for their caps per day and month.
+    let capped: Vec<(&str, i64)> = plan
+        .earned
+        .lines
+        .iter()
+        .filter(|l| {
+            l.kind == "bonus"
+                && cfg.rules.bonuses.iter().any(|b| {
+                    b.id == l.rule_id && (b.cap_per_day.is_some() || b.cap_per_month.is_some())
+                })
+        })
+        .map(|l| (l.rule_id.as_str(), l.points))
+        .collect();
+    if !capped.is_empty() {
+        tx.add_cap_usage(customer_id, &day, &capped).await?;
+    }
     tx.add_to_lot(customer_id, &day, plan.earned.total).await?;
     if let Some((referrer, points)) = &plan.referrer {
         if tx.claim_referral(customer_id, at).await?.is_none() {
@@ -392,7 +419,9 @@ async fn review_on_sale(
     let q = &cfg.qualification;
     let from = at - i64::from(q.window_days) * DAY_US;
     // The sale itself is already inserted, so the window includes it.
-    let m = tx.window_metric(customer_id, from).await?;
+    let m = tx
+        .window_metric(customer_id, from, q.metric == tiers::Metric::Litres)
+        .await?;
     let f = Figures {
         spend_fen: m.spend_fen,
         volume_ml: m.volume_ml,

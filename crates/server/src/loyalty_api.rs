@@ -540,13 +540,21 @@ pub async fn post_issue(
             require_customer(&state, &me, &c).await?;
             vec![(coupon_code(), Some(c.customer_id))]
         }
-        (None, Some(tag), None) => state
-            .store()
-            .customers_tagged(tag)
-            .await?
-            .into_iter()
-            .map(|id| (coupon_code(), Some(id)))
-            .collect(),
+        (None, Some(tag), None) => {
+            // A segment spans the network: only a company-wide user issues to it.
+            if crate::access::Scope::of(&me) != crate::access::Scope::Company {
+                return Err(ApiError::forbidden(
+                    "issuing to a segment needs a company-wide scope",
+                ));
+            }
+            state
+                .store()
+                .customers_tagged(tag)
+                .await?
+                .into_iter()
+                .map(|id| (coupon_code(), Some(id)))
+                .collect()
+        }
         (None, None, Some(code)) => {
             let code = code.trim().to_ascii_uppercase();
             if code.len() < 4 || code.len() > 32 || !code.chars().all(|c| c.is_ascii_alphanumeric())
@@ -791,6 +799,15 @@ pub async fn cancel_redemption(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     require(&me, Action::ApproveAdjustment)?;
+    let owner = {
+        let mut tx = state.store().begin_read().await?;
+        tx.redemption(&id)
+            .await?
+            .ok_or_else(|| not_found("redemption"))?
+            .customer_id
+    };
+    let c = customer(&state, &owner).await?;
+    require_customer(&state, &me, &c).await?;
     let mut tx = state.store().begin().await?;
     let r = tx
         .redemption(&id)

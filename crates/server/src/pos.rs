@@ -850,6 +850,19 @@ async fn plan_sale(
                     .coupon(code)
                     .await?
                     .ok_or_else(|| ApiError::new("coupon_invalid", "no such coupon"))?;
+                // A discount coupon (from a template) is not money: it goes in the sale's
+                // `coupons`, where the quote applies it.
+                if tx
+                    .member_coupon(code)
+                    .await?
+                    .is_some_and(|c| c.kind != "payment")
+                {
+                    return Err(ApiError::new(
+                        "coupon_invalid",
+                        "a discount coupon is named in the sale's coupons, not paid with",
+                    )
+                    .into());
+                }
                 let owner_ok = match (&coupon.customer_id, &plan.identified.customer) {
                     (None, _) => true,
                     (Some(owner), Some(c)) => owner == &c.customer_id,
@@ -1097,6 +1110,7 @@ async fn post_sale(
         tier_code: plan.tier.as_ref().map(|t| t.code.clone()),
         authorization_id: plan.authorization_id.clone(),
         flags,
+        points_detail: points_detail(&plan).to_string(),
         lines,
         payments: plan.payments.clone(),
     })
@@ -1104,8 +1118,7 @@ async fn post_sale(
     let mut tier_after = None;
     if let (Some(id), Some(points)) = (&customer_id, &plan.points_plan) {
         tier_after =
-            loyalty::record_points(&mut tx, &pre.loyalty, &sale_id, id, at, &plan.local, points)
-                .await?;
+            loyalty::record_points(&mut tx, &pre.loyalty, id, at, &plan.local, points).await?;
     }
     let volume = fuel_volume(&plan.priced);
     for (card_id, amount) in &plan.usage_rows {

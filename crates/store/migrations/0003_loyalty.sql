@@ -25,21 +25,20 @@ create table loyalty_setting (
     updated_at bigint not null
 );
 
--- why a sale earned its points: one line per rule version that gave points.
-create table points_line (
-    sale_id text not null references sale (sale_id),
-    line_no bigint not null,
+-- why a sale earned its points: a JSON list with one line per rule version that gave
+-- points ({rule_id, version, kind: base | tier | bonus | milestone | referral, points,
+-- reason}); the lines add up to points_earned (checked by `check`).
+alter table sale add column points_detail text not null default '[]';
+
+-- what each capped bonus rule gave a member on a local day, for caps per day and month.
+create table points_cap (
     customer_id text not null references customer (customer_id),
     rule_id text not null,
-    version bigint not null,
-    -- base | tier | bonus | milestone | referral
-    kind text not null,
+    -- local date YYYY-MM-DD
+    day text not null,
     points bigint not null,
-    reason text not null,
-    occurred_at bigint not null,
-    primary key (sale_id, line_no)
+    primary key (customer_id, rule_id, day)
 );
-create index points_line_rule on points_line (customer_id, rule_id, occurred_at);
 
 -- points lots: what a member earned on one local day and what is left of it. Points
 -- are used first-in first-out and expire by lot; the sum of a member's remaining

@@ -183,8 +183,6 @@ pub struct Batch {
     pub sale_payment: Rows,
     pub card_usage: Rows,
     pub recharge: Rows,
-    /// Why each sale earned its points.
-    pub points_line: Rows,
     /// Points earned by member and local day, added to the member's lot of the day.
     pub lots: BTreeMap<(String, String), i64>,
     /// The net movement of every customer-facing account: (debits, credits).
@@ -245,6 +243,7 @@ impl Batch {
                     "tier_code",
                     "flags",
                     "created_at",
+                    "points_detail",
                 ],
             ),
             sale_line: Rows::new(
@@ -304,20 +303,6 @@ impl Batch {
                     "created_at",
                 ],
             ),
-            points_line: Rows::new(
-                "points_line",
-                &[
-                    "sale_id",
-                    "line_no",
-                    "customer_id",
-                    "rule_id",
-                    "version",
-                    "kind",
-                    "points",
-                    "reason",
-                    "occurred_at",
-                ],
-            ),
             lots: BTreeMap::new(),
             moves: BTreeMap::new(),
             events: 0,
@@ -337,7 +322,6 @@ impl Batch {
             &mut self.sale_payment,
             &mut self.card_usage,
             &mut self.recharge,
-            &mut self.points_line,
         ] {
             rows.clear();
         }
@@ -477,7 +461,6 @@ impl Tx {
             &b.sale_payment,
             &b.card_usage,
             &b.recharge,
-            &b.points_line,
         ] {
             let t = std::time::Instant::now();
             self.insert_rows(rows).await?;

@@ -530,11 +530,23 @@ impl Store {
             ));
         }
         // 7. Every point a sale earned is explained by its points lines.
-        let unexplained: i64 = sqlx::query_scalar(
-            "select count(*) from sale s where s.points_earned <>              (select cast(coalesce(sum(points), 0) as bigint) from points_line l where l.sale_id = s.sale_id)",
-        )
-        .fetch_one(db)
-        .await?;
+        let mut unexplained = 0i64;
+        {
+            use futures_util::TryStreamExt;
+            let mut rows = sqlx::query_as::<_, (i64, String)>(
+                "select points_earned, points_detail from sale where points_earned <> 0 or points_detail <> '[]'",
+            )
+            .fetch(db);
+            while let Some((earned, detail)) = rows.try_next().await? {
+                let lines: Vec<forecourt_core::loyalty::PointsLine> =
+                    serde_json::from_str(&detail)?;
+                if lines.iter().map(|l| l.points).sum::<i64>() != earned
+                    || lines.iter().any(|l| l.points <= 0)
+                {
+                    unexplained += 1;
+                }
+            }
+        }
         if unexplained > 0 {
             report.problems.push(format!(
                 "{unexplained} sales whose points are not explained by their points lines"

@@ -322,7 +322,7 @@ impl Store {
     ) -> Result<Vec<PointsMovement>, StoreError> {
         let acct = forecourt_core::ledger::account::customer_points(customer_id);
         let rows = sqlx::query(
-            "select j.occurred_at, j.kind, cast(sum(case when t.credit_account_id = $1 then t.amount else -t.amount end) as bigint), j.memo, s.sale_id, j.journal_id from transfer t join journal j on j.journal_id = t.journal_id left join sale s on s.journal_id = j.journal_id where (t.credit_account_id = $1 or t.debit_account_id = $1) and t.state = 'posted' group by j.journal_id, j.occurred_at, j.kind, j.memo, s.sale_id order by j.occurred_at desc, j.journal_id desc limit $2",
+            "select j.occurred_at, j.kind, cast(sum(case when t.credit_account_id = $1 then t.amount else -t.amount end) as bigint), j.memo, s.sale_id, j.journal_id, s.points_detail from transfer t join journal j on j.journal_id = t.journal_id left join sale s on s.journal_id = j.journal_id where (t.credit_account_id = $1 or t.debit_account_id = $1) and t.state = 'posted' group by j.journal_id, j.occurred_at, j.kind, j.memo, s.sale_id, s.points_detail order by j.occurred_at desc, j.journal_id desc limit $2",
         )
         .bind(&acct)
         .bind(limit)
@@ -331,8 +331,9 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let sale_id: Option<String> = r.try_get(4)?;
-            let reasons = match &sale_id {
-                Some(id) => points_lines(self.read(), id).await?,
+            let detail: Option<String> = r.try_get(6)?;
+            let reasons = match &detail {
+                Some(d) => serde_json::from_str(d)?,
                 None => Vec::new(),
             };
             out.push(PointsMovement {
@@ -422,29 +423,6 @@ async fn lots<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
                 lot_id: day,
                 remaining: r.try_get(1)?,
                 points: r.try_get(2)?,
-            })
-        })
-        .collect()
-}
-
-async fn points_lines<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    db: E,
-    sale_id: &str,
-) -> Result<Vec<PointsLine>, StoreError> {
-    let rows = sqlx::query(
-        "select rule_id, version, kind, points, reason from points_line where sale_id = $1 order by line_no",
-    )
-    .bind(sale_id)
-    .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(PointsLine {
-                rule_id: r.try_get(0)?,
-                version: r.try_get(1)?,
-                kind: r.try_get(2)?,
-                points: r.try_get(3)?,
-                reason: r.try_get(4)?,
             })
         })
         .collect()
@@ -569,22 +547,27 @@ impl Tx {
         Ok(())
     }
 
-    /// The member's figures since `from_us`, this sale not included.
+    /// The member's figures since `from_us`; litres only when `litres` (a second query).
     pub async fn window_metric(
         &mut self,
         customer_id: &str,
         from_us: i64,
+        litres: bool,
     ) -> Result<WindowMetric, StoreError> {
         let r = sqlx::query("select cast(coalesce(sum(net_fen - refunded_fen), 0) as bigint), count(*) from sale where customer_id = $1 and occurred_at >= $2")
             .bind(customer_id)
             .bind(from_us)
             .fetch_one(&mut *self.tx)
             .await?;
-        let ml: Option<i64> = sqlx::query_scalar("select cast(sum(l.volume_ml) as bigint) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2")
-            .bind(customer_id)
-            .bind(from_us)
-            .fetch_one(&mut *self.tx)
-            .await?;
+        let ml: Option<i64> = if litres {
+            sqlx::query_scalar("select cast(sum(l.volume_ml) as bigint) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2")
+                .bind(customer_id)
+                .bind(from_us)
+                .fetch_one(&mut *self.tx)
+                .await?
+        } else {
+            None
+        };
         Ok(WindowMetric {
             spend_fen: r.try_get(0)?,
             visits: r.try_get(1)?,
@@ -620,17 +603,18 @@ impl Tx {
             .collect()
     }
 
-    /// Points each rule gave the member in `[from, to)`, by rule id.
+    /// Points each capped rule gave the member on the local days `[from, to)`
+    /// (`YYYY-MM-DD`), by rule id.
     pub async fn points_by_rule(
         &mut self,
         customer_id: &str,
-        from_us: i64,
-        to_us: i64,
+        from_day: &str,
+        to_day: &str,
     ) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows = sqlx::query("select rule_id, cast(sum(points) as bigint) from points_line where customer_id = $1 and occurred_at >= $2 and occurred_at < $3 group by rule_id")
+        let rows = sqlx::query("select rule_id, cast(sum(points) as bigint) from points_cap where customer_id = $1 and day >= $2 and day < $3 group by rule_id")
             .bind(customer_id)
-            .bind(from_us)
-            .bind(to_us)
+            .bind(from_day)
+            .bind(to_day)
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter()
@@ -638,44 +622,21 @@ impl Tx {
             .collect()
     }
 
-    /// Stores why a sale earned its points.
-    pub async fn insert_points_lines(
+    /// Counts what capped rules gave the member on a local day.
+    pub async fn add_cap_usage(
         &mut self,
-        sale_id: &str,
         customer_id: &str,
-        occurred_at: i64,
-        lines: &[PointsLine],
+        day: &str,
+        points: &[(&str, i64)],
     ) -> Result<(), StoreError> {
-        // One statement for all lines: a sale under many rules has many.
-        let mut rows = crate::bulk::Rows::new(
-            "points_line",
-            &[
-                "sale_id",
-                "line_no",
-                "customer_id",
-                "rule_id",
-                "version",
-                "kind",
-                "points",
-                "reason",
-                "occurred_at",
-            ],
-        );
-        for (i, l) in lines.iter().enumerate() {
-            rows.push([
-                sale_id.into(),
-                (i as i64 + 1).into(),
-                customer_id.into(),
-                l.rule_id.as_str().into(),
-                l.version.into(),
-                l.kind.as_str().into(),
-                l.points.into(),
-                l.reason.as_str().into(),
-                occurred_at.into(),
-            ]);
-        }
-        if !rows.is_empty() {
-            self.insert_rows(&rows).await?;
+        for (rule_id, p) in points {
+            sqlx::query("insert into points_cap (customer_id, rule_id, day, points) values ($1, $2, $3, $4) on conflict (customer_id, rule_id, day) do update set points = points_cap.points + excluded.points")
+                .bind(customer_id)
+                .bind(*rule_id)
+                .bind(day)
+                .bind(*p)
+                .execute(&mut *self.tx)
+                .await?;
         }
         Ok(())
     }

@@ -68,7 +68,7 @@ pub const TABLES: &[&str] = &[
     "credit_payment",
     "loyalty_rule",
     "loyalty_setting",
-    "points_line",
+    "points_cap",
     "points_lot",
     "catalogue_item",
     "redemption",

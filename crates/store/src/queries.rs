@@ -693,6 +693,8 @@ pub struct NewSale {
     pub tier_code: Option<String>,
     pub authorization_id: Option<String>,
     pub flags: String,
+    /// Why the sale earned its points (JSON list of points lines).
+    pub points_detail: String,
     pub lines: Vec<SaleLineRecord>,
     pub payments: Vec<SalePaymentRecord>,
 }
@@ -1236,7 +1238,7 @@ impl Tx {
     pub async fn insert_sale(&mut self, s: &NewSale) -> Result<(), StoreError> {
         sqlx::query(
             "insert into sale (sale_id, station_id, pos_txn_id, journal_id, customer_id, card_id, occurred_at, gross_fen, discount_fen, net_fen, points_earned, \
-             tier_code, authorization_id, flags, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             tier_code, authorization_id, flags, created_at, points_detail) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&s.sale_id)
         .bind(&s.station_id)
@@ -1253,6 +1255,7 @@ impl Tx {
         .bind(s.authorization_id.as_deref())
         .bind(&s.flags)
         .bind(now_us())
+        .bind(&s.points_detail)
         .execute(&mut *self.tx)
         .await?;
         for l in &s.lines {

@@ -594,6 +594,20 @@ async fn coupon_kinds_apply_in_the_quote_are_redeemed_once_and_come_back_on_a_fu
         s["points_earned"], 308,
         "points on the net after coupons: {s}"
     );
+    // A discount coupon is not money: paying with it is refused.
+    let mut pay = sale_body(
+        "K0",
+        "S001",
+        json!({"card_no": card}),
+        json!([{"product_code": "GASOLINE_95", "volume_ml": 10_000, "unit_price_fen": 800}]),
+    );
+    pay["payments"] = json!([{"method": "coupon", "coupon_code": codes[2], "amount_fen": 20}, {"method": "cash", "amount_fen": 7_980}]);
+    let (st, e) = app.post("/api/v1/pos/sales", &app.pos1, pay).await;
+    assert_eq!(
+        (st, code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "coupon_invalid"),
+        "{e}"
+    );
     // Used once.
     body["pos_txn_id"] = json!("K2");
     let (st, e) = app.post("/api/v1/pos/sales", &app.pos1, body.clone()).await;
@@ -948,6 +962,30 @@ async fn rules_that_never_fire_are_refused_and_overlaps_reported() {
                 "/api/v1/loyalty/rules",
                 &app.admin,
                 json!({"kind": "bonus", "name": "x", "rule": body}),
+            )
+            .await;
+        assert_eq!(
+            (st, code(&e)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "rule_never_fires"),
+            "{e}"
+        );
+        assert!(e["error"]["message"].as_str().unwrap().contains(why), "{e}");
+    }
+    for (body, why) in [
+        (
+            json!({"milestone": {"kind": "every_nth_visit", "n": 0, "points": 5}}),
+            "0th",
+        ),
+        (
+            json!({"milestone": {"kind": "litres_in_month", "product": "GASOLINE_98", "litres": 60, "points": 0}}),
+            "nothing",
+        ),
+    ] {
+        let (st, e) = app
+            .post(
+                "/api/v1/loyalty/rules",
+                &app.admin,
+                json!({"kind": "milestone", "name": "m", "rule": body}),
             )
             .await;
         assert_eq!(
