@@ -1,0 +1,255 @@
+//! Each customer's purchases in day order, and the per-customer summary of Fader,
+//! Hardie & Lee (2005) that BG/NBD and Gamma-Gamma are fitted on.
+
+use crate::transactions::{Day, Transactions};
+use serde::{Deserialize, Serialize};
+
+/// Each customer's purchases, as indices into the transaction columns sorted by day
+/// (purchases of one day in the order they came). Built once in linear time (a counting
+/// sort by customer, then a sort of each customer's few purchases).
+#[derive(Debug, Clone)]
+pub struct Histories {
+    offsets: Vec<usize>,
+    order: Vec<u32>,
+}
+
+impl Histories {
+    pub fn new(tx: &Transactions) -> Self {
+        let customers = tx.customers();
+        let mut offsets = vec![0usize; customers + 1];
+        for &c in &tx.customer {
+            offsets[c as usize + 1] += 1;
+        }
+        for i in 0..customers {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets.clone();
+        let mut order = vec![0u32; tx.len()];
+        for (i, &c) in tx.customer.iter().enumerate() {
+            order[next[c as usize]] = i as u32;
+            next[c as usize] += 1;
+        }
+        for c in 0..customers {
+            let slice = &mut order[offsets[c]..offsets[c + 1]];
+            if !slice
+                .windows(2)
+                .all(|w| tx.day[w[0] as usize] <= tx.day[w[1] as usize])
+            {
+                slice.sort_by_key(|&i| tx.day[i as usize]);
+            }
+        }
+        Histories { offsets, order }
+    }
+
+    /// The customer's purchases (indices into the transaction columns), by day.
+    pub fn of(&self, customer: u32) -> &[u32] {
+        &self.order[self.offsets[customer as usize]..self.offsets[customer as usize + 1]]
+    }
+
+    pub fn customers(&self) -> usize {
+        self.offsets.len() - 1
+    }
+}
+
+/// Calls `f(day, total amount of the day)` for each distinct purchase day of a history,
+/// in order.
+pub fn for_each_day(tx: &Transactions, history: &[u32], mut f: impl FnMut(Day, f64)) {
+    let mut i = 0;
+    while i < history.len() {
+        let day = tx.day[history[i] as usize];
+        let mut total = 0.0;
+        while i < history.len() && tx.day[history[i] as usize] == day {
+            total += tx.amount[history[i] as usize];
+            i += 1;
+        }
+        f(day, total);
+    }
+}
+
+/// The unit of time of the models: the day or the week of seven days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Week,
+}
+
+impl Period {
+    pub fn days(self) -> f64 {
+        match self {
+            Period::Day => 1.0,
+            Period::Week => 7.0,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Period> {
+        match s {
+            "day" | "days" | "D" => Some(Period::Day),
+            "week" | "weeks" | "W" => Some(Period::Week),
+            _ => None,
+        }
+    }
+}
+
+/// Per customer, over the calibration period (Fader, Hardie & Lee 2005): purchases on
+/// one day count once with their amounts added up, and the first purchase is not a
+/// repeat. Times are in periods (days / 7 for weeks). Customers whose first purchase
+/// falls after the calibration end, and customers without purchases, are left out.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// The customer number (as in the transactions).
+    pub customer: Vec<u32>,
+    /// x: repeat purchase days in the calibration period.
+    pub frequency: Vec<u32>,
+    /// t_x: from the first to the last purchase in the calibration period.
+    pub recency: Vec<f64>,
+    /// T: from the first purchase to the calibration end.
+    pub t: Vec<f64>,
+    /// The mean value of the repeat purchase days (0 when there is none).
+    pub monetary: Vec<f64>,
+}
+
+impl Summary {
+    pub fn len(&self) -> usize {
+        self.customer.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.customer.is_empty()
+    }
+}
+
+/// The calibration summary of every customer who bought on or before `calibration_end`
+/// (the end day belongs to the calibration period).
+pub fn summarise(
+    tx: &Transactions,
+    histories: &Histories,
+    calibration_end: Day,
+    period: Period,
+) -> Summary {
+    let per = period.days();
+    let mut s = Summary::default();
+    for c in 0..histories.customers() as u32 {
+        let history = histories.of(c);
+        let mut first = None;
+        let mut last = 0;
+        let mut repeats = 0u32;
+        let mut repeat_value = 0.0;
+        for_each_day(tx, history, |day, total| {
+            if day > calibration_end {
+                return;
+            }
+            match first {
+                None => first = Some(day),
+                Some(_) => {
+                    repeats += 1;
+                    repeat_value += total;
+                }
+            }
+            last = day;
+        });
+        let Some(first) = first else { continue };
+        s.customer.push(c);
+        s.frequency.push(repeats);
+        s.recency.push(f64::from(last - first) / per);
+        s.t.push(f64::from(calibration_end - first) / per);
+        s.monetary.push(if repeats > 0 {
+            repeat_value / f64::from(repeats)
+        } else {
+            0.0
+        });
+    }
+    s
+}
+
+/// For each customer of `summary`, the purchase days after the calibration end up to and
+/// including `holdout_end`: what the models predict, to compare.
+pub fn holdout_purchases(
+    tx: &Transactions,
+    histories: &Histories,
+    summary: &Summary,
+    calibration_end: Day,
+    holdout_end: Day,
+) -> Vec<u32> {
+    summary
+        .customer
+        .iter()
+        .map(|&c| {
+            let mut n = 0;
+            for_each_day(tx, histories.of(c), |day, _| {
+                if day > calibration_end && day <= holdout_end {
+                    n += 1;
+                }
+            });
+            n
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transactions::day_of;
+    use chrono::NaiveDate;
+
+    fn d(s: &str) -> Day {
+        day_of(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+    }
+
+    #[test]
+    fn same_day_purchases_count_once_and_the_first_is_not_a_repeat() {
+        let mut tx = Transactions::new(false);
+        // Out of order on purpose.
+        tx.push("a", d("2024-01-15"), 10.0, None);
+        tx.push("a", d("2024-01-01"), 99.0, None);
+        tx.push("a", d("2024-01-15"), 5.0, None);
+        tx.push("a", d("2024-01-29"), 30.0, None);
+        tx.push("a", d("2024-02-20"), 1000.0, None); // after the calibration end
+        tx.push("b", d("2024-01-08"), 7.0, None);
+        tx.push("b", d("2024-01-08"), 8.0, None);
+        tx.push("late", d("2024-03-01"), 1.0, None);
+        tx.add_customer("never");
+        let h = Histories::new(&tx);
+        let end = d("2024-02-05");
+        let s = summarise(&tx, &h, end, Period::Week);
+        assert_eq!(s.customer, [0, 1], "late and never are left out");
+        // a: first on Jan 1; repeats on Jan 15 (10 + 5) and Jan 29 (30).
+        assert_eq!(s.frequency, [2, 0]);
+        assert_eq!(s.recency, [4.0, 0.0]);
+        assert_eq!(s.t, [35.0 / 7.0, 28.0 / 7.0]);
+        assert_eq!(s.monetary, [22.5, 0.0]);
+
+        let days = summarise(&tx, &h, end, Period::Day);
+        assert_eq!(days.recency, [28.0, 0.0]);
+        assert_eq!(days.t, [35.0, 28.0]);
+
+        // A purchase on the calibration end day is in the calibration period.
+        let s = summarise(&tx, &h, d("2024-01-29"), Period::Day);
+        assert_eq!(s.frequency[0], 2);
+        assert_eq!(s.recency[0], s.t[0]);
+
+        let holdout = holdout_purchases(
+            &tx,
+            &h,
+            &summarise(&tx, &h, end, Period::Week),
+            end,
+            d("2024-12-31"),
+        );
+        assert_eq!(holdout, [1, 0]);
+    }
+
+    #[test]
+    fn histories_sort_each_customer_by_day_and_keep_same_day_order() {
+        let mut tx = Transactions::new(false);
+        tx.push("a", 5, 1.0, None);
+        tx.push("b", 3, 2.0, None);
+        tx.push("a", 2, 3.0, None);
+        tx.push("a", 5, 4.0, None);
+        let h = Histories::new(&tx);
+        assert_eq!(h.of(0), [2, 0, 3]);
+        assert_eq!(h.of(1), [1]);
+        let mut days = Vec::new();
+        for_each_day(&tx, h.of(0), |day, total| days.push((day, total)));
+        assert_eq!(days, [(2, 3.0), (5, 5.0)]);
+    }
+}

@@ -1,0 +1,498 @@
+//! Transactions in columns, and reading them from (or writing them to) CSV.
+//!
+//! The methods in this crate only need, for each purchase, who bought, on which calendar
+//! day, for how much and optionally how many litres. A time of day is read and checked
+//! but not kept: Fader, Hardie & Lee count the purchases of one day once, and the refuel
+//! cycle is measured in days. A time with a UTC offset (RFC 3339) counts on the local
+//! date it was written in, which is the station's business day.
+//!
+//! Any source can fill [`Transactions`] through [`Transactions::push`]: the CSV reader
+//! here, a database query, a generator.
+
+use crate::error::InputError;
+use chrono::{Datelike, NaiveDate};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// Days from 0001-01-01 (CE day 1) to 1970-01-01, to turn chrono's day count into ours.
+const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
+
+/// A calendar day as days since 1970-01-01.
+pub type Day = i32;
+
+/// The day number of a date.
+pub fn day_of(date: NaiveDate) -> Day {
+    date.num_days_from_ce() - UNIX_EPOCH_CE_DAYS
+}
+
+/// The date of a day number.
+pub fn date_of(day: Day) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(day + UNIX_EPOCH_CE_DAYS).unwrap_or(NaiveDate::MIN)
+}
+
+/// Purchases as parallel columns, customers numbered in order of first appearance.
+#[derive(Debug, Clone, Default)]
+pub struct Transactions {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    /// The customer number of each purchase.
+    pub customer: Vec<u32>,
+    /// The day of each purchase.
+    pub day: Vec<Day>,
+    /// The amount of each purchase (a refund is negative).
+    pub amount: Vec<f64>,
+    /// Litres (or any volume) of each purchase, when the source has them.
+    pub volume: Option<Vec<f64>>,
+}
+
+impl Transactions {
+    pub fn new(with_volume: bool) -> Self {
+        Transactions {
+            volume: with_volume.then(Vec::new),
+            ..Default::default()
+        }
+    }
+
+    /// The number of a customer, registering the id when new.
+    pub fn customer_number(&mut self, id: &str) -> u32 {
+        if let Some(&n) = self.index.get(id) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(id.to_owned());
+        self.index.insert(id.to_owned(), n);
+        n
+    }
+
+    /// Registers a customer who may have no purchase (a member who never bought).
+    pub fn add_customer(&mut self, id: &str) -> u32 {
+        self.customer_number(id)
+    }
+
+    /// Appends a purchase. `volume` is ignored when these transactions have no volume
+    /// column, and counts as 0 when missing from a source that has one.
+    pub fn push(&mut self, customer: &str, day: Day, amount: f64, volume: Option<f64>) {
+        let n = self.customer_number(customer);
+        self.push_numbered(n, day, amount, volume);
+    }
+
+    /// Appends a purchase of an already numbered customer.
+    pub fn push_numbered(&mut self, customer: u32, day: Day, amount: f64, volume: Option<f64>) {
+        debug_assert!((customer as usize) < self.names.len());
+        self.customer.push(customer);
+        self.day.push(day);
+        self.amount.push(amount);
+        if let Some(v) = &mut self.volume {
+            v.push(volume.unwrap_or(0.0));
+        }
+    }
+
+    /// Purchases.
+    pub fn len(&self) -> usize {
+        self.customer.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.customer.is_empty()
+    }
+
+    /// Customers known, with or without purchases.
+    pub fn customers(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The id of a customer number.
+    pub fn name(&self, customer: u32) -> &str {
+        &self.names[customer as usize]
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The first and last day with a purchase.
+    pub fn day_range(&self) -> Option<(Day, Day)> {
+        let first = *self.day.iter().min()?;
+        let last = *self.day.iter().max()?;
+        Some((first, last))
+    }
+}
+
+/// Which columns of a CSV file hold what.
+#[derive(Debug, Clone)]
+pub struct CsvColumns {
+    pub customer: String,
+    pub time: String,
+    pub amount: String,
+    pub volume: Option<String>,
+}
+
+/// Reads transactions from a CSV file with a header line.
+pub fn read_csv_path(path: &Path, columns: &CsvColumns) -> Result<Transactions, InputError> {
+    let file = std::fs::File::open(path).map_err(|source| InputError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    read_csv(std::io::BufReader::with_capacity(1 << 20, file), columns)
+}
+
+/// Reads transactions from CSV text with a header line. A row whose time and amount are
+/// both empty registers its customer without a purchase (a member who never bought).
+pub fn read_csv<R: Read>(input: R, columns: &CsvColumns) -> Result<Transactions, InputError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(input);
+    let header = reader.byte_headers().map_err(|e| csv_error(e, 1))?.clone();
+    if header.is_empty() {
+        return Err(InputError::NoHeader);
+    }
+    let header_names: Vec<String> = header
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_owned()
+        })
+        .collect();
+    let find = |name: &str| {
+        header_names
+            .iter()
+            .position(|h| h == name.trim())
+            .ok_or_else(|| InputError::MissingColumn {
+                column: name.to_owned(),
+                header: header_names
+                    .iter()
+                    .map(|h| format!("{h:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    };
+    let customer_col = find(&columns.customer)?;
+    let time_col = find(&columns.time)?;
+    let amount_col = find(&columns.amount)?;
+    let volume_col = columns.volume.as_deref().map(find).transpose()?;
+
+    let mut tx = Transactions::new(volume_col.is_some());
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0u64;
+    let mut last_line = 1;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e, last_line + 1)),
+        }
+        let line = record.position().map_or(last_line + 1, |p| p.line());
+        last_line = line;
+        rows += 1;
+        let field = |i: usize, name: &str| -> Result<&str, InputError> {
+            std::str::from_utf8(record.get(i).unwrap_or_default())
+                .map(str::trim)
+                .map_err(|_| InputError::Malformed {
+                    line,
+                    message: format!("column {name:?} is not valid UTF-8"),
+                })
+        };
+        let customer = field(customer_col, &columns.customer)?;
+        if customer.is_empty() {
+            return Err(InputError::EmptyCustomer {
+                line,
+                column: columns.customer.clone(),
+            });
+        }
+        let time = field(time_col, &columns.time)?;
+        let amount = field(amount_col, &columns.amount)?;
+        if time.is_empty() && amount.is_empty() {
+            tx.add_customer(customer);
+            continue;
+        }
+        let day = parse_day(time).ok_or_else(|| InputError::BadTime {
+            line,
+            column: columns.time.clone(),
+            value: time.to_owned(),
+        })?;
+        let amount = parse_number(amount).ok_or_else(|| InputError::BadNumber {
+            line,
+            column: columns.amount.clone(),
+            value: amount.to_owned(),
+        })?;
+        let volume = match (volume_col, &columns.volume) {
+            (Some(i), Some(name)) => {
+                let v = field(i, name)?;
+                Some(parse_number(v).ok_or_else(|| InputError::BadNumber {
+                    line,
+                    column: name.clone(),
+                    value: v.to_owned(),
+                })?)
+            }
+            _ => None,
+        };
+        tx.push(customer, day, amount, volume);
+    }
+    if rows == 0 {
+        return Err(InputError::NoRows { line: 1 });
+    }
+    Ok(tx)
+}
+
+fn csv_error(e: csv::Error, line_guess: u64) -> InputError {
+    if let csv::ErrorKind::Io(_) = e.kind() {
+        return InputError::Malformed {
+            line: line_guess,
+            message: e.to_string(),
+        };
+    }
+    let line = e.position().map_or(line_guess, |p| p.line());
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields where the header has {expected_len}"),
+        _ => e.to_string(),
+    };
+    InputError::Malformed { line, message }
+}
+
+/// A finite number; thousands separators and currency signs are not accepted.
+fn parse_number(s: &str) -> Option<f64> {
+    let v: f64 = s.parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+/// The calendar day of `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS[.fff]` (also with `T`) or an
+/// RFC 3339 time with an offset (its local date).
+pub fn parse_day(s: &str) -> Option<Day> {
+    let b = s.as_bytes();
+    if b.len() < 10 {
+        return None;
+    }
+    let day = fast_date(&b[..10])?;
+    if b.len() == 10 {
+        return Some(day);
+    }
+    if b[10] != b' ' && b[10] != b'T' && b[10] != b't' {
+        return None;
+    }
+    let rest = &s[11..];
+    // A naive time, then an optional offset; chrono checks the ranges.
+    if chrono::NaiveTime::parse_from_str(rest, "%H:%M:%S%.f").is_ok()
+        || chrono::NaiveTime::parse_from_str(rest, "%H:%M").is_ok()
+    {
+        return Some(day);
+    }
+    let with_offset = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+    Some(day_of(with_offset.naive_local().date()))
+}
+
+/// `YYYY-MM-DD` without chrono's general parser: the hot path of big files.
+fn fast_date(b: &[u8]) -> Option<Day> {
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |r: &[u8]| -> Option<u32> {
+        r.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = digits(&b[..4])?;
+    let month = digits(&b[5..7])?;
+    let day = digits(&b[8..10])?;
+    NaiveDate::from_ymd_opt(year as i32, month, day).map(day_of)
+}
+
+/// Writes transactions as CSV with the columns `customer,date,amount[,volume]`, amounts
+/// with two decimals.
+pub fn write_csv<W: Write>(tx: &Transactions, out: W) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+    match &tx.volume {
+        Some(_) => writeln!(w, "customer,date,amount,volume")?,
+        None => writeln!(w, "customer,date,amount")?,
+    }
+    let mut last_day = Day::MIN;
+    let mut date_text = String::new();
+    for i in 0..tx.len() {
+        if tx.day[i] != last_day {
+            last_day = tx.day[i];
+            date_text = date_of(last_day).format("%Y-%m-%d").to_string();
+        }
+        let name = tx.name(tx.customer[i]);
+        write_field(&mut w, name)?;
+        write!(w, ",{date_text},{:.2}", tx.amount[i])?;
+        if let Some(v) = &tx.volume {
+            write!(w, ",{:.2}", v[i])?;
+        }
+        writeln!(w)?;
+    }
+    // Customers without a purchase, as rows with an empty date and amount.
+    let mut bought = vec![false; tx.customers()];
+    for &c in &tx.customer {
+        bought[c as usize] = true;
+    }
+    for (c, _) in bought.iter().enumerate().filter(|(_, b)| !**b) {
+        write_field(&mut w, tx.name(c as u32))?;
+        writeln!(w, ",,{}", if tx.volume.is_some() { "," } else { "" })?;
+    }
+    w.flush()
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+pub fn write_field<W: Write>(w: &mut W, s: &str) -> std::io::Result<()> {
+    if s.contains([',', '"', '\n', '\r']) {
+        write!(w, "\"{}\"", s.replace('"', "\"\""))
+    } else {
+        w.write_all(s.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(volume: bool) -> CsvColumns {
+        CsvColumns {
+            customer: "cust".into(),
+            time: "when".into(),
+            amount: "amt".into(),
+            volume: volume.then(|| "litres".into()),
+        }
+    }
+
+    fn read(text: &str, volume: bool) -> Result<Transactions, InputError> {
+        read_csv(text.as_bytes(), &columns(volume))
+    }
+
+    #[test]
+    fn reads_dates_datetimes_and_rfc3339_in_any_column_order() {
+        let tx = read(
+            "amt,litres,when,cust\n\
+             10.5,3,2024-01-02,a\n\
+             7,2.5,2024-01-02 23:59:59,b\n\
+             1.25,1,2024-01-03T08:00:00,a\n\
+             3,1,2024-01-04T01:30:00+08:00,\"c, d\"\n\
+             4,0,2024-01-04T23:30:00.5Z,a\n",
+            true,
+        )
+        .unwrap();
+        assert_eq!(tx.len(), 5);
+        assert_eq!(tx.customers(), 3);
+        assert_eq!(tx.names(), ["a", "b", "c, d"]);
+        assert_eq!(tx.customer, [0, 1, 0, 2, 0]);
+        let d = |s: &str| day_of(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
+        // The offset's local date counts: 01:30 at +08:00 is still the 4th there.
+        assert_eq!(
+            tx.day,
+            [
+                d("2024-01-02"),
+                d("2024-01-02"),
+                d("2024-01-03"),
+                d("2024-01-04"),
+                d("2024-01-04")
+            ]
+        );
+        assert_eq!(tx.amount, [10.5, 7.0, 1.25, 3.0, 4.0]);
+        assert_eq!(tx.volume.as_deref(), Some(&[3.0, 2.5, 1.0, 1.0, 0.0][..]));
+        assert_eq!(date_of(d("2024-02-29")).to_string(), "2024-02-29");
+        assert_eq!(day_of(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 0);
+    }
+
+    #[test]
+    fn a_row_without_time_and_amount_registers_a_customer_without_purchase() {
+        let tx = read("cust,when,amt\na,2024-01-01,5\nnever,,\n", false).unwrap();
+        assert_eq!(tx.customers(), 2);
+        assert_eq!(tx.len(), 1);
+    }
+
+    #[test]
+    fn bad_input_names_the_line_and_the_column() {
+        let e = read("cust,when\na,2024-01-01\n", false).unwrap_err();
+        assert!(
+            matches!(&e, InputError::MissingColumn { column, .. } if column == "amt"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().starts_with("line 1: no column named \"amt\""),
+            "{e}"
+        );
+
+        let e = read("cust,when,amt\na,2024-01-01,5\nb,2024-13-01,5\n", false).unwrap_err();
+        assert!(
+            matches!(&e, InputError::BadTime { line: 3, column, value } if column == "when" && value == "2024-13-01"),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("line 3, column \"when\""), "{e}");
+
+        for bad in [
+            "2024-02-30",
+            "01/02/2024",
+            "2024-01-01 25:00:00",
+            "2024-01-01X",
+            "yesterday",
+        ] {
+            let text = format!("cust,when,amt\na,{bad},5\n");
+            assert!(
+                matches!(read(&text, false), Err(InputError::BadTime { line: 2, .. })),
+                "{bad}"
+            );
+        }
+
+        let e = read(
+            "cust,when,amt\na,2024-01-01,5\nb,2024-01-01,\"1,5\"\n",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, InputError::BadNumber { line: 3, column, .. } if column == "amt"),
+            "{e}"
+        );
+        let e = read("cust,when,amt\na,2024-01-01,NaN\n", false).unwrap_err();
+        assert!(matches!(&e, InputError::BadNumber { line: 2, .. }), "{e}");
+        let e = read("cust,when,amt,litres\na,2024-01-01,1,x\n", true).unwrap_err();
+        assert!(
+            matches!(&e, InputError::BadNumber { line: 2, column, .. } if column == "litres"),
+            "{e}"
+        );
+
+        let e = read("cust,when,amt\na,2024-01-01,5\n,2024-01-01,5\n", false).unwrap_err();
+        assert!(
+            matches!(e, InputError::EmptyCustomer { line: 3, .. }),
+            "{e}"
+        );
+
+        let e = read("cust,when,amt\na,2024-01-01,5\nb,2024-01-01\n", false).unwrap_err();
+        assert!(matches!(&e, InputError::Malformed { line: 3, .. }), "{e}");
+        assert!(
+            e.to_string().contains("2 fields where the header has 3"),
+            "{e}"
+        );
+
+        assert!(matches!(read("", false), Err(InputError::NoHeader)));
+        let e = read("cust,when,amt\n", false).unwrap_err();
+        assert!(matches!(e, InputError::NoRows { line: 1 }), "{e}");
+    }
+
+    #[test]
+    fn written_csv_reads_back_the_same() {
+        let mut tx = Transactions::new(true);
+        tx.push("x\"1", 19_000, 12.5, Some(30.0));
+        tx.push("y,2", 19_001, -3.0, Some(0.0));
+        tx.add_customer("z");
+        let mut out = Vec::new();
+        write_csv(&tx, &mut out).unwrap();
+        let back = read_csv(
+            &out[..],
+            &CsvColumns {
+                customer: "customer".into(),
+                time: "date".into(),
+                amount: "amount".into(),
+                volume: Some("volume".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(back.names(), ["x\"1", "y,2", "z"]);
+        assert_eq!(back.day, tx.day);
+        assert_eq!(back.amount, tx.amount);
+        assert_eq!(back.volume, tx.volume);
+    }
+}
