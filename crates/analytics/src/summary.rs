@@ -66,6 +66,50 @@ pub fn for_each_day(tx: &Transactions, history: &[u32], mut f: impl FnMut(Day, f
     }
 }
 
+/// One day's purchases of a customer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Visit {
+    pub day: Day,
+    /// Purchases that day.
+    pub transactions: u32,
+    pub amount: f64,
+    /// 0 when the transactions have no volume.
+    pub volume: f64,
+}
+
+/// The customer's visits (distinct purchase days) up to and including `as_of`, in order,
+/// written into `out` (cleared first) so that one buffer serves every customer.
+pub fn visits_until(tx: &Transactions, history: &[u32], as_of: Day, out: &mut Vec<Visit>) {
+    out.clear();
+    for &i in history {
+        let i = i as usize;
+        let day = tx.day[i];
+        if day > as_of {
+            break;
+        }
+        let volume = tx.volume.as_ref().map_or(0.0, |v| v[i]);
+        match out.last_mut() {
+            Some(last) if last.day == day => {
+                last.transactions += 1;
+                last.amount += tx.amount[i];
+                last.volume += volume;
+            }
+            _ => out.push(Visit {
+                day,
+                transactions: 1,
+                amount: tx.amount[i],
+                volume,
+            }),
+        }
+    }
+}
+
+/// The day the descriptive methods look from when none is given: the last purchase day
+/// in the data.
+pub fn default_as_of(tx: &Transactions) -> Option<Day> {
+    tx.day_range().map(|(_, last)| last)
+}
+
 /// The unit of time of the models: the day or the week of seven days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -251,5 +295,15 @@ mod tests {
         let mut days = Vec::new();
         for_each_day(&tx, h.of(0), |day, total| days.push((day, total)));
         assert_eq!(days, [(2, 3.0), (5, 5.0)]);
+        let mut visits = Vec::new();
+        visits_until(&tx, h.of(0), 5, &mut visits);
+        assert_eq!(visits.len(), 2);
+        assert_eq!(
+            (visits[1].day, visits[1].transactions, visits[1].amount),
+            (5, 2, 5.0)
+        );
+        visits_until(&tx, h.of(0), 4, &mut visits);
+        assert_eq!(visits.len(), 1, "a later day is not seen from day 4");
+        assert_eq!(default_as_of(&tx), Some(5));
     }
 }
