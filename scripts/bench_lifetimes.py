@@ -91,10 +91,7 @@ def run_lifetimes(csv_path, calibration_end, out_path):
     elapsed = time.perf_counter() - total
     print(f"  {'total':<34} {elapsed:>8.3f} s")
     p = bgf.params_
-    print(
-        f"BG/NBD r {p['r']:.4f} alpha {p['alpha']:.4f} a {p['a']:.4f} b {p['b']:.4f} "
-        f"(LL {bgf._negative_log_likelihood_ * -len(summary):.1f})"
-    )
+    print(f"BG/NBD r {p['r']:.4f} alpha {p['alpha']:.4f} a {p['a']:.4f} b {p['b']:.4f}")
     g = ggf.params_
     print(f"Gamma-Gamma p {g['p']:.4f} q {g['q']:.4f} gamma {g['v']:.4f}")
     return elapsed
