@@ -145,6 +145,9 @@ pub struct LifecycleArgs {
     /// Lapsed after this many typical intervals without a visit [default: 3].
     #[arg(long)]
     lapse_multiple: Option<f64>,
+    /// … but not before this many days [default: 14].
+    #[arg(long)]
+    lapse_min_days: Option<u32>,
     /// Loyal needs this many visits in the window [default: 4].
     #[arg(long)]
     loyal_min_visits: Option<usize>,
@@ -164,6 +167,15 @@ pub struct RefuelArgs {
     /// the mean-interval and last-interval baselines.
     #[arg(long)]
     evaluate_from: Option<NaiveDate>,
+    /// Intervals needed before one is typical.
+    #[arg(long, default_value_t = RefuelParams::default().min_intervals)]
+    min_intervals: usize,
+    /// Intervals longer than this many times the median are gaps, left out.
+    #[arg(long, default_value_t = RefuelParams::default().gap_multiple)]
+    gap_multiple: f64,
+    /// Only the most recent this many intervals count.
+    #[arg(long, default_value_t = RefuelParams::default().recent_intervals)]
+    recent_intervals: usize,
 }
 
 #[derive(Args)]
@@ -658,6 +670,9 @@ fn lifecycle_cmd(args: LifecycleArgs, out: &mut impl Write) -> anyhow::Result<()
     if let Some(v) = args.lapse_multiple {
         params.lapse_multiple = v;
     }
+    if let Some(v) = args.lapse_min_days {
+        params.lapse_min_days = v;
+    }
     if let Some(v) = args.loyal_min_visits {
         params.loyal_min_visits = v;
     }
@@ -721,7 +736,14 @@ fn refuel_cmd(args: RefuelArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let tx = load(&d.source)?;
     let as_of = as_of_day(&tx, d.as_of)?;
     let histories = Histories::new(&tx);
-    let params = RefuelParams::default();
+    if args.gap_multiple.is_nan() || args.gap_multiple < 1.0 || args.recent_intervals == 0 {
+        bail!("--gap-multiple must be at least 1 and --recent-intervals at least 1");
+    }
+    let params = RefuelParams {
+        min_intervals: args.min_intervals,
+        gap_multiple: args.gap_multiple,
+        recent_intervals: args.recent_intervals,
+    };
     let rows = refuel_cycles(&tx, &histories, as_of, &params);
     let mut facts = json!({"as_of": date_text(as_of)});
     if let Some(from) = args.evaluate_from {

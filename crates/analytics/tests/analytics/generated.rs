@@ -1,9 +1,9 @@
 //! Data drawn from the models with known parameters: the fits must find them again, and
 //! the predictions must match what the simulated customers then do.
 
-use forecourt_analytics::bgnbd::{self, BgNbdData};
+use forecourt_analytics::bgnbd::{self, BgNbdData, BgNbdParams};
 use forecourt_analytics::clv::{clv_report, ClvOptions};
-use forecourt_analytics::gamma_gamma::{self, GammaGammaData};
+use forecourt_analytics::gamma_gamma::{self, GammaGammaData, GammaGammaParams};
 use forecourt_analytics::generate::{generate, GeneratorParams};
 use forecourt_analytics::summary::{holdout_purchases, summarise, Histories, Period};
 
@@ -125,4 +125,53 @@ fn p_alive_and_expectations_are_calibrated_by_recency() {
         let v = report.expected_transactions[i] * report.expected_average_value[i];
         assert!((report.expected_value[i] - v).abs() <= 1e-9 * v.max(1.0));
     }
+}
+
+#[test]
+fn fits_recover_a_fuel_like_regime_too() {
+    // Drivers who fill up about weekly and rarely leave, spending about 285 a fill with
+    // little spread: far from CDNOW, and far from where the fits start.
+    let (mut params, days_per_period) = fine_grained(100_000, 99);
+    params.bgnbd = BgNbdParams {
+        r: 3.0,
+        alpha: 3.0,
+        a: 0.6,
+        b: 12.0,
+    };
+    params.gamma_gamma = GammaGammaParams {
+        p: 20.0,
+        q: 8.0,
+        gamma: 100.0,
+    };
+    let tx = generate(&params).unwrap();
+    let histories = Histories::new(&tx);
+    let calibration_end = params.start + (39.0 * days_per_period) as i32 - 1;
+    let mut s = summarise(&tx, &histories, calibration_end, Period::Day);
+    s.recency.iter_mut().for_each(|v| *v /= days_per_period);
+    s.t.iter_mut().for_each(|v| *v /= days_per_period);
+    let bg = bgnbd::fit(&BgNbdData::new(&s.frequency, &s.recency, &s.t).unwrap()).unwrap();
+    let (p, truth) = (bg.params, params.bgnbd);
+    eprintln!(
+        "BG/NBD drawn with {truth:?}, fitted {p:?} in {} evaluations",
+        bg.evaluations
+    );
+    let near = |fitted: f64, true_value: f64, relative: f64| {
+        (fitted - true_value).abs() <= relative * true_value
+    };
+    assert!(near(p.r, truth.r, 0.05), "r {}", p.r);
+    assert!(near(p.alpha, truth.alpha, 0.05), "alpha {}", p.alpha);
+    assert!(near(p.a, truth.a, 0.1), "a {}", p.a);
+    assert!(near(p.b, truth.b, 0.1), "b {}", p.b);
+    let gg = gamma_gamma::fit(&GammaGammaData::new(&s.frequency, &s.monetary).unwrap()).unwrap();
+    let (g, gt) = (gg.params, params.gamma_gamma);
+    eprintln!(
+        "Gamma-Gamma drawn with {gt:?}, fitted {g:?} in {} evaluations",
+        gg.evaluations
+    );
+    assert!(near(g.p, gt.p, 0.05), "p {}", g.p);
+    assert!(
+        near(g.population_mean(), gt.population_mean(), 0.02),
+        "mean {}",
+        g.population_mean()
+    );
 }
