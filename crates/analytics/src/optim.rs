@@ -109,7 +109,7 @@ where
         let mut step = 1.0;
         let mut f_new = f64::NAN;
         let mut accepted = false;
-        for _ in 0..60 {
+        for _ in 0..40 {
             for i in 0..n {
                 x_new[i] = x[i] + step * d[i];
             }
@@ -125,9 +125,10 @@ where
             step *= if f_new.is_finite() { 0.5 } else { 0.1 };
         }
         if !accepted {
-            // No progress along this direction: at a minimum up to rounding, or the
-            // curvature estimate has gone bad. One retry down the plain gradient.
-            if first_update {
+            // No progress along this direction: at a minimum up to rounding (when the
+            // gradient is already small), or the curvature estimate has gone bad: then
+            // one retry down the plain gradient.
+            if first_update || max_abs(&g) < options.gradient_tolerance.sqrt() {
                 return Minimum {
                     x,
                     f: fx,

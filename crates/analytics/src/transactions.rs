@@ -52,6 +52,23 @@ impl Transactions {
         }
     }
 
+    /// Room for `rows` purchases without reallocating.
+    pub fn with_capacity(rows: usize, with_volume: bool) -> Self {
+        let mut tx = Transactions::new(with_volume);
+        tx.reserve(rows);
+        tx
+    }
+
+    /// Room for `more` purchases beyond those held.
+    pub fn reserve(&mut self, more: usize) {
+        self.customer.reserve(more);
+        self.day.reserve(more);
+        self.amount.reserve(more);
+        if let Some(v) = &mut self.volume {
+            v.reserve(more);
+        }
+    }
+
     /// The number of a customer, registering the id when new.
     pub fn customer_number(&mut self, id: &str) -> u32 {
         self.names.intern(id)
@@ -290,20 +307,24 @@ fn read_csv_pieces(
         .map(|w| (w[0], w[1]))
         .filter(|(a, b)| a < b)
         .collect();
-    let results: Vec<Result<(Transactions, u64), InputError>> = std::thread::scope(|scope| {
+    // Each piece is read with its own line count from 1, and knows its own line ends;
+    // an error's line is moved by the line ends of the pieces before it afterwards.
+    type Piece = (Result<(Transactions, u64), InputError>, u64);
+    let results: Vec<Piece> = std::thread::scope(|scope| {
         let handles: Vec<_> = pieces
             .iter()
             .map(|&(start, end)| {
                 let index = &index;
                 scope.spawn(move || {
-                    let lines_before = data[..start].iter().filter(|&&b| b == b'\n').count() as u64;
+                    let text = &data[start..end];
+                    let line_ends = text.iter().filter(|&&b| b == b'\n').count();
                     let mut reader = csv::ReaderBuilder::new()
                         .has_headers(false)
                         .flexible(true)
-                        .from_reader(&data[start..end]);
-                    let mut tx = Transactions::new(index.volume.is_some());
-                    let rows = read_rows(&mut reader, index, lines_before, &mut tx)?;
-                    Ok((tx, rows))
+                        .from_reader(text);
+                    let mut tx = Transactions::with_capacity(line_ends + 1, index.volume.is_some());
+                    let read = read_rows(&mut reader, index, 0, &mut tx).map(|rows| (tx, rows));
+                    (read, line_ends as u64)
                 })
             })
             .collect();
@@ -312,13 +333,23 @@ fn read_csv_pieces(
             .map(|h| h.join().expect("a CSV reading thread panicked"))
             .collect()
     });
+    let total_rows: usize = results
+        .iter()
+        .map(|(r, _)| r.as_ref().map_or(0, |(tx, _)| tx.len()))
+        .sum();
     let mut joined: Option<Transactions> = None;
     let mut rows = 0;
-    for result in results {
-        let (piece, piece_rows) = result?;
+    let mut lines_before = 1; // the header
+    for (result, line_ends) in results {
+        let (piece, piece_rows) = result.map_err(|e| e.moved_by(lines_before))?;
+        lines_before += line_ends;
         rows += piece_rows;
         match &mut joined {
-            None => joined = Some(piece),
+            None => {
+                let mut first = piece;
+                first.reserve(total_rows - first.len());
+                joined = Some(first);
+            }
             Some(tx) => tx.append(&piece),
         }
     }
