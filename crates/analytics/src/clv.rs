@@ -86,8 +86,16 @@ pub fn predict(
     let p_alive: Vec<f64> = (0..s.len())
         .map(|i| bg.p_alive(s.frequency[i], s.recency[i], s.t[i]))
         .collect();
+    // A customer whose repeat purchases net to nothing (refunds) tells nothing about
+    // spend, as one without repeats: the population mean.
     let expected_average_value: Vec<f64> = (0..s.len())
-        .map(|i| gg.conditional_expected_value(s.frequency[i], s.monetary[i]))
+        .map(|i| {
+            if s.monetary[i] > 0.0 {
+                gg.conditional_expected_value(s.frequency[i], s.monetary[i])
+            } else {
+                gg.population_mean()
+            }
+        })
         .collect();
     let expected_value = if options.discount_rate == 0.0 {
         expected_transactions
