@@ -42,6 +42,8 @@ pub struct Transactions {
     pub amount: Vec<f64>,
     /// Litres (or any volume) of each purchase, when the source has them.
     pub volume: Option<Vec<f64>>,
+    /// Rows of the source left out (without a customer, when asked to skip them).
+    pub skipped_rows: u64,
 }
 
 impl Transactions {
@@ -100,6 +102,7 @@ impl Transactions {
     /// Appends all of `other`'s customers (in their order, those new here numbered after
     /// ours) and purchases.
     pub fn append(&mut self, other: &Transactions) {
+        self.skipped_rows += other.skipped_rows;
         let numbers: Vec<u32> = other.names().map(|name| self.names.intern(name)).collect();
         self.customer
             .extend(other.customer.iter().map(|&c| numbers[c as usize]));
@@ -244,12 +247,15 @@ fn hash_id(bytes: &[u8]) -> u64 {
 }
 
 /// Which columns of a CSV file hold what.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CsvColumns {
     pub customer: String,
     pub time: String,
     pub amount: String,
     pub volume: Option<String>,
+    /// Skip rows without a customer id (anonymous walk-in sales) instead of refusing
+    /// them; they are counted in [`Transactions::skipped_rows`].
+    pub skip_empty_customer: bool,
 }
 
 /// Reads transactions from a CSV file with a header line (see [`read_csv_bytes`]).
@@ -480,6 +486,10 @@ fn read_rows<R: Read>(
                 })
         };
         let customer = field(index.customer, &columns.customer)?;
+        if customer.is_empty() && columns.skip_empty_customer {
+            tx.skipped_rows += 1;
+            continue;
+        }
         if customer.is_empty() {
             return Err(InputError::EmptyCustomer {
                 line,
@@ -628,6 +638,7 @@ mod tests {
             time: "when".into(),
             amount: "amt".into(),
             volume: volume.then(|| "litres".into()),
+            skip_empty_customer: false,
         }
     }
 
@@ -731,6 +742,13 @@ mod tests {
             matches!(e, InputError::EmptyCustomer { line: 3, .. }),
             "{e}"
         );
+        let skipping = CsvColumns {
+            skip_empty_customer: true,
+            ..columns(false)
+        };
+        let text = "cust,when,amt\na,2024-01-01,5\n,2024-01-01,5\n";
+        let tx = read_csv(text.as_bytes(), &skipping).unwrap();
+        assert_eq!((tx.len(), tx.skipped_rows), (1, 1));
 
         let e = read("cust,when,amt\na,2024-01-01,5\nb,2024-01-01\n", false).unwrap_err();
         assert!(matches!(&e, InputError::Malformed { line: 3, .. }), "{e}");
@@ -819,6 +837,7 @@ mod tests {
                 time: "date".into(),
                 amount: "amount".into(),
                 volume: Some("volume".into()),
+                skip_empty_customer: false,
             },
         )
         .unwrap();

@@ -65,6 +65,9 @@ pub struct SourceArgs {
     /// Column with the volume (litres), when there is one.
     #[arg(long)]
     volume_col: Option<String>,
+    /// Skip rows without a customer (anonymous walk-in sales) instead of refusing them.
+    #[arg(long)]
+    skip_empty_customer: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -215,9 +218,14 @@ fn load(source: &SourceArgs) -> anyhow::Result<Transactions> {
         time: source.time_col.clone(),
         amount: source.amount_col.clone(),
         volume: source.volume_col.clone(),
+        skip_empty_customer: source.skip_empty_customer,
     };
-    read_csv_path(&source.csv, &columns)
-        .with_context(|| format!("reading {}", source.csv.display()))
+    let tx = read_csv_path(&source.csv, &columns)
+        .with_context(|| format!("reading {}", source.csv.display()))?;
+    if tx.skipped_rows > 0 {
+        eprintln!("skipped {} rows without a customer", tx.skipped_rows);
+    }
+    Ok(tx)
 }
 
 fn as_of_day(tx: &Transactions, as_of: Option<NaiveDate>) -> anyhow::Result<Day> {
@@ -896,6 +904,7 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
             time: "date".into(),
             amount: "amount".into(),
             volume: None,
+            skip_empty_customer: false,
         },
     )?;
     lap(&format!("read CSV ({} rows)", tx.len()), out)?;
@@ -979,6 +988,7 @@ mod tests {
             time_col: "date".into(),
             amount_col: "amount".into(),
             volume_col: None,
+            skip_empty_customer: false,
         }
     }
 

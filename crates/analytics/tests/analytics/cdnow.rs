@@ -27,6 +27,7 @@ fn cdnow() -> (Transactions, Histories, Summary) {
             time: "date".into(),
             amount: "amount".into(),
             volume: None,
+            skip_empty_customer: false,
         },
     )
     .unwrap();
