@@ -37,43 +37,6 @@ pub enum InputError {
     },
 }
 
-impl InputError {
-    /// The same error `by` lines further down (for a piece of a file read on its own).
-    pub(crate) fn moved_by(self, by: u64) -> Self {
-        use InputError::*;
-        match self {
-            NoRows { line } => NoRows { line: line + by },
-            Malformed { line, message } => Malformed {
-                line: line + by,
-                message,
-            },
-            EmptyCustomer { line, column } => EmptyCustomer {
-                line: line + by,
-                column,
-            },
-            BadTime {
-                line,
-                column,
-                value,
-            } => BadTime {
-                line: line + by,
-                column,
-                value,
-            },
-            BadNumber {
-                line,
-                column,
-                value,
-            } => BadNumber {
-                line: line + by,
-                column,
-                value,
-            },
-            other @ (Io { .. } | NoHeader | MissingColumn { .. }) => other,
-        }
-    }
-}
-
 /// A model that cannot be fitted or evaluated on the data given.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FitError {

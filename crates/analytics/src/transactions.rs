@@ -54,23 +54,6 @@ impl Transactions {
         }
     }
 
-    /// Room for `rows` purchases without reallocating.
-    pub fn with_capacity(rows: usize, with_volume: bool) -> Self {
-        let mut tx = Transactions::new(with_volume);
-        tx.reserve(rows);
-        tx
-    }
-
-    /// Room for `more` purchases beyond those held.
-    pub fn reserve(&mut self, more: usize) {
-        self.customer.reserve(more);
-        self.day.reserve(more);
-        self.amount.reserve(more);
-        if let Some(v) = &mut self.volume {
-            v.reserve(more);
-        }
-    }
-
     /// The number of a customer, registering the id when new.
     pub fn customer_number(&mut self, id: &str) -> u32 {
         self.names.intern(id)
@@ -96,23 +79,6 @@ impl Transactions {
         self.amount.push(amount);
         if let Some(v) = &mut self.volume {
             v.push(volume.unwrap_or(0.0));
-        }
-    }
-
-    /// Appends all of `other`'s customers (in their order, those new here numbered after
-    /// ours) and purchases.
-    pub fn append(&mut self, other: &Transactions) {
-        self.skipped_rows += other.skipped_rows;
-        let numbers: Vec<u32> = other.names().map(|name| self.names.intern(name)).collect();
-        self.customer
-            .extend(other.customer.iter().map(|&c| numbers[c as usize]));
-        self.day.extend_from_slice(&other.day);
-        self.amount.extend_from_slice(&other.amount);
-        if let Some(volume) = &mut self.volume {
-            match &other.volume {
-                Some(v) => volume.extend_from_slice(v),
-                None => volume.extend(std::iter::repeat_n(0.0, other.len())),
-            }
         }
     }
 
@@ -258,111 +224,15 @@ pub struct CsvColumns {
     pub skip_empty_customer: bool,
 }
 
-/// Reads transactions from a CSV file with a header line (see [`read_csv_bytes`]).
+/// Reads transactions from a CSV file with a header line (see [`read_csv`]). The file
+/// is read whole first: faster than reading it through a buffer, and the transactions
+/// take more memory than the text anyway.
 pub fn read_csv_path(path: &Path, columns: &CsvColumns) -> Result<Transactions, InputError> {
     let data = std::fs::read(path).map_err(|source| InputError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    read_csv_bytes(&data, columns)
-}
-
-/// Below this size a file is read on one thread.
-const PARALLEL_MIN_BYTES: usize = 8 << 20;
-
-/// Reads transactions from CSV text in memory, as [`read_csv`] does, on several threads
-/// when the text is large: the rows are cut into pieces at line ends, each piece parsed
-/// on its own, and the pieces joined in order (customers still numbered in order of
-/// first appearance, errors still naming the first bad line). Text with a double quote
-/// anywhere is read on one thread, because a quoted field may hold a line end.
-pub fn read_csv_bytes(data: &[u8], columns: &CsvColumns) -> Result<Transactions, InputError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    read_csv_pieces(data, columns, threads, PARALLEL_MIN_BYTES)
-}
-
-fn read_csv_pieces(
-    data: &[u8],
-    columns: &CsvColumns,
-    threads: usize,
-    min_bytes: usize,
-) -> Result<Transactions, InputError> {
-    let header_end = data.iter().position(|&b| b == b'\n').map(|i| i + 1);
-    let Some(header_end) = header_end else {
-        return read_csv(data, columns);
-    };
-    if threads < 2 || data.len() < min_bytes || data.contains(&b'"') {
-        return read_csv(data, columns);
-    }
-    let index = ColumnIndex::new(&data[..header_end], columns)?;
-    // Cut points at line ends, about equally far apart.
-    let mut cuts = vec![header_end];
-    for k in 1..threads {
-        let target = (header_end + (data.len() - header_end) * k / threads)
-            .max(*cuts.last().expect("a cut"));
-        let cut = data[target..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(data.len(), |i| target + i + 1);
-        cuts.push(cut);
-    }
-    cuts.push(data.len());
-    let pieces: Vec<(usize, usize)> = cuts
-        .windows(2)
-        .map(|w| (w[0], w[1]))
-        .filter(|(a, b)| a < b)
-        .collect();
-    // Each piece is read with its own line count from 1, and knows its own line ends;
-    // an error's line is moved by the line ends of the pieces before it afterwards.
-    type Piece = (Result<(Transactions, u64), InputError>, u64);
-    let results: Vec<Piece> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pieces
-            .iter()
-            .map(|&(start, end)| {
-                let index = &index;
-                scope.spawn(move || {
-                    let text = &data[start..end];
-                    let line_ends = text.iter().filter(|&&b| b == b'\n').count();
-                    let mut reader = csv::ReaderBuilder::new()
-                        .has_headers(false)
-                        .flexible(true)
-                        .from_reader(text);
-                    let mut tx = Transactions::with_capacity(line_ends + 1, index.volume.is_some());
-                    let read = read_rows(&mut reader, index, 0, &mut tx).map(|rows| (tx, rows));
-                    (read, line_ends as u64)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a CSV reading thread panicked"))
-            .collect()
-    });
-    let total_rows: usize = results
-        .iter()
-        .map(|(r, _)| r.as_ref().map_or(0, |(tx, _)| tx.len()))
-        .sum();
-    let mut joined: Option<Transactions> = None;
-    let mut rows = 0;
-    let mut lines_before = 1; // the header
-    for (result, line_ends) in results {
-        let (piece, piece_rows) = result.map_err(|e| e.moved_by(lines_before))?;
-        lines_before += line_ends;
-        rows += piece_rows;
-        match &mut joined {
-            None => {
-                let mut first = piece;
-                first.reserve(total_rows - first.len());
-                joined = Some(first);
-            }
-            Some(tx) => tx.append(&piece),
-        }
-    }
-    if rows == 0 {
-        return Err(InputError::NoRows { line: 1 });
-    }
-    Ok(joined.unwrap_or_else(|| Transactions::new(index.volume.is_some())))
+    read_csv(&data[..], columns)
 }
 
 /// Reads transactions from CSV text with a header line. A row whose time and amount are
@@ -372,13 +242,10 @@ pub fn read_csv<R: Read>(input: R, columns: &CsvColumns) -> Result<Transactions,
         .has_headers(true)
         .flexible(true)
         .from_reader(input);
-    let header = reader
-        .byte_headers()
-        .map_err(|e| csv_error(e, 1, 0))?
-        .clone();
+    let header = reader.byte_headers().map_err(|e| csv_error(e, 1))?.clone();
     let index = ColumnIndex::from_record(&header, columns)?;
     let mut tx = Transactions::new(index.volume.is_some());
-    let rows = read_rows(&mut reader, &index, 0, &mut tx)?;
+    let rows = read_rows(&mut reader, &index, &mut tx)?;
     if rows == 0 {
         return Err(InputError::NoRows { line: 1 });
     }
@@ -396,17 +263,6 @@ struct ColumnIndex<'a> {
 }
 
 impl<'a> ColumnIndex<'a> {
-    fn new(header_line: &[u8], columns: &'a CsvColumns) -> Result<Self, InputError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(header_line);
-        let header = reader
-            .byte_headers()
-            .map_err(|e| csv_error(e, 1, 0))?
-            .clone();
-        Self::from_record(&header, columns)
-    }
-
     fn from_record(header: &csv::ByteRecord, columns: &'a CsvColumns) -> Result<Self, InputError> {
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
             return Err(InputError::NoHeader);
@@ -444,27 +300,23 @@ impl<'a> ColumnIndex<'a> {
     }
 }
 
-/// Reads the data rows of `reader` into `tx`; `lines_before` is added to the reader's
-/// line numbers. Returns the number of rows.
+/// Reads the data rows of `reader` into `tx`. Returns the number of rows.
 fn read_rows<R: Read>(
     reader: &mut csv::Reader<R>,
     index: &ColumnIndex,
-    lines_before: u64,
     tx: &mut Transactions,
 ) -> Result<u64, InputError> {
     let columns = index.names;
     let mut record = csv::ByteRecord::new();
     let mut rows = 0u64;
-    let mut last_line = lines_before.max(1);
+    let mut last_line = 1;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_error(e, last_line + 1, lines_before)),
+            Err(e) => return Err(csv_error(e, last_line + 1)),
         }
-        let line = record
-            .position()
-            .map_or(last_line + 1, |p| p.line() + lines_before);
+        let line = record.position().map_or(last_line + 1, |p| p.line());
         last_line = line;
         rows += 1;
         if record.len() != index.fields {
@@ -528,9 +380,9 @@ fn read_rows<R: Read>(
     Ok(rows)
 }
 
-/// A CSV syntax or read error at its line (`lines_before` added to the reader's count).
-fn csv_error(e: csv::Error, line_guess: u64, lines_before: u64) -> InputError {
-    let line = e.position().map_or(line_guess, |p| p.line() + lines_before);
+/// A CSV syntax or read error at its line.
+fn csv_error(e: csv::Error, line_guess: u64) -> InputError {
+    let line = e.position().map_or(line_guess, |p| p.line());
     InputError::Malformed {
         line,
         message: e.to_string(),
@@ -759,45 +611,6 @@ mod tests {
 
         assert!(matches!(read("", false), Err(InputError::NoHeader)));
         let e = read("cust,when,amt\n", false).unwrap_err();
-        assert!(matches!(e, InputError::NoRows { line: 1 }), "{e}");
-    }
-
-    #[test]
-    fn reading_in_pieces_gives_the_same_as_reading_whole() {
-        let mut text = String::from("cust,when,amt,litres\n");
-        for i in 0..1_000 {
-            text.push_str(&format!(
-                "c{},2024-01-{:02},{}.5,{}\n",
-                (i * 37) % 101,
-                1 + i % 28,
-                i,
-                i % 7
-            ));
-        }
-        text.push_str("never,,,\n");
-        let whole = read(&text, true).unwrap();
-        for threads in [2, 3, 7] {
-            let pieces = read_csv_pieces(text.as_bytes(), &columns(true), threads, 0).unwrap();
-            assert_eq!(
-                pieces.names().collect::<Vec<_>>(),
-                whole.names().collect::<Vec<_>>()
-            );
-            assert_eq!(pieces.customer, whole.customer);
-            assert_eq!(pieces.day, whole.day);
-            assert_eq!(pieces.amount, whole.amount);
-            assert_eq!(pieces.volume, whole.volume);
-        }
-        // Errors name the first bad line, whichever piece it is in.
-        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        lines[900] = "x,2024-02-31,1,1".into(); // line 901
-        let bad = lines.join("\n");
-        let e = read_csv_pieces(bad.as_bytes(), &columns(true), 3, 0).unwrap_err();
-        assert!(matches!(e, InputError::BadTime { line: 901, .. }), "{e}");
-        lines[200] = "y,2024-01-01,1".into(); // line 201, a field short
-        let bad = lines.join("\n");
-        let e = read_csv_pieces(bad.as_bytes(), &columns(true), 3, 0).unwrap_err();
-        assert!(matches!(e, InputError::Malformed { line: 201, .. }), "{e}");
-        let e = read_csv_pieces(b"cust,when,amt\n", &columns(false), 3, 0).unwrap_err();
         assert!(matches!(e, InputError::NoRows { line: 1 }), "{e}");
     }
 
