@@ -124,15 +124,38 @@ struct Names {
     /// Where each id ends in `text`.
     ends: Vec<usize>,
     hashes: Vec<u64>,
-    /// By hash: the upper half of the hash and the customer number, `EMPTY` where free,
-    /// so that a probe reads one slot and compares text only when the hashes agree. A
-    /// power of two long, at most half full.
-    slots: Vec<u64>,
-    /// The last id looked up: files grouped by customer find it without hashing.
-    last: Option<u32>,
+    /// By hash, a power of two long and at most half full. A probe reads one slot and,
+    /// when the hashes agree, the id's text straight from where the slot says it is: two
+    /// cache misses for an id seen before, however the file is ordered.
+    slots: Vec<Slot>,
+    /// The last id looked up (number, start, length): files grouped by customer find it
+    /// without hashing.
+    last: Option<(u32, usize, usize)>,
 }
 
-const EMPTY: u64 = u64::MAX;
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// The upper half of the hash and the customer number; `EMPTY` where free.
+    key: u64,
+    /// Where the id starts in the text (upper 40 bits) and its length (lower 24 bits,
+    /// `LONG` for ids that long or longer, which are found through `ends`).
+    at: u64,
+}
+
+const EMPTY: Slot = Slot {
+    key: u64::MAX,
+    at: 0,
+};
+const LONG: u64 = (1 << 24) - 1;
+
+impl Slot {
+    fn new(hash: u64, n: u32, start: usize, len: usize) -> Slot {
+        Slot {
+            key: ((hash >> 32) << 32) | u64::from(n),
+            at: ((start as u64) << 24) | (len as u64).min(LONG),
+        }
+    }
+}
 
 impl Names {
     fn len(&self) -> usize {
@@ -146,9 +169,9 @@ impl Names {
     }
 
     fn intern(&mut self, id: &str) -> u32 {
-        if let Some(last) = self.last {
-            if self.get(last) == id {
-                return last;
+        if let Some((n, start, len)) = self.last {
+            if len == id.len() && &self.text.as_bytes()[start..start + len] == id.as_bytes() {
+                return n;
             }
         }
         if self.slots.len() < 2 * (self.len() + 1) {
@@ -160,19 +183,28 @@ impl Names {
         let mut i = hash as usize & mask;
         loop {
             let slot = self.slots[i];
-            if slot == EMPTY {
+            if slot.key == EMPTY.key {
                 let n = self.len() as u32;
-                self.slots[i] = (tag << 32) | u64::from(n);
+                self.slots[i] = Slot::new(hash, n, self.text.len(), id.len());
+                self.last = Some((n, self.text.len(), id.len()));
                 self.text.push_str(id);
                 self.ends.push(self.text.len());
                 self.hashes.push(hash);
-                self.last = Some(n);
                 return n;
             }
-            let n = slot as u32;
-            if slot >> 32 == tag && self.get(n) == id {
-                self.last = Some(n);
-                return n;
+            let n = slot.key as u32;
+            if slot.key >> 32 == tag {
+                let (start, len) = ((slot.at >> 24) as usize, slot.at & LONG);
+                let same = if len == LONG {
+                    self.get(n) == id
+                } else {
+                    len as usize == id.len()
+                        && &self.text.as_bytes()[start..start + id.len()] == id.as_bytes()
+                };
+                if same {
+                    self.last = Some((n, start, id.len()));
+                    return n;
+                }
             }
             i = (i + 1) & mask;
         }
@@ -184,10 +216,11 @@ impl Names {
         let mask = size - 1;
         for (n, &hash) in self.hashes.iter().enumerate() {
             let mut i = hash as usize & mask;
-            while self.slots[i] != EMPTY {
+            while self.slots[i].key != EMPTY.key {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = ((hash >> 32) << 32) | n as u64;
+            let start = if n == 0 { 0 } else { self.ends[n - 1] };
+            self.slots[i] = Slot::new(hash, n as u32, start, self.ends[n] - start);
         }
     }
 }
