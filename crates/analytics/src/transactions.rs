@@ -106,6 +106,39 @@ impl Transactions {
         (0..self.names.len() as u32).map(|c| self.names.get(c))
     }
 
+    /// The same transactions in day order (a stable sort: one day's rows keep their
+    /// order), as a till's export would list them. Customer numbers do not change.
+    pub fn sorted_by_day(&self) -> Transactions {
+        let Some((first, last)) = self.day_range() else {
+            return self.clone();
+        };
+        // A counting sort over the days.
+        let mut starts = vec![0usize; (last - first) as usize + 2];
+        for &d in &self.day {
+            starts[(d - first) as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut order = vec![0usize; self.len()];
+        for (i, &d) in self.day.iter().enumerate() {
+            let slot = &mut starts[(d - first) as usize];
+            order[*slot] = i;
+            *slot += 1;
+        }
+        Transactions {
+            names: self.names.clone(),
+            customer: order.iter().map(|&i| self.customer[i]).collect(),
+            day: order.iter().map(|&i| self.day[i]).collect(),
+            amount: order.iter().map(|&i| self.amount[i]).collect(),
+            volume: self
+                .volume
+                .as_ref()
+                .map(|v| order.iter().map(|&i| v[i]).collect()),
+            skipped_rows: self.skipped_rows,
+        }
+    }
+
     /// The first and last day with a purchase.
     pub fn day_range(&self) -> Option<(Day, Day)> {
         let first = *self.day.iter().min()?;
@@ -666,6 +699,37 @@ mod tests {
         tx.add_customer("ünïcode, with comma");
         assert_eq!(tx.name(5_000), "");
         assert_eq!(tx.customer_number("ünïcode, with comma"), 5_001);
+    }
+
+    #[test]
+    fn very_long_ids_are_told_apart() {
+        // Longer than a slot can record: found through the table of ends instead.
+        let long = "x".repeat((1 << 24) + 3);
+        let mut other = long.clone();
+        other.push('y');
+        let mut tx = Transactions::new(false);
+        assert_eq!(tx.customer_number("short"), 0);
+        assert_eq!(tx.customer_number(&long), 1);
+        assert_eq!(tx.customer_number(&other), 2);
+        assert_eq!(tx.customer_number("short"), 0);
+        assert_eq!(tx.customer_number(&long), 1);
+        assert_eq!(tx.customer_number(&other), 2);
+        assert_eq!(tx.name(1).len(), long.len());
+    }
+
+    #[test]
+    fn sorting_by_day_keeps_each_days_order() {
+        let mut tx = Transactions::new(true);
+        tx.push("a", 5, 1.0, Some(10.0));
+        tx.push("a", 3, 2.0, Some(20.0));
+        tx.push("b", 5, 3.0, Some(30.0));
+        tx.push("b", 1, 4.0, Some(40.0));
+        let sorted = tx.sorted_by_day();
+        assert_eq!(sorted.day, [1, 3, 5, 5]);
+        assert_eq!(sorted.amount, [4.0, 2.0, 1.0, 3.0]);
+        assert_eq!(sorted.customer, [1, 0, 0, 1]);
+        assert_eq!(sorted.volume, Some(vec![40.0, 20.0, 10.0, 30.0]));
+        assert_eq!(sorted.name(1), "b");
     }
 
     #[test]

@@ -181,12 +181,23 @@ pub struct RefuelArgs {
     recent_intervals: usize,
 }
 
+/// The order of the rows of a generated file.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RowOrder {
+    /// By date, as a till's export lists sales.
+    Date,
+    /// Each customer's purchases together.
+    Customer,
+}
+
 #[derive(Args)]
 pub struct GenerateArgs {
     #[arg(long, default_value_t = 10_000)]
     customers: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    #[arg(long, value_enum, default_value = "date")]
+    order: RowOrder,
     /// The CSV file to write (customer,date,amount).
     #[arg(long)]
     out: PathBuf,
@@ -199,6 +210,9 @@ pub struct BenchArgs {
     customers: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// The order of the generated rows.
+    #[arg(long, value_enum, default_value = "date")]
+    order: RowOrder,
     /// Time this file instead of a generated one (columns customer,date,amount);
     /// needs --calibration-end.
     #[arg(long)]
@@ -825,9 +839,16 @@ fn five_s_cmd(args: DescribeArgs, out: &mut impl Write) -> anyhow::Result<()> {
     emit(out, args.format, facts, "customers", &table)
 }
 
+fn ordered(tx: Transactions, order: RowOrder) -> Transactions {
+    match order {
+        RowOrder::Date => tx.sorted_by_day(),
+        RowOrder::Customer => tx,
+    }
+}
+
 fn generate_cmd(args: GenerateArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let params = GeneratorParams::cdnow_like(args.customers, args.seed);
-    let tx = generate(&params).map_err(anyhow::Error::msg)?;
+    let tx = ordered(generate(&params).map_err(anyhow::Error::msg)?, args.order);
     let file = std::fs::File::create(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     write_csv(&tx, file).with_context(|| format!("writing {}", args.out.display()))?;
@@ -864,7 +885,7 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
                 args.customers, args.seed
             ));
             let started = Instant::now();
-            let tx = generate(&params).map_err(anyhow::Error::msg)?;
+            let tx = ordered(generate(&params).map_err(anyhow::Error::msg)?, args.order);
             write_csv(&tx, std::fs::File::create(&path)?)?;
             writeln!(
                 out,
