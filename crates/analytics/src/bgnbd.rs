@@ -351,8 +351,8 @@ pub fn fit(data: &BgNbdData) -> Result<BgNbdFit, FitError> {
 }
 
 impl BgNbdParams {
-    /// ln(α + t_x) − ln(α + T) … the exponent D of the "dropped out at t_x" branch
-    /// relative to the "alive at T" branch of the likelihood.
+    /// D = ln a − ln(b + x − 1) − (r + x)(ln(α + t_x) − ln(α + T)): the log of the
+    /// "dropped out just after t_x" term of the likelihood over the "alive at T" term.
     fn dropout_exponent(&self, x: u32, t_x: f64, t: f64) -> f64 {
         let x = f64::from(x);
         self.a.ln()

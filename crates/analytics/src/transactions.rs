@@ -202,6 +202,11 @@ impl Names {
     }
 
     fn intern(&mut self, id: &str) -> u32 {
+        self.intern_hashed(id, None)
+    }
+
+    /// `hash` is the id's [`hash_id`] when already known.
+    fn intern_hashed(&mut self, id: &str, hash: Option<u64>) -> u32 {
         if let Some((n, start, len)) = self.last {
             if len == id.len() && &self.text.as_bytes()[start..start + len] == id.as_bytes() {
                 return n;
@@ -210,7 +215,7 @@ impl Names {
         if self.slots.len() < 2 * (self.len() + 1) {
             self.grow();
         }
-        let hash = hash_id(id.as_bytes());
+        let hash = hash.unwrap_or_else(|| hash_id(id.as_bytes()));
         let tag = hash >> 32;
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
@@ -240,6 +245,36 @@ impl Names {
                 }
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// Numbers many ids at once, as [`Names::intern`] one after the other would, but
+    /// first reads every id's slot and then the text it points to, so that the cache
+    /// misses of a few hundred lookups overlap instead of following one another (rows in
+    /// date order meet their customers at random).
+    fn intern_many(&mut self, ids: &[&str], out: &mut Vec<u32>) {
+        while self.slots.len() < 2 * (self.len() + ids.len() + 1) {
+            self.grow();
+        }
+        let hashes: Vec<u64> = ids.iter().map(|id| hash_id(id.as_bytes())).collect();
+        let mask = self.slots.len() - 1;
+        let mut touched = 0u64;
+        for &hash in &hashes {
+            touched ^= self.slots[hash as usize & mask].key;
+        }
+        let text = self.text.as_bytes();
+        for &hash in &hashes {
+            let slot = self.slots[hash as usize & mask];
+            if slot.key != EMPTY.key && slot.key >> 32 == hash >> 32 {
+                if let Some(&byte) = text.get((slot.at >> 24) as usize) {
+                    touched ^= u64::from(byte);
+                }
+            }
+        }
+        std::hint::black_box(touched);
+        out.clear();
+        for (id, &hash) in ids.iter().zip(&hashes) {
+            out.push(self.intern_hashed(id, Some(hash)));
         }
     }
 
@@ -374,6 +409,7 @@ fn read_rows<R: Read>(
 ) -> Result<u64, InputError> {
     let columns = index.names;
     let mut record = csv::ByteRecord::new();
+    let mut batch = Batch::default();
     let mut rows = 0u64;
     let mut last_line = 1;
     loop {
@@ -417,7 +453,10 @@ fn read_rows<R: Read>(
         let time = field(index.time, &columns.time)?;
         let amount = field(index.amount, &columns.amount)?;
         if time.is_empty() && amount.is_empty() {
-            tx.add_customer(customer);
+            batch.add(customer, None);
+            if batch.is_full() {
+                batch.flush(tx);
+            }
             continue;
         }
         let day = parse_day(time).ok_or_else(|| InputError::BadTime {
@@ -441,9 +480,60 @@ fn read_rows<R: Read>(
             }
             _ => None,
         };
-        tx.push(customer, day, amount, volume);
+        batch.add(customer, Some((day, amount, volume)));
+        if batch.is_full() {
+            batch.flush(tx);
+        }
     }
+    batch.flush(tx);
     Ok(rows)
+}
+
+/// Rows read but not yet added, so that their customers are numbered together
+/// ([`Names::intern_many`]).
+#[derive(Default)]
+struct Batch {
+    ids: String,
+    ends: Vec<usize>,
+    /// Day, amount and volume of a purchase; None for a customer without one.
+    rows: Vec<Option<(Day, f64, Option<f64>)>>,
+    numbers: Vec<u32>,
+}
+
+impl Batch {
+    const ROWS: usize = 512;
+
+    fn add(&mut self, customer: &str, purchase: Option<(Day, f64, Option<f64>)>) {
+        self.ids.push_str(customer);
+        self.ends.push(self.ids.len());
+        self.rows.push(purchase);
+    }
+
+    fn is_full(&self) -> bool {
+        self.rows.len() >= Self::ROWS
+    }
+
+    fn flush(&mut self, tx: &mut Transactions) {
+        let mut start = 0;
+        let ids: Vec<&str> = self
+            .ends
+            .iter()
+            .map(|&end| {
+                let id = &self.ids[start..end];
+                start = end;
+                id
+            })
+            .collect();
+        tx.names.intern_many(&ids, &mut self.numbers);
+        for (&n, row) in self.numbers.iter().zip(&self.rows) {
+            if let Some((day, amount, volume)) = *row {
+                tx.push_numbered(n, day, amount, volume);
+            }
+        }
+        self.ids.clear();
+        self.ends.clear();
+        self.rows.clear();
+    }
 }
 
 /// A CSV syntax or read error at its line.
@@ -699,6 +789,36 @@ mod tests {
         tx.add_customer("ünïcode, with comma");
         assert_eq!(tx.name(5_000), "");
         assert_eq!(tx.customer_number("ünïcode, with comma"), 5_001);
+    }
+
+    #[test]
+    fn batches_of_rows_number_customers_as_one_by_one() {
+        let mut text = String::from("cust,when,amt\n");
+        let mut expected = Transactions::new(false);
+        let mut rng = crate::generate::Rng::new(5);
+        for i in 0..3_000 {
+            let id = format!("c{}", rng.next_u64() % 700);
+            if i % 97 == 0 {
+                text.push_str(&format!("{id},,\n"));
+                expected.add_customer(&id);
+            } else {
+                text.push_str(&format!("{id},2024-03-{:02},{i}\n", 1 + i % 28));
+                expected.push(
+                    &id,
+                    day_of(NaiveDate::from_ymd_opt(2024, 3, 1 + i % 28).unwrap()),
+                    f64::from(i),
+                    None,
+                );
+            }
+        }
+        let tx = read(&text, false).unwrap();
+        assert_eq!(
+            tx.names().collect::<Vec<_>>(),
+            expected.names().collect::<Vec<_>>()
+        );
+        assert_eq!(tx.customer, expected.customer);
+        assert_eq!(tx.day, expected.day);
+        assert_eq!(tx.amount, expected.amount);
     }
 
     #[test]
