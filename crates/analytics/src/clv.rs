@@ -17,7 +17,7 @@
 use crate::bgnbd::{self, BgNbdData, BgNbdFit, BgNbdParams};
 use crate::error::FitError;
 use crate::gamma_gamma::{self, GammaGammaData, GammaGammaFit, GammaGammaParams};
-use crate::summary::{summarise, Histories, Period, Summary};
+use crate::summary::{summarise_transactions, Period, Summary};
 use crate::transactions::{Day, Transactions};
 use std::collections::HashMap;
 
@@ -56,8 +56,7 @@ pub fn clv_report(tx: &Transactions, options: &ClvOptions) -> Result<ClvReport, 
             options.discount_rate
         )));
     }
-    let histories = Histories::new(tx);
-    let summary = summarise(tx, &histories, options.calibration_end, options.period);
+    let summary = summarise_transactions(tx, options.calibration_end, options.period);
     if summary.is_empty() {
         return Err(FitError::NoCustomers);
     }

@@ -206,6 +206,88 @@ pub fn summarise(
     s
 }
 
+/// The calibration summary, in one pass over the transactions when each customer's
+/// purchases up to the calibration end come in day order (a file listed by date, or by
+/// customer and date), otherwise through [`Histories`]. The same result either way.
+pub fn summarise_transactions(tx: &Transactions, calibration_end: Day, period: Period) -> Summary {
+    summarise_in_order(tx, calibration_end, period)
+        .unwrap_or_else(|| summarise(tx, &Histories::new(tx), calibration_end, period))
+}
+
+/// The summary in one pass, reading each purchase once and touching one record of its
+/// customer; None as soon as a customer's purchase goes back in time.
+pub fn summarise_in_order(
+    tx: &Transactions,
+    calibration_end: Day,
+    period: Period,
+) -> Option<Summary> {
+    /// A customer so far: first and last day, repeat days, the value of the repeat days
+    /// closed, and the total of the last day (added when it closes, as `summarise` adds
+    /// whole days).
+    #[derive(Clone, Copy)]
+    struct Running {
+        first: Day,
+        last: Day,
+        repeats: u32,
+        value: f64,
+        day_total: f64,
+    }
+    const NOT_YET: Day = Day::MIN;
+    let mut running = vec![
+        Running {
+            first: NOT_YET,
+            last: NOT_YET,
+            repeats: 0,
+            value: 0.0,
+            day_total: 0.0,
+        };
+        tx.customers()
+    ];
+    for i in 0..tx.len() {
+        let day = tx.day[i];
+        if day > calibration_end {
+            continue;
+        }
+        let r = &mut running[tx.customer[i] as usize];
+        let amount = tx.amount[i];
+        if r.first == NOT_YET {
+            (r.first, r.last, r.day_total) = (day, day, amount);
+        } else if day == r.last {
+            r.day_total += amount;
+        } else if day > r.last {
+            if r.last != r.first {
+                r.value += r.day_total;
+            }
+            r.repeats += 1;
+            (r.last, r.day_total) = (day, amount);
+        } else {
+            return None;
+        }
+    }
+    let per = period.days();
+    let mut s = Summary::default();
+    for (c, r) in running.iter().enumerate() {
+        if r.first == NOT_YET {
+            continue;
+        }
+        let value = if r.last != r.first {
+            r.value + r.day_total
+        } else {
+            r.value
+        };
+        s.customer.push(c as u32);
+        s.frequency.push(r.repeats);
+        s.recency.push(f64::from(r.last - r.first) / per);
+        s.t.push(f64::from(calibration_end - r.first) / per);
+        s.monetary.push(if r.repeats > 0 {
+            value / f64::from(r.repeats)
+        } else {
+            0.0
+        });
+    }
+    Some(s)
+}
+
 /// For each customer of `summary`, the purchase days after the calibration end up to and
 /// including `holdout_end`: what the models predict, to compare.
 pub fn holdout_purchases(
@@ -280,6 +362,37 @@ mod tests {
             d("2024-12-31"),
         );
         assert_eq!(holdout, [1, 0]);
+    }
+
+    #[test]
+    fn the_one_pass_summary_equals_the_general_one() {
+        let mut rng = crate::generate::Rng::new(3);
+        let mut tx = Transactions::new(false);
+        for _ in 0..20_000 {
+            let c = format!("c{}", rng.next_u64() % 3_000);
+            let day = (rng.next_u64() % 400) as Day;
+            tx.push(&c, day, (rng.uniform() * 100.0).round() / 4.0, None);
+        }
+        tx.add_customer("never");
+        let h = Histories::new(&tx);
+        // Out of order: refused, and the general path taken.
+        assert!(summarise_in_order(&tx, 250, Period::Week).is_none());
+        let general = summarise(&tx, &h, 250, Period::Week);
+        let either = summarise_transactions(&tx, 250, Period::Week);
+        assert_eq!(either.monetary, general.monetary);
+        // In date order: the same numbers to the last bit.
+        let sorted = tx.sorted_by_day();
+        let fast = summarise_in_order(&sorted, 250, Period::Week).expect("in order");
+        assert_eq!(fast.customer, general.customer);
+        assert_eq!(fast.frequency, general.frequency);
+        assert_eq!(fast.recency, general.recency);
+        assert_eq!(fast.t, general.t);
+        assert_eq!(fast.monetary, general.monetary);
+        // Later purchases out of order do not matter.
+        let mut late = sorted.clone();
+        late.push("c1", 300, 1.0, None);
+        late.push("c1", 299, 1.0, None);
+        assert!(summarise_in_order(&late, 250, Period::Week).is_some());
     }
 
     #[test]

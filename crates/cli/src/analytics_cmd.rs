@@ -14,7 +14,7 @@ use forecourt_analytics::generate::{generate, GeneratorParams};
 use forecourt_analytics::lifecycle::{lifecycle, LifecycleParams};
 use forecourt_analytics::refuel::{evaluate, refuel_cycles, RefuelParams};
 use forecourt_analytics::rfm::{rfm, Segment};
-use forecourt_analytics::summary::{default_as_of, summarise, Histories, Period};
+use forecourt_analytics::summary::{default_as_of, summarise_transactions, Histories, Period};
 use forecourt_analytics::transactions::{
     date_of, day_of, read_csv_path, write_csv, write_field, CsvColumns, Day, Transactions,
 };
@@ -929,8 +929,7 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         },
     )?;
     lap(&format!("read CSV ({} rows)", tx.len()), out)?;
-    let histories = Histories::new(&tx);
-    let summary = summarise(&tx, &histories, calibration_end, options.period);
+    let summary = summarise_transactions(&tx, calibration_end, options.period);
     lap(&format!("summary ({} customers)", summary.len()), out)?;
     let data = bgnbd::BgNbdData::new(&summary.frequency, &summary.recency, &summary.t)?;
     let bg = bgnbd::fit(&data)?;
