@@ -132,6 +132,11 @@ fn gamma_gamma_matches_fader_hardie() {
     assert!(within(p.p, 6.25, 0.01), "p {}", p.p);
     assert!(within(p.q, 3.74, 0.01), "q {}", p.q);
     assert!(within(p.gamma, 15.44, 0.01), "gamma {}", p.gamma);
+    // Expected spend as lifetimes 0.11.3 gives it (fitted on the published summary).
+    let e = p.conditional_expected_value(2, 22.35);
+    assert!(within(e, 24.6586, 0.001), "E[Z | 2, 22.35] {e}");
+    let e = p.conditional_expected_value(7, 73.74);
+    assert!(within(e, 71.4629, 0.001), "E[Z | 7, 73.74] {e}");
 }
 
 #[test]
