@@ -1,5 +1,6 @@
 //! The `forecourt` command: thin wiring of the store and the server.
 
+mod analytics_cmd;
 mod bench;
 mod bench_more;
 mod demo;
@@ -138,6 +139,12 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Customer analytics on a CSV file of transactions: CLV (BG/NBD and Gamma-Gamma),
+    /// RFM, ABC, lifecycle, refuel cycle and 5S.
+    Analytics {
+        #[command(subcommand)]
+        command: analytics_cmd::AnalyticsCommand,
     },
     /// Privacy housekeeping (PIPL retention).
     Privacy {
@@ -730,6 +737,7 @@ async fn main() -> anyhow::Result<()> {
                     lookups,
                 },
         } => bench_more::lookup(db, customers.max(10), lookups.max(10)).await,
+        Command::Analytics { command } => analytics_cmd::run(command),
         Command::Privacy {
             command: PrivacyCommand::Retention { db, years, dry_run },
         } => {
