@@ -291,6 +291,12 @@ pub async fn run(b: PosBench) -> anyhow::Result<()> {
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
+    let (member_sales, lines) = store.points_lines_count().await?;
+    println!(
+        "loyalty:      {} active bonus rules; {:.1} points lines per member sale",
+        b.rules,
+        lines as f64 / member_sales.max(1) as f64
+    );
     println!(
         "check:        {}",
         if report.is_clean() {

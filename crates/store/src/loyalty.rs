@@ -388,6 +388,20 @@ impl Store {
             .collect()
     }
 
+    /// Member sales and the points lines they hold (how many rules fired), for the
+    /// benchmark's report.
+    pub async fn points_lines_count(&self) -> Result<(i64, i64), StoreError> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("select points_detail from sale where customer_id is not null")
+                .fetch_all(self.read())
+                .await?;
+        let mut lines = 0i64;
+        for d in &rows {
+            lines += serde_json::from_str::<Vec<PointsLine>>(d)?.len() as i64;
+        }
+        Ok((rows.len() as i64, lines))
+    }
+
     /// Customer ids carrying a tag (a segment).
     pub async fn customers_tagged(&self, tag: &str) -> Result<Vec<String>, StoreError> {
         let needle = serde_json::to_string(tag)?;
