@@ -1276,10 +1276,11 @@ ACTIONS = [
     "SeePersonalData", "IssueCard", "ManageCard", "ViewCard", "ManageCredit",
     "ManagePromotions", "RequestAdjustment", "ApproveAdjustment", "ReceiveCreditPayment",
     "Sell", "ExportPersonalData", "Anonymize", "ManageConsent", "ViewAudit", "RunCheck",
+    "ViewAnalytics",
 ]
 ALLOWED = {
     "admin": set(ACTIONS),
-    "region_manager": set(ACTIONS) - {"ManageUsers", "ManageNetwork", "Sell", "RunCheck"},
+    "region_manager": set(ACTIONS) - {"ManageUsers", "ManageNetwork", "Sell", "RunCheck", "ViewAnalytics"},
     "station_manager": {
         "ViewNetwork", "CreateCustomer", "ViewCustomer", "SeePersonalData", "IssueCard",
         "ManageCard", "ViewCard", "ManageCredit", "RequestAdjustment", "ApproveAdjustment",
@@ -1294,7 +1295,7 @@ ALLOWED = {
         "ViewNetwork", "CreateCustomer", "ViewCustomer", "IssueCard", "ViewCard", "Sell",
         "ManageConsent",
     },
-    "analyst": {"ViewNetwork", "ViewCustomer", "ViewCard", "RunCheck"},
+    "analyst": {"ViewNetwork", "ViewCustomer", "ViewCard", "RunCheck", "ViewAnalytics"},
 }
 assert all(a in ACTIONS for row in ALLOWED.values() for a in row)
 
@@ -2414,6 +2415,37 @@ paths["/api/v1/redemptions/{id}/cancel"] = {
     )
 }
 
+# ---------------------------------------------------------------- analytics
+paths["/api/v1/analytics/{view}"] = {
+    "parameters": [path_param("view", "rfm, abc, lifecycle, refuel, 5s or clv.", s(enum=["rfm", "abc", "lifecycle", "refuel", "5s", "clv"]))],
+    "get": op(
+        "analyticsView", "analytics", "An analysis of every member's sales (live data)", STAFF,
+        ok(200, obj({
+            "view": s(), "as_of": s("The day the analysis looks from.", format="date"),
+            "customers_total": i64("Members analysed (including those who never bought)."),
+            "offset": i64(),
+            "rows": arr(obj({"customer": s("The customer's id.")}, additional=True), "One row per member, as `forecourt analytics VIEW --format json` prints them; `limit` rows from `offset`."),
+            "segments": arr(obj({"segment": s(), "customers": i64()}), "rfm: members per named segment."),
+            "classes": arr(obj({}, additional=True), "abc: members and contribution per class (A up to 55 %, B to 85 %)."),
+            "curve": arr(obj({}, additional=True), "abc: the cumulative contribution curve."),
+            "bgnbd": obj({}, additional=True, desc="clv: fitted r, alpha, a, b and the log-likelihood."),
+            "gamma_gamma": obj({}, additional=True, desc="clv: fitted p, q, gamma."),
+            "calibration_end": s("clv: the last day of the calibration period.", format="date"),
+        }, required=["view", "customers_total", "rows"]), "The analysis; methods and parameters in docs/analytics.md."),
+        STAFF_AUTH + ["not_found", "validation_failed"],
+        desc=roles("ViewAnalytics") + " Network-wide figures over the members' sales (net of refunds, by local day in China Standard Time), computed on request.",
+        params=[
+            query_param("as_of", "YYYY-MM-DD; default the last day with a sale."),
+            query_param("offset", "First row (default 0).", schema=i64(minimum=0)),
+            query_param("limit", "Rows (default 100, at most 1000).", schema=i64(minimum=0, maximum=1000)),
+            query_param("calibration_end", "clv: YYYY-MM-DD; default 90 days before as_of."),
+            query_param("period", "clv: day or week (default).", schema=s(enum=["day", "week"])),
+            query_param("horizon", "clv: periods ahead, 1 to 520 (default 52).", schema=i64(minimum=1, maximum=520)),
+        ],
+        notes={**staff_notes, "not_found": "no such analysis"},
+    )
+}
+
 # ---------------------------------------------------------------- ops
 paths["/api/v1/ledger/check"] = {
     "get": op(
@@ -2532,6 +2564,7 @@ doc = {
         {"name": "adjustments", "description": "Manual adjustments of card balances and points, under maker-checker (one person asks, another approves)."},
         {"name": "cards", "description": "Fuel cards: issue, state, limits, PIN, fleet allocation."},
         {"name": "privacy", "description": "Personal data rights under PIPL (export, anonymisation, consent) and the audit log."},
+        {"name": "analytics", "description": "Analyses of the members' sales on live data: RFM, ABC, lifecycle, refuel cycle, 5S and CLV (BG/NBD and Gamma-Gamma)."},
         {"name": "loyalty", "description": "The loyalty engine: versioned points rules, settings (points expiry, tier qualification, referral rewards), tiers and tier holds, coupon templates and issuance, the points catalogue and redemptions, a member's points with the reason of every line, and the daily run."},
         {"name": "pos", "description": "Calls from the station's POS (till or forecourt controller), with the station's POS token or as a staff user of one station who may sell."},
         {"name": "ops", "description": "Health, metrics, the ledger check and this document."},

@@ -51,8 +51,12 @@ pub enum AnalyticsCommand {
 #[derive(Args, Clone)]
 pub struct SourceArgs {
     /// CSV file of transactions with a header line.
+    #[arg(long, required_unless_present = "db", conflicts_with = "db")]
+    csv: Option<PathBuf>,
+    /// Live data instead of a CSV: the members' sales of this database (net of refunds,
+    /// by local day in China Standard Time), and members who never bought.
     #[arg(long)]
-    csv: PathBuf,
+    db: Option<String>,
     /// Column with the customer id.
     #[arg(long, default_value = "customer")]
     customer_col: String,
@@ -227,6 +231,10 @@ pub struct BenchArgs {
 
 /// Reads the transactions of a command: the place for other sources (a database).
 fn load(source: &SourceArgs) -> anyhow::Result<Transactions> {
+    let Some(csv) = &source.csv else {
+        let url = source.db.as_deref().context("--csv FILE or --db URL")?;
+        return crate::analytics_db::load(url);
+    };
     let columns = CsvColumns {
         customer: source.customer_col.clone(),
         time: source.time_col.clone(),
@@ -234,8 +242,7 @@ fn load(source: &SourceArgs) -> anyhow::Result<Transactions> {
         volume: source.volume_col.clone(),
         skip_empty_customer: source.skip_empty_customer,
     };
-    let tx = read_csv_path(&source.csv, &columns)
-        .with_context(|| format!("reading {}", source.csv.display()))?;
+    let tx = read_csv_path(csv, &columns).with_context(|| format!("reading {}", csv.display()))?;
     if tx.skipped_rows > 0 {
         eprintln!("skipped {} rows without a customer", tx.skipped_rows);
     }
@@ -1003,7 +1010,8 @@ mod tests {
 
     fn source(csv: PathBuf) -> SourceArgs {
         SourceArgs {
-            csv,
+            csv: Some(csv),
+            db: None,
             customer_col: "customer".into(),
             time_col: "date".into(),
             amount_col: "amount".into(),

@@ -1,6 +1,7 @@
 //! The `forecourt` command: thin wiring of the store and the server.
 
 mod analytics_cmd;
+mod analytics_db;
 mod bench;
 mod bench_more;
 mod demo;

@@ -527,6 +527,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn live_sales_feed_the_analytics_as_they_are_in_the_database() {
+        let (store, summary) = simulated(Params {
+            days: 20,
+            customers: 200,
+            ..small()
+        })
+        .await;
+        let (sales, never) = store.member_sales().await.expect("member sales");
+        let tx = crate::analytics_db::transactions(&sales, &never);
+        // Every member sale, every registered member, amounts net of refunds in yuan.
+        assert!(!sales.is_empty() && sales.len() < summary.sales as usize);
+        assert_eq!(tx.len(), sales.len());
+        assert_eq!(
+            tx.customers(),
+            store.customer_ids().await.expect("ids").len()
+        );
+        let fen: i64 = sales.iter().map(|s| s.2).sum();
+        let yuan: f64 = tx.amount.iter().sum();
+        assert!((yuan - fen as f64 / 100.0).abs() < 1e-6);
+        let litres: f64 = tx.volume.as_ref().expect("volumes").iter().sum();
+        assert!(litres > 0.0);
+    }
+
+    #[tokio::test]
     async fn the_simulator_refuses_a_database_with_a_network() {
         let (a, _) = simulated(Params {
             days: 2,

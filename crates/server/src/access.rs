@@ -36,10 +36,12 @@ pub enum Action {
     ManageConsent,
     ViewAudit,
     RunCheck,
+    /// Network-wide analytics over every member (RFM, ABC, lifecycle, CLV, …).
+    ViewAnalytics,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::ManageUsers,
         Action::ManageNetwork,
         Action::ViewNetwork,
@@ -60,6 +62,7 @@ impl Action {
         Action::ManageConsent,
         Action::ViewAudit,
         Action::RunCheck,
+        Action::ViewAnalytics,
     ];
 }
 
@@ -79,7 +82,10 @@ pub fn allowed(role: &str, action: Action) -> bool {
     use Action::*;
     match role {
         "admin" => true,
-        "region_manager" => !matches!(action, ManageUsers | ManageNetwork | Sell | RunCheck),
+        "region_manager" => !matches!(
+            action,
+            ManageUsers | ManageNetwork | Sell | RunCheck | ViewAnalytics
+        ),
         "station_manager" => matches!(
             action,
             ViewNetwork
@@ -121,7 +127,10 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | Sell
                 | ManageConsent
         ),
-        "analyst" => matches!(action, ViewNetwork | ViewCustomer | ViewCard | RunCheck),
+        "analyst" => matches!(
+            action,
+            ViewNetwork | ViewCustomer | ViewCard | RunCheck | ViewAnalytics
+        ),
         _ => false,
     }
 }

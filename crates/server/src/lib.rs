@@ -5,6 +5,7 @@
 //! `forecourt-core`, storage by `forecourt-store`. Handlers never build SQL.
 
 pub mod access;
+pub mod analytics_api;
 pub mod api;
 pub mod bulk;
 pub mod cache;
@@ -200,6 +201,7 @@ pub fn router(state: AppState) -> Router {
             get(loyalty_api::get_catalogue).post(loyalty_api::post_item),
         )
         .route("/loyalty/run", post(loyalty_api::post_run))
+        .route("/analytics/{view}", get(analytics_api::get_view))
         .route("/customers/{id}/points", get(loyalty_api::get_points))
         .route(
             "/customers/{id}/coupons",

@@ -402,6 +402,27 @@ impl Store {
         Ok((rows.len() as i64, lines))
     }
 
+    /// For analytics: every member sale as `(customer_id, occurred_at, net fen less
+    /// refunds, fuel and other volume ml)`, by member and time; and the members who never
+    /// bought.
+    pub async fn member_sales(
+        &self,
+    ) -> Result<(Vec<(String, i64, i64, i64)>, Vec<String>), StoreError> {
+        let sales = sqlx::query_as::<_, (String, i64, i64, i64)>(
+            "select s.customer_id, s.occurred_at, s.net_fen - s.refunded_fen, \
+             cast(coalesce((select sum(l.volume_ml) from sale_line l where l.sale_id = s.sale_id), 0) as bigint) \
+             from sale s where s.customer_id is not null order by s.customer_id, s.occurred_at",
+        )
+        .fetch_all(self.read())
+        .await?;
+        let never: Vec<String> = sqlx::query_scalar(
+            "select c.customer_id from customer c where c.anonymized_at is null and not exists (select 1 from sale s where s.customer_id = c.customer_id) order by c.customer_id",
+        )
+        .fetch_all(self.read())
+        .await?;
+        Ok((sales, never))
+    }
+
     /// Customer ids carrying a tag (a segment).
     pub async fn customers_tagged(&self, tag: &str) -> Result<Vec<String>, StoreError> {
         let needle = serde_json::to_string(tag)?;

@@ -1,6 +1,7 @@
 //! API tests through the real router, on a fresh database per test. The backend is
 //! chosen by `FORECOURT_TEST_BACKEND` (see `forecourt_store::testing`).
 
+mod analytics;
 mod export;
 mod harness;
 mod import;

@@ -93,6 +93,7 @@ async fn exercise(
         Action::ManageConsent => app.post(&format!("/api/v1/customers/{c}/consents"), token, json!({"purpose": "marketing", "channel": "counter", "granted": true})).await,
         Action::ViewAudit => app.get("/api/v1/audit", token).await,
         Action::RunCheck => app.get("/api/v1/ledger/check", token).await,
+        Action::ViewAnalytics => app.get("/api/v1/analytics/rfm", token).await,
     }
 }
 

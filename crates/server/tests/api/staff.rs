@@ -564,6 +564,7 @@ async fn health_metrics_openapi_and_unknown_routes() {
         "/customers/{id}/tier",
         "/customers/{id}/redemptions",
         "/redemptions/{id}/cancel",
+        "/analytics/{view}",
         "/pos/quotes",
         "/pos/sales",
         "/pos/recharges",

@@ -1,0 +1,187 @@
+//! Analytics on live data (SPEC F6): RFM, ABC, lifecycle, refuel cycle, 5S and CLV over
+//! the members' sales, computed by `forecourt-analytics` on request. Whole-network
+//! figures: the action is for company-wide roles (admin, analyst).
+
+use crate::access::{require, Action};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Staff;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, NaiveDate};
+use forecourt_analytics::abc::{abc, AbcThresholds};
+use forecourt_analytics::clv::{clv_report, ClvOptions};
+use forecourt_analytics::five_s::five_s;
+use forecourt_analytics::lifecycle::{lifecycle, LifecycleParams};
+use forecourt_analytics::refuel::{refuel_cycles, RefuelParams};
+use forecourt_analytics::rfm::{rfm, Segment};
+use forecourt_analytics::summary::{default_as_of, Histories, Period};
+use forecourt_analytics::transactions::{date_of, day_of, Transactions};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// China Standard Time, the network's local time (UTC+8, no daylight saving).
+const CST_OFFSET_US: i64 = 8 * 3_600_000_000;
+const LIMIT_MAX: usize = 1000;
+
+/// The members' sales as transactions: amounts in yuan net of refunds, volumes in
+/// litres, days in local time; members who never bought are customers without
+/// purchases.
+pub fn transactions(sales: &[(String, i64, i64, i64)], never: &[String]) -> Transactions {
+    let mut tx = Transactions::new(true);
+    for (customer, at_us, net_fen, volume_ml) in sales {
+        let local = DateTime::from_timestamp_micros(at_us + CST_OFFSET_US)
+            .unwrap_or_default()
+            .date_naive();
+        tx.push(
+            customer,
+            day_of(local),
+            *net_fen as f64 / 100.0,
+            Some(*volume_ml as f64 / 1000.0),
+        );
+    }
+    for customer in never {
+        tx.add_customer(customer);
+    }
+    tx
+}
+
+#[derive(Deserialize)]
+pub struct ViewQuery {
+    /// The day the analysis looks from (default: the last day with a sale).
+    as_of: Option<String>,
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+    /// CLV: last day of the calibration period (default: 90 days before `as_of`).
+    calibration_end: Option<String>,
+    /// CLV: `day` or `week` (default).
+    period: Option<String>,
+    /// CLV: periods ahead (default 52).
+    horizon: Option<u32>,
+}
+
+fn date(field: &str, s: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| ApiError::validation(field, "a date YYYY-MM-DD"))
+}
+
+/// Rows `offset..offset+limit` of a view, with each customer's id in place of its index.
+fn page<T: serde::Serialize>(
+    tx: &Transactions,
+    rows: &[T],
+    customer: impl Fn(&T) -> u32,
+    q: &ViewQuery,
+) -> Vec<Value> {
+    let limit = q.limit.unwrap_or(100).min(LIMIT_MAX);
+    rows.iter()
+        .skip(q.offset)
+        .take(limit)
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            v["customer"] = json!(tx.name(customer(r)));
+            v
+        })
+        .collect()
+}
+
+/// `GET /api/v1/analytics/{view}`: `rfm`, `abc`, `lifecycle`, `refuel`, `5s`, `clv`.
+pub async fn get_view(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(view): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> ApiResult<Response> {
+    require(&me, Action::ViewAnalytics)?;
+    if !["rfm", "abc", "lifecycle", "refuel", "5s", "clv"].contains(&view.as_str()) {
+        return Err(ApiError::new(
+            "not_found",
+            "no such analysis: rfm, abc, lifecycle, refuel, 5s or clv",
+        ));
+    }
+    let as_of_arg = q.as_of.as_deref().map(|s| date("as_of", s)).transpose()?;
+    let calibration_arg = q
+        .calibration_end
+        .as_deref()
+        .map(|s| date("calibration_end", s))
+        .transpose()?;
+    let period = match q.period.as_deref() {
+        None | Some("week") => Period::Week,
+        Some("day") => Period::Day,
+        Some(_) => return Err(ApiError::validation("period", "day or week")),
+    };
+    let horizon = q.horizon.unwrap_or(52);
+    if !(1..=520).contains(&horizon) {
+        return Err(ApiError::validation("horizon", "1 to 520 periods"));
+    }
+    let (sales, never) = state.store().member_sales().await?;
+    // The models run on a blocking thread: a million customers take seconds of CPU.
+    let out = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
+        let tx = transactions(&sales, &never);
+        let Some(last) = default_as_of(&tx) else {
+            return Ok(json!({"view": view, "customers_total": tx.customers(), "rows": []}));
+        };
+        let as_of = as_of_arg.map(day_of).unwrap_or(last);
+        let h = Histories::new(&tx);
+        let mut out = json!({"view": view, "as_of": date_of(as_of).to_string(), "customers_total": tx.customers(), "offset": q.offset});
+        match view.as_str() {
+            "rfm" => {
+                let rows = rfm(&tx, &h, as_of);
+                let segments: Vec<Value> = Segment::ALL
+                    .iter()
+                    .map(|&s| json!({"segment": s.name(), "customers": rows.iter().filter(|r| r.segment == s).count()}))
+                    .collect();
+                out["segments"] = json!(segments);
+                out["rows"] = json!(page(&tx, &rows, |r| r.customer, &q));
+            }
+            "abc" => {
+                let r = abc(&tx, &h, as_of, AbcThresholds::default());
+                out["classes"] = json!(r.classes);
+                out["curve"] = json!(r.curve);
+                out["rows"] = json!(page(&tx, &r.rows, |r| r.customer, &q));
+            }
+            "lifecycle" => {
+                let rows = lifecycle(&tx, &h, as_of, &LifecycleParams::default());
+                out["rows"] = json!(page(&tx, &rows, |r| r.customer, &q));
+            }
+            "refuel" => {
+                let rows = refuel_cycles(&tx, &h, as_of, &RefuelParams::default());
+                out["rows"] = json!(page(&tx, &rows, |r| r.customer, &q));
+            }
+            "5s" => {
+                let rows = five_s(&tx, &h, as_of);
+                out["rows"] = json!(page(&tx, &rows, |r| r.customer, &q));
+            }
+            _ => {
+                let end = calibration_arg
+                    .map(day_of)
+                    .unwrap_or(as_of.saturating_sub(90));
+                let options = ClvOptions {
+                    calibration_end: end,
+                    period,
+                    horizon,
+                    discount_rate: 0.0,
+                };
+                let r = clv_report(&tx, &options)
+                    .map_err(|e| ApiError::validation("calibration_end", e))?;
+                let s = &r.summary;
+                out["bgnbd"] = json!({"r": r.bgnbd.params.r, "alpha": r.bgnbd.params.alpha, "a": r.bgnbd.params.a, "b": r.bgnbd.params.b, "log_likelihood": r.bgnbd.log_likelihood});
+                out["gamma_gamma"] = json!({"p": r.gamma_gamma.params.p, "q": r.gamma_gamma.params.q, "gamma": r.gamma_gamma.params.gamma});
+                out["calibration_end"] = json!(date_of(end).to_string());
+                let limit = q.limit.unwrap_or(100).min(LIMIT_MAX);
+                out["rows"] = json!((q.offset..s.len().min(q.offset + limit))
+                    .map(|i| json!({
+                        "customer": tx.name(s.customer[i]), "frequency": s.frequency[i], "recency": s.recency[i], "T": s.t[i],
+                        "monetary": s.monetary[i], "expected_transactions": r.expected_transactions[i],
+                        "p_alive": r.p_alive[i], "expected_value": r.expected_value[i],
+                    }))
+                    .collect::<Vec<_>>());
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(out).into_response())
+}

@@ -1,0 +1,89 @@
+//! Analytics on live data through the API.
+
+use crate::harness::*;
+use axum::http::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn live_analyses_cover_every_member_and_are_for_company_wide_roles() {
+    let app = spawn_app().await;
+    // Three members with different habits, one who never bought.
+    let mut cards = Vec::new();
+    for i in 0..3 {
+        let c = app
+            .customer("individual", &format!("1310013100{i}"), json!({}))
+            .await;
+        cards.push(
+            app.card(json!({"customer_id": c, "kind": "personal"}))
+                .await,
+        );
+    }
+    app.customer("individual", "13100131009", json!({})).await;
+    let mut n = 0;
+    for (i, card) in cards.iter().enumerate() {
+        for day in (1..=20).step_by(i + 1) {
+            n += 1;
+            let mut body = sale_body(
+                &format!("A{n}"),
+                "S001",
+                json!({"card_no": card}),
+                json!([{"product_code": "GASOLINE_92", "volume_ml": 10_000 * (i as i64 + 1), "unit_price_fen": 750}]),
+            );
+            body["occurred_at"] = json!(format!("2026-10-{day:02}T09:00:00+08:00"));
+            let amount = 7_500 * (i as i64 + 1);
+            body["payments"] = json!([{"method": "cash", "amount_fen": amount}]);
+            let (st, v) = app.post("/api/v1/pos/sales", &app.pos1, body).await;
+            assert_eq!(st, StatusCode::CREATED, "{v}");
+        }
+    }
+    let (st, v) = app.get("/api/v1/analytics/rfm", &app.admin).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["customers_total"], 4);
+    assert_eq!(v["as_of"], "2026-10-20");
+    // RFM scores the members who bought; the one who never did is in the lifecycle.
+    assert_eq!(v["rows"].as_array().unwrap().len(), 3);
+    let total: u64 = v["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 3);
+    let (st, v) = app.get("/api/v1/analytics/abc?limit=2", &app.admin).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+    // The top customer bought 20 × 75 CNY = 1,500 or 10 × 150 = 1,500 or 7 × 225 = 1,575.
+    assert_eq!(v["rows"][0]["contribution"], 1575.0, "{v}");
+    for (view, rows) in [("lifecycle", 4), ("refuel", 3), ("5s", 3)] {
+        let (st, v) = app
+            .get(&format!("/api/v1/analytics/{view}"), &app.admin)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{view}: {v}");
+        assert_eq!(v["rows"].as_array().unwrap().len(), rows, "{view}: {v}");
+        if view == "lifecycle" {
+            assert!(
+                v["rows"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r["stage"] == "potential"),
+                "{v}"
+            );
+        }
+    }
+    let (st, e) = app
+        .get("/api/v1/analytics/rfm?as_of=yesterday", &app.admin)
+        .await;
+    assert_eq!(
+        (st, code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+    );
+    let (st, _) = app.get("/api/v1/analytics/nope", &app.admin).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let analyst = app.user("analyst1", "analyst").await;
+    let (st, _) = app.get("/api/v1/analytics/rfm", &analyst).await;
+    assert_eq!(st, StatusCode::OK);
+    let cashier = app.user("cashier9", "cashier").await;
+    let (st, _) = app.get("/api/v1/analytics/rfm", &cashier).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
