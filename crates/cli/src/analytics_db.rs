@@ -31,7 +31,7 @@ mod tests {
     fn local_days_yuan_and_litres() {
         // 2026-11-20 23:30 in Beijing is 15:30 UTC: the local day is the 20th; 16:30 UTC
         // is already the 21st.
-        let t20 = 1_763_652_600_000_000; // 2026-11-20T15:30:00Z
+        let t20 = 1_795_188_600_000_000; // 2026-11-20T15:30:00Z
         let sales = vec![
             ("a".to_string(), t20, 30_050, 40_000),
             ("a".to_string(), t20 + 3_600_000_000, 1_000, 0),
