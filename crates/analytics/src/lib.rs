@@ -25,6 +25,7 @@ pub mod gamma_gamma;
 pub mod generate;
 pub mod lifecycle;
 pub mod optim;
+pub mod parquet_out;
 pub mod price;
 pub mod refuel;
 pub mod reports;
