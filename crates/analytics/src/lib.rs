@@ -16,15 +16,21 @@
 
 pub mod abc;
 pub mod bgnbd;
+pub mod churn;
 pub mod clv;
 pub mod error;
 pub mod five_s;
+pub mod forecast;
 pub mod gamma_gamma;
 pub mod generate;
 pub mod lifecycle;
 pub mod optim;
+pub mod parquet_out;
+pub mod price;
 pub mod refuel;
+pub mod reports;
 pub mod rfm;
+pub mod sales;
 pub mod special;
 pub mod summary;
 pub mod transactions;

@@ -1,8 +1,12 @@
 //! `forecourt analytics …`: the analytics crate on a CSV file of transactions, printed as
 //! JSON, CSV or a table; a generator of model data and a benchmark of the CLV pipeline.
 //!
-//! Every command gets its data as `Transactions` from [`load`]; reading live data from a
-//! database (`--db URL`) is to be added there, beside the CSV source.
+//! Every per-customer command gets its data as `Transactions` from [`load`]: a
+//! transactions CSV, or a sales file (`--sales-csv`) whose members' sales become
+//! purchases. The sales commands (churn, forecast, reports, price, export-parquet) are in
+//! [`sales`]. Reading live data from a database (`--db URL`) is to be added in `load`.
+
+mod sales;
 
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
@@ -45,18 +49,36 @@ pub enum AnalyticsCommand {
     Generate(GenerateArgs),
     /// Time the CLV pipeline: CSV in, summary, both fits, per-customer figures out.
     Bench(BenchArgs),
+    /// Churn risk per customer from a sales file, with the model's AUC on a held-out
+    /// period against a recency-only baseline.
+    Churn(sales::ChurnArgs),
+    /// Daily fuel demand per station and product for the next days (Holt-Winters), with
+    /// its MASE on the last days against seasonal naive.
+    Forecast(sales::ForecastArgs),
+    /// Sales by station, region, product, day, hour or payment method; members against
+    /// walk-ins; cohort retention.
+    Reports(sales::ReportsArgs),
+    /// Price sensitivity: who fills up before price rises, who only buys with discounts.
+    Price(sales::PriceArgs),
+    /// Write the sales and per-customer metrics (RFM, CLV) as Parquet files.
+    ExportParquet(sales::ExportParquetArgs),
 }
 
 /// Where the transactions come from.
 #[derive(Args, Clone)]
 pub struct SourceArgs {
     /// CSV file of transactions with a header line.
-    #[arg(long, required_unless_present = "db", conflicts_with = "db")]
+    #[arg(long, required_unless_present_any = ["db", "sales_csv"], conflicts_with_all = ["db", "sales_csv"])]
     csv: Option<PathBuf>,
     /// Live data instead of a CSV: the members' sales of this database (net of refunds,
     /// by local day in China Standard Time), and members who never bought.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sales_csv")]
     db: Option<String>,
+    /// Or a sales file (plain layout, or `forecourt export sales` output): the members'
+    /// sales, one purchase per sale in yuan and litres; walk-ins are skipped. The column
+    /// options do not apply.
+    #[arg(long)]
+    sales_csv: Option<PathBuf>,
     /// Column with the customer id.
     #[arg(long, default_value = "customer")]
     customer_col: String,
@@ -232,8 +254,16 @@ pub struct BenchArgs {
 /// Reads the transactions of a command: the place for other sources (a database).
 fn load(source: &SourceArgs) -> anyhow::Result<Transactions> {
     let Some(csv) = &source.csv else {
-        let url = source.db.as_deref().context("--csv FILE or --db URL")?;
-        return crate::analytics_db::load(url);
+        if let Some(url) = source.db.as_deref() {
+            return crate::analytics_db::load(url);
+        }
+        let path = source
+            .sales_csv
+            .as_ref()
+            .context("give --csv, --sales-csv or --db")?;
+        let tx = forecourt_analytics::sales::to_transactions(&sales::load_sales(path)?);
+        eprintln!("skipped {} walk-in sale lines", tx.skipped_rows);
+        return Ok(tx);
     };
     let columns = CsvColumns {
         customer: source.customer_col.clone(),
@@ -283,6 +313,11 @@ fn run_to_stdout(command: AnalyticsCommand) -> anyhow::Result<()> {
         AnalyticsCommand::FiveS(args) => five_s_cmd(args, &mut out)?,
         AnalyticsCommand::Generate(args) => generate_cmd(args, &mut out)?,
         AnalyticsCommand::Bench(args) => bench(args, &mut out)?,
+        AnalyticsCommand::Churn(args) => sales::churn_cmd(args, &mut out)?,
+        AnalyticsCommand::Forecast(args) => sales::forecast_cmd(args, &mut out)?,
+        AnalyticsCommand::Reports(args) => sales::reports_cmd(args, &mut out)?,
+        AnalyticsCommand::Price(args) => sales::price_cmd(args, &mut out)?,
+        AnalyticsCommand::ExportParquet(args) => sales::export_parquet_cmd(args, &mut out)?,
     }
     out.flush()?;
     Ok(())
@@ -1012,6 +1047,7 @@ mod tests {
         SourceArgs {
             csv: Some(csv),
             db: None,
+            sales_csv: None,
             customer_col: "customer".into(),
             time_col: "date".into(),
             amount_col: "amount".into(),
