@@ -2417,7 +2417,7 @@ paths["/api/v1/redemptions/{id}/cancel"] = {
 
 # ---------------------------------------------------------------- analytics
 paths["/api/v1/analytics/{view}"] = {
-    "parameters": [path_param("view", "rfm, abc, lifecycle, refuel, 5s or clv.", s(enum=["rfm", "abc", "lifecycle", "refuel", "5s", "clv"]))],
+    "parameters": [path_param("view", "rfm, abc, lifecycle, refuel, 5s, clv, churn (risk scores and the model's AUC against recency), forecast (14 days per station and grade, MASE against seasonal naive), reports (sales by a dimension, member share, cohort retention) or price (price sensitivity).", s(enum=["rfm", "abc", "lifecycle", "refuel", "5s", "clv", "churn", "forecast", "reports", "price"]))],
     "get": op(
         "analyticsView", "analytics", "An analysis of every member's sales (live data)", STAFF,
         ok(200, obj({
@@ -2431,6 +2431,10 @@ paths["/api/v1/analytics/{view}"] = {
             "bgnbd": obj({}, additional=True, desc="clv: fitted r, alpha, a, b and the log-likelihood."),
             "gamma_gamma": obj({}, additional=True, desc="clv: fitted p, q, gamma."),
             "calibration_end": s("clv: the last day of the calibration period.", format="date"),
+            "evaluation": obj({}, additional=True, desc="churn: AUC of the model and of recency alone on the held-out period; forecast: MASE of the model and of seasonal naive on the last 14 days."),
+            "member_share": obj({}, additional=True, desc="reports: members against walk-ins."),
+            "cohorts": arr(obj({}, additional=True), "reports: retention by month of first purchase."),
+            "rises": arr(s(format="date"), "price: the days the product's price rose."),
         }, required=["view", "customers_total", "rows"]), "The analysis; methods and parameters in docs/analytics.md."),
         STAFF_AUTH + ["not_found", "validation_failed"],
         desc=roles("ViewAnalytics") + " Network-wide figures over the members' sales (net of refunds, by local day in China Standard Time), computed on request.",
@@ -2441,6 +2445,8 @@ paths["/api/v1/analytics/{view}"] = {
             query_param("calibration_end", "clv: YYYY-MM-DD; default 90 days before as_of."),
             query_param("period", "clv: day or week (default).", schema=s(enum=["day", "week"])),
             query_param("horizon", "clv: periods ahead, 1 to 520 (default 52).", schema=i64(minimum=1, maximum=520)),
+            query_param("by", "reports: station (default), region, product, day, hour or payment.", schema=s(enum=["station", "region", "product", "day", "hour", "payment"])),
+            query_param("product", "price: the product whose price rises are looked for (default GASOLINE_92)."),
         ],
         notes={**staff_notes, "not_found": "no such analysis"},
     )

@@ -261,7 +261,7 @@ fn load(source: &SourceArgs) -> anyhow::Result<Transactions> {
             .sales_csv
             .as_ref()
             .context("give --csv, --sales-csv or --db")?;
-        let tx = forecourt_analytics::sales::to_transactions(&sales::load_sales(path)?);
+        let tx = forecourt_analytics::sales::to_transactions(&sales::load_sales_path(path)?);
         eprintln!("skipped {} walk-in sale lines", tx.skipped_rows);
         return Ok(tx);
     };

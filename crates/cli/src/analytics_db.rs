@@ -18,6 +18,30 @@ pub fn load(url: &str) -> anyhow::Result<Transactions> {
     Ok(transactions(&sales, &never))
 }
 
+/// Every sale of the database at `url`, as `forecourt export sales` writes them (CSV).
+pub fn export_sales(url: &str) -> anyhow::Result<Vec<u8>> {
+    let url = url.to_string();
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(async move {
+            let (_, store) = crate::open(&url).await?;
+            let mut out = Vec::new();
+            forecourt_server::export::export_sales(
+                &store,
+                &mut out,
+                &forecourt_server::export::SalesExport {
+                    from: None,
+                    to: None,
+                    station_code: None,
+                },
+                |_| {},
+            )
+            .await?;
+            store.close().await;
+            anyhow::Ok(out)
+        })
+    })
+}
+
 /// Builds the transactions (the server's rule, shared with the API).
 pub fn transactions(sales: &[(String, i64, i64, i64)], never: &[String]) -> Transactions {
     forecourt_server::analytics_api::transactions(sales, never)

@@ -11,13 +11,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate};
 use forecourt_analytics::abc::{abc, AbcThresholds};
+use forecourt_analytics::churn::{self, ChurnParams};
 use forecourt_analytics::clv::{clv_report, ClvOptions};
 use forecourt_analytics::five_s::five_s;
+use forecourt_analytics::forecast::{self, daily_series, forecast_all};
 use forecourt_analytics::lifecycle::{lifecycle, LifecycleParams};
+use forecourt_analytics::price::{infer_rises, price_sensitivity, rise_response, PriceParams};
 use forecourt_analytics::refuel::{refuel_cycles, RefuelParams};
+use forecourt_analytics::reports::{cohort_retention, member_share, sales_by, Dimension};
 use forecourt_analytics::rfm::{rfm, Segment};
+use forecourt_analytics::sales::{read_sales, SaleRow};
 use forecourt_analytics::summary::{default_as_of, Histories, Period};
-use forecourt_analytics::transactions::{date_of, day_of, Transactions};
+use forecourt_analytics::transactions::{date_of, day_of, Day, Transactions};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -60,6 +65,83 @@ pub struct ViewQuery {
     period: Option<String>,
     /// CLV: periods ahead (default 52).
     horizon: Option<u32>,
+    /// reports: station, region, product, day, hour or payment (default station).
+    by: Option<String>,
+    /// price: the product whose price rises are looked for (default GASOLINE_92).
+    product: Option<String>,
+}
+
+const VIEWS: &[&str] = &[
+    "rfm",
+    "abc",
+    "lifecycle",
+    "refuel",
+    "5s",
+    "clv",
+    "churn",
+    "forecast",
+    "reports",
+    "price",
+];
+
+/// Every sale of the network as analytics rows (through the sales export, so that the
+/// API and `--db` read sales the same way).
+async fn sale_rows(state: &AppState) -> ApiResult<Vec<SaleRow>> {
+    let mut csv = Vec::new();
+    crate::export::export_sales(
+        state.store(),
+        &mut csv,
+        &crate::export::SalesExport {
+            from: None,
+            to: None,
+            station_code: None,
+        },
+        |_| {},
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    read_sales(csv.as_slice()).map_err(ApiError::internal)
+}
+
+/// The analyses over whole sales: reports, forecast, price sensitivity.
+fn sales_view(view: &str, rows: &[SaleRow], q: &ViewQuery) -> ApiResult<Value> {
+    let limit = q.limit.unwrap_or(100).min(LIMIT_MAX);
+    let Some(last) = rows.iter().map(|r| r.day()).max() else {
+        return Ok(json!({"view": view, "rows": []}));
+    };
+    let mut out = json!({"view": view, "as_of": date_of(last).to_string(), "offset": q.offset});
+    match view {
+        "reports" => {
+            let by = q.by.as_deref().unwrap_or("station");
+            let dim = Dimension::parse(by).ok_or_else(|| {
+                ApiError::validation("by", "station, region, product, day, hour or payment")
+            })?;
+            out["by"] = json!(by);
+            out["rows"] = json!(sales_by(rows, dim));
+            out["member_share"] = json!(member_share(rows));
+            out["cohorts"] = json!(cohort_retention(rows));
+        }
+        "forecast" => {
+            let series = daily_series(rows);
+            out["evaluation"] = json!(forecast::evaluate(&series, 14).ok());
+            out["rows"] =
+                json!(forecast_all(&series, 14).map_err(|e| ApiError::validation("forecast", e))?);
+        }
+        _ => {
+            let product = q.product.as_deref().unwrap_or("GASOLINE_92");
+            let rises = infer_rises(rows, product);
+            let params = PriceParams::default();
+            let found = price_sensitivity(rows, &rises, &params);
+            out["rises"] = json!(rises
+                .iter()
+                .map(|d| date_of(*d).to_string())
+                .collect::<Vec<_>>());
+            out["rise_response"] = json!(rise_response(rows, &rises, params.window_days));
+            out["customers_total"] = json!(found.len());
+            out["rows"] = json!(found.iter().skip(q.offset).take(limit).collect::<Vec<_>>());
+        }
+    }
+    Ok(out)
 }
 
 fn date(field: &str, s: &str) -> ApiResult<NaiveDate> {
@@ -94,11 +176,18 @@ pub async fn get_view(
     Query(q): Query<ViewQuery>,
 ) -> ApiResult<Response> {
     require(&me, Action::ViewAnalytics)?;
-    if !["rfm", "abc", "lifecycle", "refuel", "5s", "clv"].contains(&view.as_str()) {
+    if !VIEWS.contains(&view.as_str()) {
         return Err(ApiError::new(
             "not_found",
-            "no such analysis: rfm, abc, lifecycle, refuel, 5s or clv",
+            format!("no such analysis: one of {}", VIEWS.join(", ")),
         ));
+    }
+    if ["forecast", "reports", "price"].contains(&view.as_str()) {
+        let rows = sale_rows(&state).await?;
+        let out = tokio::task::spawn_blocking(move || sales_view(&view, &rows, &q))
+            .await
+            .map_err(ApiError::internal)??;
+        return Ok(Json(out).into_response());
     }
     let as_of_arg = q.as_of.as_deref().map(|s| date("as_of", s)).transpose()?;
     let calibration_arg = q
@@ -152,6 +241,29 @@ pub async fn get_view(
             "5s" => {
                 let rows = five_s(&tx, &h, as_of);
                 out["rows"] = json!(page(&tx, &rows, |r| r.customer, &q));
+            }
+            "churn" => {
+                let params = ChurnParams::default();
+                let n = params.horizon_days as Day;
+                let evaluation = churn::evaluate(&tx, &h, as_of - 2 * n, &params).ok();
+                let (model, _) = churn::fit_at(&tx, &h, as_of - n, &params)
+                    .map_err(|e| ApiError::validation("as_of", format!("too little history for the churn model: {e}")))?;
+                let now = churn::dataset(&tx, &h, as_of, &params);
+                let mut scored: Vec<(f64, &churn::Features)> = now
+                    .features
+                    .iter()
+                    .map(|f| (model.probability(f), f))
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+                out["evaluation"] = json!(evaluation.map(|e| json!({"model_auc": e.model_auc, "recency_baseline_auc": e.recency_baseline_auc, "test_churn_rate": e.test.churn_rate})));
+                out["horizon_days"] = json!(params.horizon_days);
+                let limit = q.limit.unwrap_or(100).min(LIMIT_MAX);
+                out["rows"] = json!(scored
+                    .iter()
+                    .skip(q.offset)
+                    .take(limit)
+                    .map(|(p, f)| json!({"customer": tx.name(f.customer), "churn_probability": p, "recency_days": f.recency_days, "visits": f.visits, "mean_interval_days": f.mean_interval_days}))
+                    .collect::<Vec<_>>());
             }
             _ => {
                 let end = calibration_arg

@@ -13,6 +13,7 @@ use forecourt_analytics::parquet_out::{customer_columns, sales_columns, write_co
 use forecourt_analytics::price::{infer_rises, price_sensitivity, rise_response, PriceParams};
 use forecourt_analytics::reports::{cohort_retention, member_share, sales_by, Dimension};
 use forecourt_analytics::rfm::rfm;
+use forecourt_analytics::sales::read_sales;
 use forecourt_analytics::sales::{read_sales_path, to_transactions, SaleRow};
 use forecourt_analytics::summary::{Histories, Period};
 use forecourt_analytics::transactions::{day_of, Day};
@@ -21,8 +22,32 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Reads a sales file, in either layout.
-pub(super) fn load_sales(path: &Path) -> anyhow::Result<Vec<SaleRow>> {
+/// Where the sales come from: a file, or live data.
+#[derive(Args, Clone)]
+pub struct SalesSource {
+    /// Sales CSV: the plain layout or `forecourt export sales` output.
+    #[arg(long, required_unless_present = "db", conflicts_with = "db")]
+    pub(super) sales_csv: Option<PathBuf>,
+    /// Live data instead: every sale of this database, as `forecourt export sales`
+    /// writes them.
+    #[arg(long)]
+    pub(super) db: Option<String>,
+}
+
+pub(super) fn load_sales_path(path: &Path) -> anyhow::Result<Vec<SaleRow>> {
     read_sales_path(path).with_context(|| format!("reading {}", path.display()))
+}
+
+pub(super) fn load_sales(source: &SalesSource) -> anyhow::Result<Vec<SaleRow>> {
+    if let Some(path) = &source.sales_csv {
+        return load_sales_path(path);
+    }
+    let url = source
+        .db
+        .as_deref()
+        .context("give --sales-csv FILE or --db URL")?;
+    let csv = crate::analytics_db::export_sales(url)?;
+    read_sales(csv.as_slice()).context("reading the database's sales")
 }
 
 fn last_day(rows: &[SaleRow]) -> anyhow::Result<Day> {
@@ -34,9 +59,8 @@ fn last_day(rows: &[SaleRow]) -> anyhow::Result<Day> {
 
 #[derive(Args)]
 pub struct ChurnArgs {
-    /// Sales CSV: the plain layout or `forecourt export sales` output.
-    #[arg(long)]
-    sales_csv: PathBuf,
+    #[command(flatten)]
+    sales: SalesSource,
     /// Churned means no purchase in this many days after the cutoff.
     #[arg(long, default_value_t = ChurnParams::default().horizon_days)]
     horizon_days: u32,
@@ -58,7 +82,7 @@ pub(super) fn churn_cmd(args: ChurnArgs, out: &mut impl Write) -> anyhow::Result
     if !(args.l2.is_finite() && args.l2 >= 0.0) || args.horizon_days == 0 {
         bail!("--l2 must be 0 or more and --horizon-days at least 1");
     }
-    let rows = load_sales(&args.sales_csv)?;
+    let rows = load_sales(&args.sales)?;
     let tx = to_transactions(&rows);
     let histories = Histories::new(&tx);
     let last = last_day(&rows)?;
@@ -132,8 +156,8 @@ pub(super) fn churn_cmd(args: ChurnArgs, out: &mut impl Write) -> anyhow::Result
 
 #[derive(Args)]
 pub struct ForecastArgs {
-    #[arg(long)]
-    sales_csv: PathBuf,
+    #[command(flatten)]
+    sales: SalesSource,
     /// Days to forecast after the last day of the data.
     #[arg(long, default_value_t = 14)]
     horizon: usize,
@@ -148,7 +172,7 @@ pub(super) fn forecast_cmd(args: ForecastArgs, out: &mut impl Write) -> anyhow::
     if args.horizon == 0 || args.holdout == 0 {
         bail!("--horizon and --holdout must be at least 1");
     }
-    let rows = load_sales(&args.sales_csv)?;
+    let rows = load_sales(&args.sales)?;
     let series = daily_series(&rows);
     let evaluation = evaluate(&series, args.holdout).context("scoring the forecast")?;
     let forecasts = forecast_all(&series, args.horizon).context("forecasting")?;
@@ -210,8 +234,8 @@ pub enum ReportKind {
 
 #[derive(Args)]
 pub struct ReportsArgs {
-    #[arg(long)]
-    sales_csv: PathBuf,
+    #[command(flatten)]
+    sales: SalesSource,
     #[arg(long, value_enum, default_value = "station")]
     by: ReportKind,
     #[arg(long, value_enum, default_value = "json")]
@@ -219,7 +243,7 @@ pub struct ReportsArgs {
 }
 
 pub(super) fn reports_cmd(args: ReportsArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let rows = load_sales(&args.sales_csv)?;
+    let rows = load_sales(&args.sales)?;
     let dimension = match args.by {
         ReportKind::Station => Dimension::Station,
         ReportKind::Region => Dimension::Region,
@@ -308,8 +332,8 @@ pub(super) fn reports_cmd(args: ReportsArgs, out: &mut impl Write) -> anyhow::Re
 
 #[derive(Args)]
 pub struct PriceArgs {
-    #[arg(long)]
-    sales_csv: PathBuf,
+    #[command(flatten)]
+    sales: SalesSource,
     /// A day a price rise takes effect (repeat for each).
     #[arg(long = "rise")]
     rises: Vec<NaiveDate>,
@@ -339,7 +363,7 @@ pub struct PriceArgs {
 }
 
 pub(super) fn price_cmd(args: PriceArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let rows = load_sales(&args.sales_csv)?;
+    let rows = load_sales(&args.sales)?;
     let mut rises: Vec<Day> = args.rises.iter().copied().map(day_of).collect();
     if let Some(product) = &args.rises_from_product {
         rises.extend(infer_rises(&rows, product));
@@ -413,8 +437,8 @@ pub(super) fn price_cmd(args: PriceArgs, out: &mut impl Write) -> anyhow::Result
 
 #[derive(Args)]
 pub struct ExportParquetArgs {
-    #[arg(long)]
-    sales_csv: PathBuf,
+    #[command(flatten)]
+    sales: SalesSource,
     /// The directory to write `sales.parquet` and `customers.parquet` into (created
     /// when missing).
     #[arg(long)]
@@ -428,7 +452,7 @@ pub(super) fn export_parquet_cmd(
     args: ExportParquetArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let rows = load_sales(&args.sales_csv)?;
+    let rows = load_sales(&args.sales)?;
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("creating {}", args.out_dir.display()))?;
     let write = |name: &str, columns: Vec<Column>| -> anyhow::Result<PathBuf> {
@@ -535,7 +559,10 @@ mod tests {
         let mut out = Vec::new();
         churn_cmd(
             ChurnArgs {
-                sales_csv: sales_file(&dir),
+                sales: SalesSource {
+                    sales_csv: Some(sales_file(&dir)),
+                    db: None,
+                },
                 horizon_days: 60,
                 active_window_days: 180,
                 l2: 1.0,
@@ -571,7 +598,10 @@ mod tests {
         let mut out = Vec::new();
         forecast_cmd(
             ForecastArgs {
-                sales_csv: path.clone(),
+                sales: SalesSource {
+                    sales_csv: Some(path.clone()),
+                    db: None,
+                },
                 horizon: 14,
                 holdout: 14,
                 format: Format::Csv,
@@ -589,7 +619,10 @@ mod tests {
         let mut out = Vec::new();
         reports_cmd(
             ReportsArgs {
-                sales_csv: path.clone(),
+                sales: SalesSource {
+                    sales_csv: Some(path.clone()),
+                    db: None,
+                },
                 by: ReportKind::Region,
                 format: Format::Json,
             },
@@ -606,7 +639,10 @@ mod tests {
         let mut out = Vec::new();
         reports_cmd(
             ReportsArgs {
-                sales_csv: path.clone(),
+                sales: SalesSource {
+                    sales_csv: Some(path.clone()),
+                    db: None,
+                },
                 by: ReportKind::Members,
                 format: Format::Table,
             },
@@ -626,7 +662,10 @@ mod tests {
         let mut out = Vec::new();
         export_parquet_cmd(
             ExportParquetArgs {
-                sales_csv: path,
+                sales: SalesSource {
+                    sales_csv: Some(path),
+                    db: None,
+                },
                 out_dir: out_dir.clone(),
                 as_of: None,
             },
@@ -648,7 +687,10 @@ mod tests {
         let dir = temp_dir("price");
         let path = sales_file(&dir);
         let args = |rises: Vec<NaiveDate>| PriceArgs {
-            sales_csv: path.clone(),
+            sales: SalesSource {
+                sales_csv: Some(path.clone()),
+                db: None,
+            },
             rises,
             rises_from_product: None,
             window_days: 2,

@@ -78,6 +78,38 @@ async fn live_analyses_cover_every_member_and_are_for_company_wide_roles() {
         (st, code(&e)),
         (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
     );
+    // Reports over whole sales: 7 + 10 + 20 = 37 sales of 92#, all by members.
+    let (st, v) = app
+        .get("/api/v1/analytics/reports?by=product", &app.admin)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["rows"][0]["key"], "GASOLINE_92", "{v}");
+    assert_eq!(v["rows"][0]["lines"], 37, "{v}");
+    assert_eq!(
+        v["rows"][0]["net_fen"],
+        7 * 22_500 + 10 * 15_000 + 20 * 7_500,
+        "{v}"
+    );
+    let (st, e) = app
+        .get("/api/v1/analytics/reports?by=colour", &app.admin)
+        .await;
+    assert_eq!(
+        (st, code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+    );
+    for view in ["forecast", "price"] {
+        let (st, v) = app
+            .get(&format!("/api/v1/analytics/{view}"), &app.admin)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{view}: {v}");
+    }
+    // Twenty days are too little history for the churn model: a clear refusal.
+    let (st, e) = app.get("/api/v1/analytics/churn", &app.admin).await;
+    assert_eq!(
+        (st, code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        "{e}"
+    );
     let (st, _) = app.get("/api/v1/analytics/nope", &app.admin).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let analyst = app.user("analyst1", "analyst").await;
