@@ -338,6 +338,60 @@ async fn check_finds_a_tampered_balance() {
 }
 
 #[tokio::test]
+async fn check_finds_points_lots_that_differ_from_the_balance_and_unexplained_points() {
+    let url = testing::fresh_db().await.unwrap();
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
+    let c = card(&store, "1000010000000000014").await;
+    let customer = store
+        .card_by_id(&c)
+        .await
+        .unwrap()
+        .unwrap()
+        .customer_id
+        .unwrap();
+    // 120 points earned on a day: ledger and lot together.
+    let mut tx = store.begin().await.unwrap();
+    tx.post(
+        &NewJournal {
+            idempotency_key: "earn-1".into(),
+            kind: "points_earn",
+            station_id: None,
+            occurred_at: 0,
+            memo: None,
+        },
+        &[Transfer::new(
+            account::POINTS_ISSUED,
+            account::customer_points(&customer),
+            120,
+            Unit::Points,
+        )],
+        false,
+    )
+    .await
+    .unwrap();
+    tx.add_to_lot(&customer, "2026-11-20", 120).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_clean(&store).await;
+    // A lot that holds more than the balance is found.
+    sqlx_exec(
+        &url,
+        "update points_lot set remaining = remaining + 1 where earned_on = '2026-11-20'",
+    )
+    .await;
+    let report = store.check().await.unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.contains("points lots")),
+        "{:?}",
+        report.problems
+    );
+    // Put back, the books agree again.
+    sqlx_exec(&url, "update points_lot set remaining = remaining - 1").await;
+    assert_clean(&store).await;
+}
+
+#[tokio::test]
 async fn unique_numbers_are_conflicts() {
     let store = store().await;
     card(&store, "1000010000000000007").await;
