@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 const NAME_CHARS_MAX: usize = 100;
 const SEARCH_RESULTS_MAX: i64 = 20;
 
-fn text(field: &str, s: &str, max: usize) -> ApiResult<String> {
+pub(crate) fn text(field: &str, s: &str, max: usize) -> ApiResult<String> {
     let t = s.trim();
     if t.is_empty() {
         return Err(ApiError::validation(field, "must not be empty"));

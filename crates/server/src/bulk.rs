@@ -22,7 +22,7 @@ use crate::pos::{fuel_volume, rule_lines, tier_benefit};
 use forecourt_core::card::{CardKind, CardNo, CardState};
 use forecourt_core::ledger::{account, check_debit, split_card_debit, Policy, Totals};
 use forecourt_core::limits::{first_hard, RuleContext, Usage};
-use forecourt_core::loyalty::{self, FactLine, SaleFacts};
+use forecourt_core::loyalty;
 use forecourt_core::person::{Phone, Plate};
 use forecourt_core::pricing::{self, LineInput, ProductKind, TierBenefit};
 use forecourt_core::{DomainError, Fen};
@@ -817,26 +817,16 @@ impl Poster {
         let earned = match &member {
             Some(m) => {
                 let local = clock::local(&station.time_zone, at);
-                let facts = SaleFacts {
-                    at_us: at,
-                    weekday: local.weekday,
-                    minute_of_day: local.minute_of_day,
-                    station_code: station.code.clone(),
-                    lines: priced
-                        .lines
-                        .iter()
-                        .map(|l| FactLine {
-                            product_code: l.product_code.clone(),
-                            is_fuel: l.kind == ProductKind::Fuel,
-                            net_fen: l.net_fen.0,
-                            volume_ml: l.volume_ml,
-                        })
-                        .collect(),
-                    tier_multiplier_permille: multiplier,
-                    tags: m.tags.clone(),
-                    birthday_month: crate::loyalty::birthday_month(m.birthday.as_deref(), &local),
-                    ..SaleFacts::default()
-                };
+                let facts = crate::loyalty::sale_facts(
+                    at,
+                    &local,
+                    &station.code,
+                    &priced,
+                    0,
+                    multiplier,
+                    &m.tags,
+                    m.birthday.as_deref(),
+                );
                 Some((loyalty::evaluate(&self.loyalty.rules, &facts), local.date))
             }
             None => None,

@@ -22,6 +22,20 @@ pub fn tz(name: &str) -> Tz {
     name.parse().unwrap_or(chrono_tz::Asia::Shanghai)
 }
 
+/// The network's own time zone, for what belongs to no station (staff actions, the
+/// daily loyalty run).
+pub const NETWORK_TZ: &str = "Asia/Shanghai";
+
+/// Today's date in the network's time zone.
+pub fn network_today() -> NaiveDate {
+    local(NETWORK_TZ, forecourt_store::now_us()).date
+}
+
+/// The first instant of the day after `date` in the network's time zone.
+pub fn network_day_end_us(date: NaiveDate) -> i64 {
+    midnight_us(tz(NETWORK_TZ), date.succ_opt().unwrap_or(date))
+}
+
 fn midnight_us(tz: Tz, date: NaiveDate) -> i64 {
     let naive = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     tz.from_local_datetime(&naive)

@@ -233,9 +233,7 @@ pub async fn decide_adjustment(
         // the oldest lots first.
         if let (None, Some(customer)) = (&a.card_id, &a.customer_id) {
             if a.amount > 0 {
-                let today = crate::clock::local("Asia/Shanghai", now_us())
-                    .date
-                    .to_string();
+                let today = crate::clock::network_today().to_string();
                 tx.add_to_lot(customer, &today, a.amount).await?;
             } else {
                 crate::loyalty::take_points(&mut tx, customer, -a.amount, None).await?;

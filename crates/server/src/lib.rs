@@ -305,7 +305,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let today = clock::local("Asia/Shanghai", forecourt_store::now_us()).date;
+            let today = clock::network_today();
             let Some(day) = today.pred_opt() else {
                 continue;
             };

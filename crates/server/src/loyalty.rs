@@ -224,11 +224,50 @@ pub struct PointsPlan {
     pub loyalty: MemberLoyalty,
 }
 
-pub fn birthday_month(birthday: Option<&str>, local: &Local) -> bool {
+fn birthday_month(birthday: Option<&str>, local: &Local) -> bool {
     use chrono::Datelike;
     birthday
         .and_then(|b| chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())
         .is_some_and(|b| b.month() == local.date.month())
+}
+
+/// What the rules need to know of a sale that is not the member's history; each line
+/// earns on its net less its share of any voucher payment. The POS and the bulk poster
+/// both start from this.
+#[allow(clippy::too_many_arguments)]
+pub fn sale_facts(
+    at: i64,
+    local: &Local,
+    station_code: &str,
+    priced: &PricedSale,
+    voucher_fen: i64,
+    multiplier_permille: i64,
+    tags: &[String],
+    birthday: Option<&str>,
+) -> SaleFacts {
+    let weights: Vec<i64> = priced.lines.iter().map(|l| l.net_fen.0).collect();
+    let voucher_parts = split_proportionally(voucher_fen.min(priced.net_fen.0), &weights);
+    SaleFacts {
+        at_us: at,
+        weekday: local.weekday,
+        minute_of_day: local.minute_of_day,
+        station_code: station_code.to_string(),
+        lines: priced
+            .lines
+            .iter()
+            .zip(&voucher_parts)
+            .map(|(l, v)| FactLine {
+                product_code: l.product_code.clone(),
+                is_fuel: l.kind == ProductKind::Fuel,
+                net_fen: l.net_fen.0 - v,
+                volume_ml: l.volume_ml,
+            })
+            .collect(),
+        tier_multiplier_permille: multiplier_permille,
+        tags: tags.to_vec(),
+        birthday_month: birthday_month(birthday, local),
+        ..SaleFacts::default()
+    }
 }
 
 /// Decides the points of a member's sale. `points_net` is what each line earns on (its
@@ -248,34 +287,23 @@ pub async fn plan_points(
     let rules = &cfg.rules;
     let id = customer.customer_id.as_str();
     let ml = tx.member_loyalty(id).await?;
-    let weights: Vec<i64> = priced.lines.iter().map(|l| l.net_fen.0).collect();
-    let voucher_parts = split_proportionally(voucher_fen.min(priced.net_fen.0), &weights);
-    let lines: Vec<FactLine> = priced
-        .lines
-        .iter()
-        .zip(&voucher_parts)
-        .map(|(l, v)| FactLine {
-            product_code: l.product_code.clone(),
-            is_fuel: l.kind == ProductKind::Fuel,
-            net_fen: l.net_fen.0 - v,
-            volume_ml: l.volume_ml,
-        })
-        .collect();
     let visits_before = if rules.needs_visits() {
         tx.visits_before(id).await?
     } else {
         0
     };
+    let base = sale_facts(
+        at,
+        local,
+        station_code,
+        priced,
+        voucher_fen,
+        multiplier_permille,
+        &ml.tags,
+        ml.birthday.as_deref(),
+    );
     let facts = SaleFacts {
-        at_us: at,
-        weekday: local.weekday,
-        minute_of_day: local.minute_of_day,
-        station_code: station_code.to_string(),
-        lines,
-        tier_multiplier_permille: multiplier_permille,
-        tags: ml.tags.clone(),
         first_visit: visits_before == 0 && rules.needs_visits(),
-        birthday_month: birthday_month(ml.birthday.as_deref(), local),
         visits_before: u32::try_from(visits_before).unwrap_or(u32::MAX),
         month_volume_ml: if rules.needs_month_volume() {
             tx.volume_by_product(id, local.month_start_us, local.month_end_us)
@@ -296,6 +324,7 @@ pub async fn plan_points(
         } else {
             Default::default()
         },
+        ..base
     };
     let mut earned = loyalty::evaluate(rules, &facts);
     let mut referrer = None;

@@ -4,6 +4,7 @@
 //! monthly car washes).
 
 use crate::access::{require, require_customer, Action};
+use crate::api::text;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Staff};
 use crate::loyalty::{self, Referral};
@@ -97,10 +98,7 @@ pub async fn post_rule(
     ApiJson(b): ApiJson<RuleBody>,
 ) -> ApiResult<Response> {
     require(&me, Action::ManagePromotions)?;
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation("name", "1 to 100 characters"));
-    }
+    let name = &text("name", &b.name, 100)?;
     let rule_id = match &b.rule_id {
         Some(id) => {
             let id = id.trim();
@@ -324,10 +322,7 @@ pub async fn put_tier(
     {
         return Err(ApiError::validation("code", "1 to 32 letters, digits or _"));
     }
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 40 {
-        return Err(ApiError::validation("name", "1 to 40 characters"));
-    }
+    let name = &text("name", &b.name, 40)?;
     if !(0..=100).contains(&b.rank)
         || !(0..=500).contains(&b.discount_fen_per_litre)
         || !(0..=10_000).contains(&b.points_multiplier_permille)
@@ -393,10 +388,7 @@ pub async fn post_tier_override(
     require(&me, Action::ManagePromotions)?;
     let c = customer(&state, &id).await?;
     require_customer(&state, &me, &c).await?;
-    let reason = b.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 200 {
-        return Err(ApiError::validation("reason", "1 to 200 characters"));
-    }
+    let reason = &text("reason", &b.reason, 200)?;
     if let Some(code) = &b.tier_code {
         if state.store().tier(code).await?.is_none() {
             return Err(not_found("tier"));
@@ -447,10 +439,7 @@ pub async fn post_template(
     ApiJson(b): ApiJson<TemplateBody>,
 ) -> ApiResult<Response> {
     require(&me, Action::ManagePromotions)?;
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation("name", "1 to 100 characters"));
-    }
+    let name = &text("name", &b.name, 100)?;
     let kind = CouponKind::parse(&b.kind).ok_or_else(|| {
         ApiError::validation(
             "kind",
@@ -634,10 +623,7 @@ pub async fn post_item(
     ApiJson(b): ApiJson<ItemBody>,
 ) -> ApiResult<Response> {
     require(&me, Action::ManagePromotions)?;
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation("name", "1 to 100 characters"));
-    }
+    let name = &text("name", &b.name, 100)?;
     if !(1..=100_000_000).contains(&b.points_cost) || b.stock.is_some_and(|s| s < 0) {
         return Err(ApiError::validation(
             "points_cost",
@@ -932,7 +918,7 @@ pub async fn post_run(
     let day = match &b.date {
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| ApiError::validation("date", "YYYY-MM-DD"))?,
-        None => clock::local("Asia/Shanghai", now_us()).date,
+        None => clock::network_today(),
     };
     let report = daily_run(state.store(), day).await?;
     state.cache().loyalty.invalidate();
@@ -960,13 +946,7 @@ pub struct RunReport {
     pub car_wash_coupons: usize,
 }
 
-/// The end of `day` in microseconds (network time, China Standard Time).
-fn end_of_day_us(day: NaiveDate) -> i64 {
-    let next = day.succ_opt().unwrap_or(day);
-    next.and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc().timestamp_micros() - 8 * 3_600_000_000)
-        .unwrap_or(0)
-}
+use clock::network_day_end_us as end_of_day_us;
 
 /// Expiry, then the tier review, then the month's car-wash coupons. Every part is
 /// idempotent: running it again for the same day changes nothing.

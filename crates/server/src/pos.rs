@@ -847,16 +847,12 @@ async fn plan_sale(
                     )
                 })?;
                 let coupon = tx
-                    .coupon(code)
+                    .member_coupon(code)
                     .await?
                     .ok_or_else(|| ApiError::new("coupon_invalid", "no such coupon"))?;
                 // A discount coupon (from a template) is not money: it goes in the sale's
                 // `coupons`, where the quote applies it.
-                if tx
-                    .member_coupon(code)
-                    .await?
-                    .is_some_and(|c| c.kind != "payment")
-                {
+                if coupon.kind != "payment" {
                     return Err(ApiError::new(
                         "coupon_invalid",
                         "a discount coupon is named in the sale's coupons, not paid with",
@@ -879,10 +875,10 @@ async fn plan_sale(
                     )
                     .into());
                 }
-                if p.amount_fen > coupon.amount_fen {
+                if p.amount_fen > coupon.value {
                     return Err(ApiError::new(
                         "coupon_invalid",
-                        format!("the coupon is worth {} CNY", Fen(coupon.amount_fen).yuan()),
+                        format!("the coupon is worth {} CNY", Fen(coupon.value).yuan()),
                     )
                     .into());
                 }

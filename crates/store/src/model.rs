@@ -284,17 +284,6 @@ pub struct Authorization {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone)]
-pub struct Coupon {
-    pub coupon_id: String,
-    pub code: String,
-    pub customer_id: Option<String>,
-    pub amount_fen: i64,
-    pub valid_from: i64,
-    pub valid_until: Option<i64>,
-    pub state: String,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct RechargePromotion {
     pub promotion_id: String,

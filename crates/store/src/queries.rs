@@ -1549,25 +1549,6 @@ impl Tx {
         Ok(n == 1)
     }
 
-    pub async fn coupon(&mut self, code: &str) -> Result<Option<Coupon>, StoreError> {
-        let r = sqlx::query("select coupon_id, code, customer_id, amount_fen, valid_from, valid_until, state from coupon where code = $1")
-            .bind(code)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        r.map(|r| {
-            Ok(Coupon {
-                coupon_id: r.try_get(0)?,
-                code: r.try_get(1)?,
-                customer_id: r.try_get(2)?,
-                amount_fen: r.try_get(3)?,
-                valid_from: r.try_get(4)?,
-                valid_until: r.try_get(5)?,
-                state: r.try_get(6)?,
-            })
-        })
-        .transpose()
-    }
-
     /// Marks a coupon redeemed; false if another sale redeemed it first.
     pub async fn redeem_coupon(&mut self, code: &str, sale_id: &str) -> Result<bool, StoreError> {
         let n = sqlx::query("update coupon set state = 'redeemed', sale_id = $1 where code = $2 and state = 'issued'")
