@@ -22,6 +22,7 @@ pub mod pos;
 pub mod privacy;
 pub mod ratelimit;
 pub mod secret;
+pub mod web;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
@@ -81,6 +82,7 @@ struct Inner {
     metrics: metrics::Metrics,
     limiter: ratelimit::RateLimiter,
     cache: cache::Cache,
+    scores: web::scores::Scores,
 }
 
 /// What every handler gets: the store, the secret, the settings and the metrics.
@@ -96,6 +98,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             limiter: Default::default(),
             cache: Default::default(),
+            scores: Default::default(),
         }))
     }
 
@@ -121,6 +124,11 @@ impl AppState {
 
     pub fn cache(&self) -> &cache::Cache {
         &self.0.cache
+    }
+
+    /// The members' predictions shown on the console's profile.
+    pub fn scores(&self) -> &web::scores::Scores {
+        &self.0.scores
     }
 }
 
@@ -268,8 +276,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/openapi.json", get(openapi))
         .method_not_allowed_fallback(method_not_allowed);
+    // The console and the portal call the API in the process, through this router.
+    let api_only = Router::new()
+        .nest("/api/v1", api.clone())
+        .with_state(state.clone());
     Router::new()
         .nest("/api/v1", api)
+        .merge(web::router(api_only))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .fallback(fallback)

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod dashboard;
 mod error;
 pub mod ledger;
 pub mod loyalty;

@@ -1,0 +1,98 @@
+//! The console's pages, one module per area, and the member portal.
+
+mod admin;
+mod analytics;
+mod auth;
+mod cards;
+mod customers;
+mod dashboard;
+mod loyalty;
+
+use super::{html, layout, ApiFailure, Console};
+use crate::AppState;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use maud::html as m;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/login", get(auth::form).post(auth::submit))
+        .route("/logout", post(auth::logout))
+        .route("/customers", get(customers::search))
+        .route("/customers/{id}", get(customers::profile))
+        .route("/customers/{id}/tier", post(customers::tier_override))
+        .route("/customers/{id}/coupons", post(customers::issue_coupon))
+        .route("/cards", get(cards::lookup).post(cards::issue))
+        .route("/cards/{no}", get(cards::card))
+        .route("/cards/{no}/recharge", post(cards::recharge))
+        .route("/cards/{no}/state", post(cards::set_state))
+        .route("/cards/{no}/replace", post(cards::replace))
+        .route("/cards/{no}/limits", post(cards::limits))
+        .route("/cards/{no}/allocate", post(cards::allocate))
+        .route("/loyalty", get(loyalty::overview))
+        .route("/loyalty/rules/new", get(loyalty::new_rule))
+        .route(
+            "/loyalty/rules/{id}",
+            get(loyalty::edit_rule).post(loyalty::save_rule),
+        )
+        .route("/loyalty/tiers/{code}", post(loyalty::save_tier))
+        .route("/loyalty/templates", post(loyalty::save_template))
+        .route("/loyalty/catalogue", post(loyalty::save_item))
+        .route("/analytics", get(analytics::index))
+        .route("/analytics/{view}", get(analytics::view))
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/audit", get(admin::audit))
+        .merge(super::portal::routes())
+}
+
+/// The words for an API error: the catalogue's text for its code, with the API's own
+/// message (which names the field) when the code is a validation error or unknown.
+pub fn failure_text(c: &Console, f: &ApiFailure) -> String {
+    let key = format!("err.{}", f.code);
+    match super::i18n::lookup(c.lang(), &key) {
+        Some(text) if f.code != "validation_failed" => text.to_string(),
+        Some(text) => format!("{text} {}", f.message),
+        None if f.message.is_empty() => c.t("err.unknown").to_string(),
+        None => f.message.clone(),
+    }
+}
+
+/// A page that could not be shown: the error in the frame, with the right status.
+pub fn failed(c: &Console, title: &str, f: &ApiFailure) -> Response {
+    let status = if f.status.is_client_error() || f.status.is_server_error() {
+        f.status
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    html(
+        status,
+        layout::page(
+            c,
+            title,
+            m! { (layout::notice("error", &failure_text(c, f))) },
+        ),
+    )
+}
+
+/// A form that was not ours (wrong or missing CSRF token).
+pub fn forbidden(c: &Console) -> Response {
+    html(
+        StatusCode::FORBIDDEN,
+        layout::page(
+            c,
+            c.t("err.title"),
+            m! { (layout::notice("error", c.t("err.csrf"))) },
+        ),
+    )
+}
+
+/// `?page=` as a number from 1.
+pub fn page_no(q: &std::collections::HashMap<String, String>) -> i64 {
+    q.get("page")
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| (1..=100_000).contains(p))
+        .unwrap_or(1)
+}

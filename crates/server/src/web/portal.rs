@@ -1,0 +1,8 @@
+//! The member portal (`/m/`).
+
+use crate::AppState;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
