@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cards/{no}/allocate", post(cards::allocate))
         .route("/loyalty", get(loyalty::overview))
         .route("/loyalty/rules/new", get(loyalty::new_rule))
+        .route("/loyalty/rules/new-rule", post(loyalty::save_new_rule))
         .route(
             "/loyalty/rules/{id}",
             get(loyalty::edit_rule).post(loyalty::save_rule),
