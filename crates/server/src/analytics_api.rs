@@ -59,7 +59,8 @@ pub struct ViewQuery {
     #[serde(default)]
     offset: usize,
     limit: Option<usize>,
-    /// CLV: last day of the calibration period (default: 90 days before `as_of`).
+    /// CLV: last day of the calibration period (default: 90 days before `as_of`), or
+    /// `as_of` to calibrate on everything.
     calibration_end: Option<String>,
     /// CLV: `day` or `week` (default).
     period: Option<String>,
@@ -228,9 +229,12 @@ pub async fn get_view(
         return respond(out, csv);
     }
     let as_of_arg = q.as_of.as_deref().map(|s| date("as_of", s)).transpose()?;
+    // `as_of`: calibrate on everything (a prediction, not a held-out test).
+    let calibrate_to_as_of = q.calibration_end.as_deref() == Some("as_of");
     let calibration_arg = q
         .calibration_end
         .as_deref()
+        .filter(|s| *s != "as_of")
         .map(|s| date("calibration_end", s))
         .transpose()?;
     let period = match q.period.as_deref() {
@@ -317,9 +321,11 @@ pub async fn get_view(
                     .collect::<Vec<_>>());
             }
             _ => {
-                let end = calibration_arg
-                    .map(day_of)
-                    .unwrap_or(as_of.saturating_sub(90));
+                let end = match calibration_arg {
+                    Some(d) => day_of(d),
+                    None if calibrate_to_as_of => as_of,
+                    None => as_of.saturating_sub(90),
+                };
                 let options = ClvOptions {
                     calibration_end: end,
                     period,

@@ -2,7 +2,8 @@
 //! and the demand forecast, as charts and paged tables with a CSV download. The figures
 //! come from `GET /api/v1/analytics/{view}` (company-wide roles).
 
-use super::{failed, page_no};
+use super::{deny, failed, page_no};
+use crate::access::Action;
 use crate::web::charts::{self, Series};
 use crate::web::i18n::{fill, lookup};
 use crate::web::{html, layout, percent_encode, Console};
@@ -29,6 +30,9 @@ fn tabs(c: &Console, current: &str) -> Markup {
 
 /// `GET /analytics`: what each analysis is for.
 pub async fn index(c: Console) -> Response {
+    if let Some(r) = deny(&c, Action::ViewAnalytics) {
+        return r;
+    }
     let body = m! {
         (tabs(&c, ""))
         div.grid {
@@ -274,6 +278,9 @@ pub async fn view(
     Path(view): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Some(r) = deny(&c, Action::ViewAnalytics) {
+        return r;
+    }
     let title = c.t("an.title");
     if !VIEWS.contains(&view.as_str()) {
         return failed(
@@ -288,7 +295,10 @@ pub async fn view(
     }
     if q.get("format").map(String::as_str) == Some("csv") {
         return match c
-            .get_raw(&format!("/api/v1/analytics/{view}?format=csv"))
+            .get_raw(&format!(
+                "/api/v1/analytics/{view}?format=csv{}",
+                clv_extra(&view)
+            ))
             .await
         {
             Ok((headers, bytes)) => {
@@ -307,7 +317,8 @@ pub async fn view(
     let offset = (page as usize - 1) * PER_PAGE;
     let v = match c
         .get(&format!(
-            "/api/v1/analytics/{view}?offset={offset}&limit={PER_PAGE}"
+            "/api/v1/analytics/{view}?offset={offset}&limit={PER_PAGE}{}",
+            clv_extra(&view)
         ))
         .await
         .into_result()
@@ -343,4 +354,13 @@ pub async fn view(
             body,
         ),
     )
+}
+
+/// The console predicts from every sale it has: CLV calibrates up to the as-of day.
+fn clv_extra(view: &str) -> &'static str {
+    if view == "clv" {
+        "&calibration_end=as_of"
+    } else {
+        ""
+    }
 }

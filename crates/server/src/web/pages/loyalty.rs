@@ -1,7 +1,8 @@
 //! Loyalty: points rules (versioned, linted), tiers, coupon templates and the
 //! catalogue. Every change goes through the loyalty API, which lints rules and audits.
 
-use super::{failed, failure_text, forbidden};
+use super::{deny, failed, failure_text, forbidden};
+use crate::access::Action;
 use crate::web::{
     html, i, i18n::fill, int, layout, parse_yuan, percent_encode, s, see_other, when, yuan, Console,
 };
@@ -51,6 +52,9 @@ fn rule_summary(r: &Value) -> String {
 
 /// `GET /loyalty`.
 pub async fn overview(c: Console, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = deny(&c, Action::ManagePromotions) {
+        return r;
+    }
     let title = c.t("loy.title");
     let rules = match c.get("/api/v1/loyalty/rules").await.into_result() {
         Ok(v) => v,
@@ -193,8 +197,7 @@ fn rule_form(
     name: &str,
     active: bool,
     body: &Value,
-    error: Option<&str>,
-    history: Markup,
+    (error, history): (Option<&str>, Markup),
 ) -> Markup {
     let action = match id {
         Some(id) => format!("/loyalty/rules/{}", percent_encode(id)),
@@ -233,6 +236,9 @@ fn rule_form(
 
 /// `GET /loyalty/rules/new?kind=`.
 pub async fn new_rule(c: Console, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = deny(&c, Action::ManagePromotions) {
+        return r;
+    }
     let kind = q
         .get("kind")
         .map(String::as_str)
@@ -240,13 +246,16 @@ pub async fn new_rule(c: Console, Query(q): Query<HashMap<String, String>>) -> R
         .unwrap_or("bonus");
     let body = m! {
         nav.tabs { @for k in ["bonus", "earn", "milestone"] { a href={ "/loyalty/rules/new?kind=" (k) } class=[(k == kind).then_some("active")] { (c.t(&format!("loy.kind_{k}"))) } } }
-        (rule_form(&c, None, kind, "", true, &example(kind), None, m! {}))
+        (rule_form(&c, None, kind, "", true, &example(kind), (None, m! {})))
     };
     html(StatusCode::OK, layout::page(&c, c.t("loy.new_rule"), body))
 }
 
 /// `GET /loyalty/rules/{id}`: the newest version in a form, and every version.
 pub async fn edit_rule(c: Console, Path(id): Path<String>) -> Response {
+    if let Some(r) = deny(&c, Action::ManagePromotions) {
+        return r;
+    }
     let title = c.t("loy.edit_rule");
     let v = match c
         .get(&format!("/api/v1/loyalty/rules/{}", percent_encode(&id)))
@@ -289,8 +298,7 @@ pub async fn edit_rule(c: Console, Path(id): Path<String>) -> Response {
         &s(newest, "name"),
         newest["active"] == json!(true),
         &body,
-        None,
-        history,
+        (None, history),
     );
     html(
         StatusCode::OK,
@@ -330,8 +338,7 @@ pub async fn save_rule(
             &name,
             active,
             &body,
-            Some(&error),
-            m! {},
+            (Some(&error), m! {}),
         );
         html(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -382,7 +389,7 @@ pub async fn save_rule(
                     (layout::notice("ok", c.t("loy.check_ok")))
                     @for w in &warnings { (layout::notice("warn", w)) }
                 };
-                let page = m! { (notes) (rule_form(&c, (!is_new).then_some(id.as_str()), &kind, &name, active, &body, None, m! {})) };
+                let page = m! { (notes) (rule_form(&c, (!is_new).then_some(id.as_str()), &kind, &name, active, &body, (None, m! {}))) };
                 return html(StatusCode::OK, layout::page(&c, title, page));
             }
             see_other(&format!(

@@ -78,6 +78,23 @@ pub fn failed(c: &Console, title: &str, f: &ApiFailure) -> Response {
     )
 }
 
+/// The page's action is not the user's role's: the same answer the API would give,
+/// before any work.
+pub fn deny(c: &Console, action: crate::access::Action) -> Option<Response> {
+    if c.may(action) {
+        return None;
+    }
+    Some(failed(
+        c,
+        c.t("err.title"),
+        &ApiFailure {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden".into(),
+            message: String::new(),
+        },
+    ))
+}
+
 /// A form that was not ours (wrong or missing CSRF token).
 pub fn forbidden(c: &Console) -> Response {
     html(
