@@ -107,7 +107,9 @@ fn x_labels(out: &mut String, labels: &[String], x_of: impl Fn(usize) -> f64) {
     let n = labels.len();
     let every = n.div_ceil(8).max(1);
     for (i, l) in labels.iter().enumerate() {
-        if i % every == 0 || i + 1 == n {
+        // The last label always shows; a regular one too close before it does not.
+        let regular = i % every == 0 && i + every / 2 < n.saturating_sub(1);
+        if regular || i + 1 == n {
             let _ = write!(
                 out,
                 r#"<text x="{:.1}" y="{}" text-anchor="middle" class="tick">{}</text>"#,
