@@ -735,17 +735,20 @@ impl Tx {
             None => None,
         };
         let id = new_id();
+        // The coordinates travel as text: through the Any driver a missing f64 is sent
+        // to PostgreSQL as a 4-byte float, which fixes the cached statement's parameter
+        // type, and the next station with coordinates then fails to bind.
         sqlx::query(
             "insert into station (station_id, code, name, region_id, address, lat, lon, time_zone, province, opening_hours, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             values ($1, $2, $3, $4, $5, cast($6 as double precision), cast($7 as double precision), $8, $9, $10, $11)",
         )
         .bind(&id)
         .bind(&s.code)
         .bind(&s.name)
         .bind(region_id)
         .bind(s.address.as_deref())
-        .bind(s.lat)
-        .bind(s.lon)
+        .bind(s.lat.map(|v| v.to_string()))
+        .bind(s.lon.map(|v| v.to_string()))
         .bind(s.time_zone.as_deref().unwrap_or("Asia/Shanghai"))
         .bind(s.province.as_deref())
         .bind(s.opening_hours.as_deref())
