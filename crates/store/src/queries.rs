@@ -876,8 +876,9 @@ impl Tx {
     }
 
     /// Erases a customer's personal data (PIPL): name, phone, ID number, address,
-    /// birthday, notes, tags, vehicles and contacts. Cards, sales and the ledger stay, tied
-    /// to the customer id only, so every balance and report still adds up.
+    /// birthday, notes, tags, vehicles and contacts, and ends the member's portal access
+    /// (password and sessions). Cards, sales and the ledger stay, tied to the customer
+    /// id only, so every balance and report still adds up.
     pub async fn anonymize_customer(&mut self, customer_id: &str) -> Result<(), StoreError> {
         let v = self.vault.clone();
         let placeholder = "已注销";
@@ -905,6 +906,18 @@ impl Tx {
             .bind(customer_id)
             .execute(&mut *self.tx)
             .await?;
+        // The member can no longer sign in to the portal.
+        sqlx::query("delete from member_credential where customer_id = $1")
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "update member_session set revoked_at = $1 where customer_id = $2 and revoked_at is null",
+        )
+        .bind(now_us())
+        .bind(customer_id)
+        .execute(&mut *self.tx)
+        .await?;
         // A bound plate in a card's rules is personal data too.
         let cards: Vec<(String, String)> =
             sqlx::query_as("select card_id, rules from card where customer_id = $1")
