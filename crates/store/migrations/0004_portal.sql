@@ -26,3 +26,7 @@ create table member_session (
     revoked_at bigint
 );
 create index member_session_customer on member_session (customer_id);
+
+-- a member's points history joins each movement's journal to its sale (the portal and
+-- the console's points both read it); without this index every line scanned the sales.
+create index sale_journal on sale (journal_id);
