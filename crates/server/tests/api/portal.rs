@@ -968,3 +968,72 @@ async fn portal_stations_list_todays_prices_nearby_first() {
     assert!(p.body.contains("全部油站") && p.body.contains("您还没有常去油站"));
     assert!(!p.body.contains("portal-nearby"));
 }
+
+#[tokio::test]
+async fn portal_home_shows_the_tier_and_what_is_still_needed() {
+    let app = spawn_app().await;
+    let a = member(&app, "李娜", "13800010001", PIN_A, 200_000, "S001").await;
+    let (st, v) = app
+        .card_sale(&a.card, "GASOLINE_92", 30_000, "T1", json!({"pin": PIN_A}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let spent = v["net_amount_fen"].as_i64().unwrap();
+    let token = sign_in(&app, &a.card, PIN_A).await;
+
+    // Standard, with the spend still needed for VIP (¥5,000 over 365 days by default).
+    let home = get(&app, "/m/", Some(&token)).await.body;
+    let need = forecourt_server::web::yuan(500_000 - spent);
+    assert!(
+        home.contains(&format!("再消费 {need} 即可升级为 VIP")),
+        "{home}"
+    );
+    assert!(home.contains(&format!(r#"max="500000" value="{spent}""#)));
+    assert!(home.contains(&forecourt_server::web::yuan(spent)));
+
+    // A lower threshold that the figures already reach: the upgrade is on its way.
+    let (st, v) = app
+        .put(
+            "/api/v1/tiers/vip",
+            &app.admin,
+            json!({"name": "VIP", "rank": 1, "discount_fen_per_litre": 5, "points_multiplier_permille": 1200, "qualify_spend_fen": 1_000}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let home = get(&app, "/m/", Some(&token)).await.body;
+    assert!(home.contains("已达到 VIP 的条件"), "{home}");
+
+    // A tier set by hand: its benefits, and no promise of a change.
+    let (st, v) = app
+        .post(
+            &format!("/api/v1/customers/{}/tier", a.id),
+            &app.admin,
+            json!({"tier_code": "vip", "reason": "key account"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let home = get(&app, "/m/", Some(&token)).await.body;
+    assert!(home.contains(r#"id="portal-tier-name">VIP<"#), "{home}");
+    assert!(home.contains("加油每升优惠 ¥0.05") && home.contains("积分 ×1.2"));
+    assert!(home.contains("您的等级由油站设定"));
+    assert!(!home.contains("portal-tier-progress"));
+
+    // The top tier says so.
+    let (st, v) = app
+        .post(
+            &format!("/api/v1/customers/{}/tier", a.id),
+            &app.admin,
+            json!({"tier_code": "svip", "reason": "key account"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let en = web(
+        &app,
+        "GET",
+        "/m/",
+        Some(&token),
+        &[("accept-language", "en")],
+        None,
+    )
+    .await;
+    assert!(en.body.contains("You are in the top tier"), "{}", en.body);
+}

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use forecourt_core::points_expiry;
-use forecourt_core::tiers::Metric;
+use forecourt_core::tiers::{self, Metric};
 use forecourt_core::CardNo;
 use forecourt_store::loyalty::PointsMovement;
 use forecourt_store::portal::CurrentPrice;
@@ -92,15 +92,30 @@ async fn home_page(mb: &Member, q: &HashMap<String, String>) -> Result<Markup, A
     ))
 }
 
+/// Where the member stands against the next tier.
+enum Standing {
+    /// The top tier: nothing above.
+    Top,
+    /// A tier set by hand: qualification does not move it.
+    SetByHand,
+    /// The figures already reach a higher tier (it applies at the next sale or review).
+    Reached(String),
+    /// `have` of `goal` towards the next tier, and what is still needed, in words.
+    Towards { have: i64, goal: i64, text: String },
+}
+
 async fn tier_section(mb: &Member) -> Result<Markup, ApiError> {
     let state = &mb.ctx.state;
     let cfg = crate::loyalty::config(state).await?;
     let q = cfg.qualification;
     let now = now_us();
-    let figures = {
+    let (figures, overridden) = {
         let mut tx = state.store().begin_read().await?;
-        tx.window_metric(mb.id(), now - i64::from(q.window_days) * DAY_US, true)
-            .await?
+        let figures = tx
+            .window_metric(mb.id(), now - i64::from(q.window_days) * DAY_US, true)
+            .await?;
+        let ml = tx.member_loyalty(mb.id()).await?;
+        (figures, ml.tier_override.is_some())
     };
     let current = cfg.tiers.iter().find(|t| t.code == mb.customer.tier_code);
     let rank = current.map(|t| t.rank).unwrap_or(i64::MIN);
@@ -109,16 +124,42 @@ async fn tier_section(mb: &Member) -> Result<Markup, ApiError> {
         .iter()
         .filter(|t| t.rank > rank)
         .min_by_key(|t| t.rank);
-    let days = q.window_days.to_string();
-    let window = fill(
-        mb.t("portal.tier.window"),
-        &[
-            ("days", &days),
-            ("spend", &yuan(figures.spend_fen)),
-            ("litres", &litres(figures.volume_ml)),
-            ("visits", &int(figures.visits)),
-        ],
-    );
+    let levels = cfg.levels();
+    let best = tiers::qualified(
+        &q,
+        &levels,
+        &tiers::Figures {
+            spend_fen: figures.spend_fen,
+            volume_ml: figures.volume_ml,
+            visits: figures.visits,
+        },
+    )
+    .filter(|l| l.rank > rank)
+    .and_then(|l| cfg.tiers.iter().find(|t| t.code == l.code));
+    let standing = match (next, best) {
+        (None, _) => Standing::Top,
+        _ if overridden => Standing::SetByHand,
+        (_, Some(b)) => Standing::Reached(b.name.clone()),
+        (Some(n), None) => {
+            let (have, goal) = match q.metric {
+                Metric::Spend => (figures.spend_fen, n.qualify_spend_fen),
+                Metric::Litres => (figures.volume_ml, n.qualify_litres_ml),
+                Metric::Visits => (figures.visits, n.qualify_visits),
+            };
+            let need = (goal - have).max(0);
+            let (key, amount) = match q.metric {
+                Metric::Spend => ("portal.tier.need_spend", yuan(need)),
+                Metric::Litres => ("portal.tier.need_litres", litres(need)),
+                Metric::Visits => ("portal.tier.need_visits", int(need)),
+            };
+            let goal = goal.max(1);
+            Standing::Towards {
+                have: have.clamp(0, goal),
+                goal,
+                text: fill(mb.t(key), &[("need", &amount), ("tier", &n.name)]),
+            }
+        }
+    };
     let mut benefits = vec![];
     if let Some(t) = current {
         if t.discount_fen_per_litre > 0 {
@@ -143,25 +184,20 @@ async fn tier_section(mb: &Member) -> Result<Markup, ApiError> {
             ));
         }
     }
-    let progress = next.map(|n| {
-        let (have, goal) = match q.metric {
-            Metric::Spend => (figures.spend_fen, n.qualify_spend_fen),
-            Metric::Litres => (figures.volume_ml, n.qualify_litres_ml),
-            Metric::Visits => (figures.visits, n.qualify_visits),
-        };
-        let need = (goal - have).max(0);
-        let text = if need == 0 {
-            fill(mb.t("portal.tier.reached"), &[("tier", &n.name)])
-        } else {
-            let (key, amount) = match q.metric {
-                Metric::Spend => ("portal.tier.need_spend", yuan(need)),
-                Metric::Litres => ("portal.tier.need_litres", litres(need)),
-                Metric::Visits => ("portal.tier.need_visits", int(need)),
-            };
-            fill(mb.t(key), &[("need", &amount), ("tier", &n.name)])
-        };
-        (have.clamp(0, goal.max(1)), goal.max(1), text)
-    });
+    let figures_shown = [
+        fill(
+            mb.t("portal.tier.fig_spend"),
+            &[("v", &yuan(figures.spend_fen))],
+        ),
+        fill(
+            mb.t("portal.tier.fig_litres"),
+            &[("v", &litres(figures.volume_ml))],
+        ),
+        fill(
+            mb.t("portal.tier.fig_visits"),
+            &[("v", &int(figures.visits))],
+        ),
+    ];
     Ok(m! {
         section.card.tier id="portal-tier" {
             div.tier-head {
@@ -171,14 +207,25 @@ async fn tier_section(mb: &Member) -> Result<Markup, ApiError> {
             @if !benefits.is_empty() {
                 p.benefits { (benefits.join(" · ")) }
             }
-            @match &progress {
-                Some((have, goal, text)) => {
+            @match &standing {
+                Standing::Towards { have, goal, text } => {
                     progress id="portal-tier-progress" max=(goal) value=(have) aria-label=(text) { (text) }
                     p.need { (text) }
                 }
-                None => p.need { (mb.t("portal.tier.top")) },
+                Standing::Reached(name) => {
+                    progress id="portal-tier-progress" max="1" value="1" { "100%" }
+                    p.need { (fill(mb.t("portal.tier.reached"), &[("tier", name)])) }
+                }
+                Standing::SetByHand => p.need { (mb.t("portal.tier.set_by_hand")) },
+                Standing::Top => p.need { (mb.t("portal.tier.top")) },
             }
-            p.muted.small { (window) }
+            p.muted.small {
+                span.window { (fill(mb.t("portal.tier.window"), &[("days", &q.window_days.to_string())])) }
+                @for (i, f) in figures_shown.iter().enumerate() {
+                    @if i > 0 { " · " }
+                    span.fig { (f) }
+                }
+            }
         }
     })
 }
