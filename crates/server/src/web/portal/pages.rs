@@ -288,26 +288,26 @@ async fn cards_section(mb: &Member) -> Result<Markup, ApiError> {
             @if rows.is_empty() {
                 (empty(mb.t("portal.cards.empty"), Some(("/m/stations", mb.t("portal.cards.empty_next")))))
             } @else {
-                ul.rows.cards {
+                ul.cards {
                     @for r in &rows {
-                        li.row {
-                            div.l {
+                        // Two lines: the number and the balance, then the kind and state
+                        // and the bonus; each line wraps rather than widening the page.
+                        li.cardrow {
+                            div.line {
                                 span.cardno { (masked(&r.card.card_no)) }
-                                span.muted.small {
+                                @match r.balance {
+                                    Some(b) => b.bal { (yuan(b)) },
+                                    None => span.muted.small { (mb.t("portal.cards.pooled")) },
+                                }
+                            }
+                            div.line.muted.small {
+                                span {
                                     (label(mb, "portal.card.kind", &r.card.kind, &r.card.kind))
                                     " "
                                     span class={ "state " (r.card.state) } { (label(mb, "portal.card.state", &r.card.state, &r.card.state)) }
                                 }
-                            }
-                            div.r {
-                                @match r.balance {
-                                    Some(b) => {
-                                        b { (yuan(b)) }
-                                        @if r.bonus > 0 {
-                                            span.muted.small { (fill(mb.t("portal.cards.bonus"), &[("amount", &yuan(r.bonus))])) }
-                                        }
-                                    }
-                                    None => span.muted.small { (mb.t("portal.cards.pooled")) },
+                                @if r.bonus > 0 {
+                                    span { (fill(mb.t("portal.cards.bonus"), &[("amount", &yuan(r.bonus))])) }
                                 }
                             }
                         }
