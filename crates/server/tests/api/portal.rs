@@ -929,6 +929,7 @@ async fn portal_stations_list_todays_prices_nearby_first() {
     }
     assert!(!body.contains("¥9.99") && !body.contains("¥25.00"));
     assert!(body.contains("92# 汽油") && body.contains("0# 柴油"));
+    assert!(body.find("92# 汽油") < body.find("0# 柴油"), "petrol first");
     assert!(body.contains("北京市东城区长安街 1 号"));
     // Home first, then its region (nearest first, then those without a place), then
     // the rest.

@@ -607,6 +607,17 @@ fn per_unit(mb: &Member, code: &str) -> &'static str {
     }
 }
 
+/// The order grades are listed in.
+const GRADE_ORDER: &[&str] = &[
+    "GASOLINE_92",
+    "GASOLINE_95",
+    "GASOLINE_98",
+    "DIESEL_0",
+    "DIESEL_M10",
+    "LNG",
+    "CNG",
+];
+
 /// `GET /m/stations`: the stations with today's prices, the member's home station and
 /// its region first.
 pub async fn stations(mb: Member) -> Response {
@@ -622,6 +633,20 @@ async fn stations_page(mb: &Member) -> Result<Markup, ApiError> {
         if p.product_kind == "fuel" {
             prices.entry(p.station_id.clone()).or_default().push(p);
         }
+    }
+    // Petrol first, as the pumps show it, then diesel and gas.
+    let order = |code: &str| {
+        GRADE_ORDER
+            .iter()
+            .position(|g| *g == code)
+            .unwrap_or(GRADE_ORDER.len())
+    };
+    for list in prices.values_mut() {
+        list.sort_by(|a, b| {
+            order(&a.product_code)
+                .cmp(&order(&b.product_code))
+                .then_with(|| a.product_code.cmp(&b.product_code))
+        });
     }
     let home = mb
         .customer
