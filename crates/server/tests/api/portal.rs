@@ -790,6 +790,37 @@ async fn portal_forms_need_the_session_csrf_token() {
     let p = get(&app, "/m/points", Some(&token)).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(p.location(), "/m/login?next=/m/points");
+    // A sign-in only ever leads to a portal page.
+    let token = sign_in(&app, &a.card, PIN_A).await;
+    for (next, to) in [
+        ("/m/points", "/m/points"),
+        ("/admin/users", "/m/"),
+        ("/m/../admin/users", "/m/"),
+        ("https://evil.example/m/", "/m/"),
+        ("//evil.example/m/", "/m/"),
+    ] {
+        let p = web(
+            &app,
+            "POST",
+            "/m/login",
+            None,
+            &[],
+            Some(&[
+                ("via", "card"),
+                ("card_no", &a.card),
+                ("pin", PIN_A),
+                ("next", next),
+            ]),
+        )
+        .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (StatusCode::SEE_OTHER, to),
+            "{next}"
+        );
+    }
+    let p = get(&app, "/m/login?next=%2Fadmin", Some(&token)).await;
+    assert_eq!(p.location(), "/m/");
     // Without a session the pages send to the sign-in.
     let p = get(&app, "/m/stations", None).await;
     assert_eq!(p.location(), "/m/login?next=/m/stations");

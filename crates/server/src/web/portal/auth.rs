@@ -15,10 +15,10 @@ use forecourt_core::person::mask_phone;
 use maud::{html as m, Markup};
 use std::collections::HashMap;
 
-/// Only a portal page may be where a sign-in leads.
+/// Only a portal page may be where a sign-in leads (no way out of `/m/` by `..`).
 fn portal_next(next: Option<&String>) -> String {
     let next = crate::web::safe_next(next.map(String::as_str).unwrap_or("/m/"));
-    if next == "/m" || next.starts_with("/m/") {
+    if (next == "/m" || next.starts_with("/m/")) && !next.contains("..") {
         next.to_string()
     } else {
         "/m/".to_string()
