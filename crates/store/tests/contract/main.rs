@@ -691,5 +691,5 @@ async fn bulk_indexes_are_rebuilt_when_missing_and_only_then() {
         "open built them"
     );
     reopened.drop_bulk_indexes().await.unwrap();
-    assert_eq!(reopened.build_bulk_indexes().await.unwrap(), 14);
+    assert_eq!(reopened.build_bulk_indexes().await.unwrap(), 15);
 }
