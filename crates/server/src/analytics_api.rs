@@ -277,10 +277,10 @@ pub async fn get_view(
         return Err(ApiError::validation("horizon", "1 to 520 periods"));
     }
     let csv = q.csv();
-    let (sales, never) = state.store().member_sales().await?;
+    let data = state.cache().member_sales(state.store()).await?;
     // The models run on a blocking thread: a million customers take seconds of CPU.
     let out = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
-        let tx = transactions(&sales, &never);
+        let tx = transactions(&data.0, &data.1);
         let Some(last) = default_as_of(&tx) else {
             return Ok(json!({"view": view, "customers_total": tx.customers(), "rows": []}));
         };

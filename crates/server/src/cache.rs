@@ -5,7 +5,7 @@
 
 use forecourt_store::{Product, Station, Store, StoreError};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TOKEN_TTL: Duration = Duration::from_secs(5);
@@ -19,7 +19,15 @@ pub struct Cache {
     products: Mutex<Option<(HashMap<String, Product>, Instant)>>,
     /// The loyalty configuration in force.
     pub loyalty: crate::loyalty::ConfigCache,
+    /// The members' sales for analytics, with the version they were read at.
+    member_sales: tokio::sync::Mutex<Option<(Version, Arc<MemberSales>)>>,
 }
+
+type Version = (i64, i64, i64, i64);
+
+/// Every member sale `(customer, at_us, net_fen, volume_ml)` and the members who never
+/// bought, as [`Store::member_sales`] reads them.
+pub type MemberSales = (Vec<(String, i64, i64, i64)>, Vec<String>);
 
 impl Cache {
     /// The station of a live POS token (by the token's hash).
@@ -71,5 +79,21 @@ impl Cache {
         let found = map.get(code).cloned();
         *self.products.lock().unwrap_or_else(|e| e.into_inner()) = Some((map, Instant::now()));
         Ok(found)
+    }
+
+    /// The members' sales, read again only when a sale, refund or customer has been
+    /// added since (reading them takes seconds on a network's year; checking takes
+    /// milliseconds). Callers at the same time wait for one read.
+    pub async fn member_sales(&self, store: &Store) -> Result<Arc<MemberSales>, StoreError> {
+        let mut slot = self.member_sales.lock().await;
+        let version = store.member_sales_version().await?;
+        if let Some((v, data)) = slot.as_ref() {
+            if *v == version {
+                return Ok(data.clone());
+            }
+        }
+        let data = Arc::new(store.member_sales().await?);
+        *slot = Some((version, data.clone()));
+        Ok(data)
     }
 }

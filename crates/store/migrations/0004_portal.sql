@@ -29,8 +29,8 @@ create index member_session_customer on member_session (customer_id);
 
 -- a member's points history joins each movement's journal to its sale (the portal and
 -- the console's points both read it); without this index every line scanned the sales.
-create index sale_journal on sale (journal_id);
+create index if not exists sale_journal on sale (journal_id);
 
 -- sales in time order across the network (the sales export, and with it the analytics
 -- that read every sale) page through this index instead of sorting every sale per page.
-create index sale_time on sale (occurred_at, sale_id);
+create index if not exists sale_time on sale (occurred_at, sale_id);

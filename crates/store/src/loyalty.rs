@@ -435,6 +435,19 @@ impl Store {
         Ok((sales, never))
     }
 
+    /// What [`Store::member_sales`] depends on, cheaply: sales, their newest write,
+    /// refunds and customers. Equal versions mean equal member sales, so a cache of
+    /// them can be kept until the version moves.
+    pub async fn member_sales_version(&self) -> Result<(i64, i64, i64, i64), StoreError> {
+        let r = sqlx::query(
+            "select (select count(*) from sale), (select coalesce(max(created_at), 0) from sale), \
+             (select count(*) from refund), (select count(*) from customer where anonymized_at is null)",
+        )
+        .fetch_one(self.read())
+        .await?;
+        Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+    }
+
     /// Customer ids carrying a tag (a segment).
     pub async fn customers_tagged(&self, tag: &str) -> Result<Vec<String>, StoreError> {
         let needle = serde_json::to_string(tag)?;

@@ -75,8 +75,8 @@ impl Scores {
 
 async fn compute(state: &AppState) -> anyhow::Result<HashMap<String, Score>> {
     let started = Instant::now();
-    let (sales, never) = state.store().member_sales().await?;
-    let map = tokio::task::spawn_blocking(move || score_all(&sales, &never)).await?;
+    let data = state.cache().member_sales(state.store()).await?;
+    let map = tokio::task::spawn_blocking(move || score_all(&data.0, &data.1)).await?;
     tracing::info!(
         members = map.len(),
         secs = started.elapsed().as_secs_f64(),
