@@ -320,6 +320,13 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
             }
         }
     });
+    // The profile's predictions (and the members' sales the analytics read) are fitted
+    // shortly after start, so that the first profile opened already has them.
+    let warm_state = state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        let _ = warm_state.scores().get(&warm_state, "");
+    });
     // The loyalty run (expiry, tier review, monthly car washes) once a day for the day
     // that ended; it is idempotent, so a restart that runs it again changes nothing.
     let loyalty_state = state.clone();
