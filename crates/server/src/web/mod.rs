@@ -54,13 +54,16 @@ pub fn router(api: Router) -> Router<AppState> {
         .layer(Extension(Api(api)))
 }
 
-/// An HTML page with the page CSP.
+/// An HTML page with the page CSP. Links to other sites still send no referrer.
 pub fn html(status: StatusCode, markup: Markup) -> Response {
     (
         status,
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+            // A page's forms must carry its origin: with `no-referrer` (the API's
+            // default) a browser posts `Origin: null`, which sign-in refuses.
+            (header::REFERRER_POLICY, "same-origin"),
         ],
         markup.into_string(),
     )

@@ -22,6 +22,7 @@ struct Page {
     location: Option<String>,
     body: String,
     content_type: String,
+    referrer_policy: String,
 }
 
 impl Page {
@@ -103,12 +104,18 @@ impl<'a> Browser<'a> {
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
+        let referrer_policy = res
+            .headers()
+            .get(header::REFERRER_POLICY)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         Page {
             status,
             location,
             body: String::from_utf8_lossy(&bytes).into_owned(),
             content_type,
+            referrer_policy,
         }
     }
 
@@ -177,6 +184,9 @@ async fn pages_need_a_session_and_sign_in_answers_in_the_visitors_language() {
         p.has("<html lang=\"zh-CN\"") && p.has("登录"),
         "Chinese by default"
     );
+    // With `no-referrer` a browser would post the form with `Origin: null`, which
+    // sign-in refuses as another site's.
+    assert_eq!(p.referrer_policy, "same-origin");
     let p = b
         .post(
             "/login",
