@@ -291,7 +291,7 @@ class Run:
             shutil.copyfile(self.server_log, path)
             kept.append(path)
         if kept:
-            print("     kept: " + ", ".join(os.path.relpath(p) for p in kept))
+            print("     kept: " + ", ".join(shown(p) for p in kept))
 
 
 def yuan(fen):
@@ -305,6 +305,12 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def shown(path):
+    """A path as short as it reads well: relative when under the current directory."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 def which(explicit, name, fallback):
@@ -328,19 +334,42 @@ class Processes:
         return p
 
     def stop_all(self):
+        """Stops each process group (chromedriver's holds the browser too) and waits
+        until none of its processes is left."""
         for p in reversed(self.procs):
-            if p.poll() is not None:
-                continue
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and group_alive(p):
+                time.sleep(0.05)
+            if group_alive(p):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(10)
+
+
+def group_alive(p):
+    """Whether a process of p's group is still running (p itself reaped if it ended)."""
+    p.poll()
+    try:
+        os.killpg(p.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Only zombies left (e.g. the browser's, reparented and not yet reaped) count as gone.
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == p.pid and fields[0] != "Z":
+            return True
+    return False
 
 
 def wait_http(url, proc, what, log_path, timeout=60):
@@ -395,7 +424,7 @@ def main():
     status = 0
     try:
         scenarios(a, binary, chromedriver, chromium, work, procs, run)
-        print(f"ok  all browser steps ({time.monotonic() - run.started:.1f} s); screenshots in {os.path.relpath(a.artifacts)}")
+        print(f"ok  all browser steps ({time.monotonic() - run.started:.1f} s); screenshots in {shown(a.artifacts)}")
     except StepFailed:
         status = 1
     except KeyboardInterrupt:
@@ -406,7 +435,11 @@ def main():
             with contextlib.suppress(Exception):
                 run.browser.quit()
         procs.stop_all()
-        shutil.rmtree(work, ignore_errors=True)
+        for _ in range(20):
+            shutil.rmtree(work, ignore_errors=True)
+            if not os.path.exists(work):
+                break
+            time.sleep(0.1)
     sys.exit(status)
 
 
@@ -494,7 +527,11 @@ def scenarios(a, binary, chromedriver, chromium, work, procs, run):
         b.fill("#username", username)
         b.fill("#password", PASSWORDS[username])
         b.click("#login-submit")
-        b.wait_path("/")
+        try:
+            b.wait_path("/")
+        except WebDriverError:
+            notice = b.text(".notice.error", timeout=0) if b.exists(".notice.error") else ""
+            raise AssertionError(f"signing in as {username} stayed on {b.path}" + (f"; the page says {notice!r}" if notice else ""))
 
     def logout():
         b.click("#logout")
