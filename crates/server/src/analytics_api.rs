@@ -59,7 +59,8 @@ pub struct ViewQuery {
     #[serde(default)]
     offset: usize,
     limit: Option<usize>,
-    /// CLV: last day of the calibration period (default: 90 days before `as_of`).
+    /// CLV: last day of the calibration period (default: 90 days before `as_of`), or
+    /// `as_of` to calibrate on everything.
     calibration_end: Option<String>,
     /// CLV: `day` or `week` (default).
     period: Option<String>,
@@ -69,6 +70,43 @@ pub struct ViewQuery {
     by: Option<String>,
     /// price: the product whose price rises are looked for (default GASOLINE_92).
     product: Option<String>,
+    /// `json` (default) or `csv`: every row from `offset` as CSV, for a download.
+    format: Option<String>,
+}
+
+impl ViewQuery {
+    fn csv(&self) -> bool {
+        self.format.as_deref() == Some("csv")
+    }
+
+    /// Rows per answer: `limit` up to 1,000 in JSON, every row in CSV.
+    fn limit(&self) -> usize {
+        if self.csv() {
+            usize::MAX
+        } else {
+            self.limit.unwrap_or(100).min(LIMIT_MAX)
+        }
+    }
+}
+
+/// The rows of a view's answer as CSV: one column per field of the first row, nested
+/// values as JSON text.
+pub fn rows_csv(rows: &[Value]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let Some(first) = rows.first().and_then(Value::as_object) else {
+        return Ok(String::new());
+    };
+    let columns: Vec<&String> = first.keys().collect();
+    w.write_record(columns.iter().map(|c| c.as_str()))?;
+    for r in rows {
+        w.write_record(columns.iter().map(|c| match &r[c.as_str()] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }))?;
+    }
+    String::from_utf8(w.into_inner().map_err(|e| e.into_error())?)
+        .map_err(|e| csv::Error::from(std::io::Error::other(e)))
 }
 
 const VIEWS: &[&str] = &[
@@ -105,7 +143,7 @@ async fn sale_rows(state: &AppState) -> ApiResult<Vec<SaleRow>> {
 
 /// The analyses over whole sales: reports, forecast, price sensitivity.
 fn sales_view(view: &str, rows: &[SaleRow], q: &ViewQuery) -> ApiResult<Value> {
-    let limit = q.limit.unwrap_or(100).min(LIMIT_MAX);
+    let limit = q.limit();
     let Some(last) = rows.iter().map(|r| r.day()).max() else {
         return Ok(json!({"view": view, "rows": []}));
     };
@@ -156,7 +194,7 @@ fn page<T: serde::Serialize>(
     customer: impl Fn(&T) -> u32,
     q: &ViewQuery,
 ) -> Vec<Value> {
-    let limit = q.limit.unwrap_or(100).min(LIMIT_MAX);
+    let limit = q.limit();
     rows.iter()
         .skip(q.offset)
         .take(limit)
@@ -184,15 +222,19 @@ pub async fn get_view(
     }
     if ["forecast", "reports", "price"].contains(&view.as_str()) {
         let rows = sale_rows(&state).await?;
+        let csv = q.csv();
         let out = tokio::task::spawn_blocking(move || sales_view(&view, &rows, &q))
             .await
             .map_err(ApiError::internal)??;
-        return Ok(Json(out).into_response());
+        return respond(out, csv);
     }
     let as_of_arg = q.as_of.as_deref().map(|s| date("as_of", s)).transpose()?;
+    // `as_of`: calibrate on everything (a prediction, not a held-out test).
+    let calibrate_to_as_of = q.calibration_end.as_deref() == Some("as_of");
     let calibration_arg = q
         .calibration_end
         .as_deref()
+        .filter(|s| *s != "as_of")
         .map(|s| date("calibration_end", s))
         .transpose()?;
     let period = match q.period.as_deref() {
@@ -204,6 +246,7 @@ pub async fn get_view(
     if !(1..=520).contains(&horizon) {
         return Err(ApiError::validation("horizon", "1 to 520 periods"));
     }
+    let csv = q.csv();
     let (sales, never) = state.store().member_sales().await?;
     // The models run on a blocking thread: a million customers take seconds of CPU.
     let out = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
@@ -232,6 +275,18 @@ pub async fn get_view(
             }
             "lifecycle" => {
                 let rows = lifecycle(&tx, &h, as_of, &LifecycleParams::default());
+                let mut stages: Vec<(String, usize)> = Vec::new();
+                for r in &rows {
+                    let name = r.stage.name().to_string();
+                    match stages.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, k)) => *k += 1,
+                        None => stages.push((name, 1)),
+                    }
+                }
+                out["stages"] = json!(stages
+                    .iter()
+                    .map(|(n, k)| json!({"stage": n, "customers": k}))
+                    .collect::<Vec<_>>());
                 out["rows"] = json!(page(&tx, &rows, |r| r.customer, &q));
             }
             "refuel" => {
@@ -257,7 +312,7 @@ pub async fn get_view(
                 scored.sort_by(|a, b| b.0.total_cmp(&a.0));
                 out["evaluation"] = json!(evaluation.map(|e| json!({"model_auc": e.model_auc, "recency_baseline_auc": e.recency_baseline_auc, "test_churn_rate": e.test.churn_rate})));
                 out["horizon_days"] = json!(params.horizon_days);
-                let limit = q.limit.unwrap_or(100).min(LIMIT_MAX);
+                let limit = q.limit();
                 out["rows"] = json!(scored
                     .iter()
                     .skip(q.offset)
@@ -266,9 +321,11 @@ pub async fn get_view(
                     .collect::<Vec<_>>());
             }
             _ => {
-                let end = calibration_arg
-                    .map(day_of)
-                    .unwrap_or(as_of.saturating_sub(90));
+                let end = match calibration_arg {
+                    Some(d) => day_of(d),
+                    None if calibrate_to_as_of => as_of,
+                    None => as_of.saturating_sub(90),
+                };
                 let options = ClvOptions {
                     calibration_end: end,
                     period,
@@ -281,9 +338,15 @@ pub async fn get_view(
                 out["bgnbd"] = json!({"r": r.bgnbd.params.r, "alpha": r.bgnbd.params.alpha, "a": r.bgnbd.params.a, "b": r.bgnbd.params.b, "log_likelihood": r.bgnbd.log_likelihood});
                 out["gamma_gamma"] = json!({"p": r.gamma_gamma.params.p, "q": r.gamma_gamma.params.q, "gamma": r.gamma_gamma.params.gamma});
                 out["calibration_end"] = json!(date_of(end).to_string());
-                let limit = q.limit.unwrap_or(100).min(LIMIT_MAX);
-                out["rows"] = json!((q.offset..s.len().min(q.offset + limit))
-                    .map(|i| json!({
+                let limit = q.limit();
+                // The most valuable customers first.
+                let mut order: Vec<usize> = (0..s.len()).collect();
+                order.sort_by(|&a, &b| r.expected_value[b].total_cmp(&r.expected_value[a]));
+                out["rows"] = json!(order
+                    .iter()
+                    .skip(q.offset)
+                    .take(limit)
+                    .map(|&i| json!({
                         "customer": tx.name(s.customer[i]), "frequency": s.frequency[i], "recency": s.recency[i], "T": s.t[i],
                         "monetary": s.monetary[i], "expected_transactions": r.expected_transactions[i],
                         "p_alive": r.p_alive[i], "expected_value": r.expected_value[i],
@@ -295,5 +358,29 @@ pub async fn get_view(
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(Json(out).into_response())
+    respond(out, csv)
+}
+
+fn respond(out: Value, csv: bool) -> ApiResult<Response> {
+    if !csv {
+        return Ok(Json(out).into_response());
+    }
+    let rows = out["rows"].as_array().cloned().unwrap_or_default();
+    let text = rows_csv(&rows).map_err(ApiError::internal)?;
+    let name = format!(
+        "attachment; filename=\"{}-{}.csv\"",
+        out["view"].as_str().unwrap_or("analytics"),
+        out["as_of"].as_str().unwrap_or("")
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, name),
+        ],
+        text,
+    )
+        .into_response())
 }

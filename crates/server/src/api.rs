@@ -179,6 +179,21 @@ pub async fn logout(
         .into_response())
 }
 
+/// `GET /api/v1/users`: every staff user with role, scope and lock state (never the
+/// password hash).
+pub async fn get_users(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
+    require(&me, Action::ManageUsers)?;
+    let now = now_us();
+    let users: Vec<Value> = state
+        .store()
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| json!({"user_id": u.user_id, "username": u.username, "role": u.role, "scope": u.scope, "disabled": u.disabled, "locked": u.locked_until.is_some_and(|t| t > now), "failed_logins": u.failed_logins}))
+        .collect();
+    Ok(Json(json!({"users": users})).into_response())
+}
+
 #[derive(Deserialize)]
 pub struct UserBody {
     username: String,

@@ -183,7 +183,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/login", post(api::login))
         .route("/auth/logout", post(api::logout))
-        .route("/users", post(api::post_user))
+        .route("/users", get(api::get_users).post(api::post_user))
         .route("/stations", get(api::get_stations).post(api::post_station))
         .route(
             "/stations/{code}/prices",

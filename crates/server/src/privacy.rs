@@ -229,6 +229,8 @@ pub async fn post_consent(
 pub struct AuditQuery {
     target: Option<String>,
     limit: Option<i64>,
+    /// Only entries older than this sequence number (the next page).
+    before: Option<i64>,
 }
 
 /// `GET /api/v1/audit`: the newest audit entries, optionally of one target.
@@ -241,7 +243,7 @@ pub async fn get_audit(
     let limit = q.limit.unwrap_or(100).clamp(1, 1_000);
     let rows: Vec<Value> = state
         .store()
-        .audit_rows(q.target.as_deref(), limit)
+        .audit_page(q.target.as_deref(), q.before, limit)
         .await?
         .into_iter()
         .map(|a| json!({"seq": a.seq, "at": clock::rfc3339(a.at), "actor": a.actor, "action": a.action, "target_kind": a.target_kind, "target_id": a.target_id, "source": a.source, "detail": serde_json::from_str::<Value>(&a.detail).unwrap_or(Value::Null)}))

@@ -147,12 +147,23 @@ impl Store {
         target_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
+        self.audit_page(target_id, None, limit).await
+    }
+
+    /// The newest entries before sequence number `before` (all when `None`).
+    pub async fn audit_page(
+        &self,
+        target_id: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
         let rows = sqlx::query(
             "select seq, at, actor, action, target_kind, target_id, source, detail, prev_hash, hash from audit_log \
-             where ($1 = '' or target_id = $1) order by seq desc limit $2",
+             where ($1 = '' or target_id = $1) and seq < $3 order by seq desc limit $2",
         )
         .bind(target_id.unwrap_or(""))
         .bind(limit)
+        .bind(before.unwrap_or(i64::MAX))
         .fetch_all(self.read())
         .await?;
         rows.iter().map(row).collect()

@@ -521,24 +521,20 @@ impl Store {
             .collect()
     }
 
+    /// Every staff user, by username.
+    pub async fn users(&self) -> Result<Vec<StaffUser>, StoreError> {
+        let rows = sqlx::query("select user_id, username, password_hash, role, scope, failed_logins, locked_until, disabled from staff_user order by username")
+            .fetch_all(self.read())
+            .await?;
+        rows.iter().map(staff_user_row).collect()
+    }
+
     pub async fn user_by_username(&self, username: &str) -> Result<Option<StaffUser>, StoreError> {
         let r = sqlx::query("select user_id, username, password_hash, role, scope, failed_logins, locked_until, disabled from staff_user where username = $1")
             .bind(username)
             .fetch_optional(self.read())
             .await?;
-        r.map(|r| {
-            Ok(StaffUser {
-                user_id: r.try_get(0)?,
-                username: r.try_get(1)?,
-                password_hash: r.try_get(2)?,
-                role: r.try_get(3)?,
-                scope: r.try_get(4)?,
-                failed_logins: r.try_get(5)?,
-                locked_until: r.try_get(6)?,
-                disabled: r.try_get::<i64, _>(7)? != 0,
-            })
-        })
-        .transpose()
+        r.as_ref().map(staff_user_row).transpose()
     }
 
     /// The user of a live session token hash: not revoked, before its absolute expiry,
@@ -2246,4 +2242,17 @@ impl Tx {
             .await?
             .rows_affected())
     }
+}
+
+fn staff_user_row(r: &AnyRow) -> Result<StaffUser, StoreError> {
+    Ok(StaffUser {
+        user_id: r.try_get(0)?,
+        username: r.try_get(1)?,
+        password_hash: r.try_get(2)?,
+        role: r.try_get(3)?,
+        scope: r.try_get(4)?,
+        failed_logins: r.try_get(5)?,
+        locked_until: r.try_get(6)?,
+        disabled: r.try_get::<i64, _>(7)? != 0,
+    })
 }

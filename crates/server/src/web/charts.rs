@@ -107,7 +107,9 @@ fn x_labels(out: &mut String, labels: &[String], x_of: impl Fn(usize) -> f64) {
     let n = labels.len();
     let every = n.div_ceil(8).max(1);
     for (i, l) in labels.iter().enumerate() {
-        if i % every == 0 || i + 1 == n {
+        // The last label always shows; a regular one too close before it does not.
+        let regular = i % every == 0 && i + every / 2 < n.saturating_sub(1);
+        if regular || i + 1 == n {
             let _ = write!(
                 out,
                 r#"<text x="{:.1}" y="{}" text-anchor="middle" class="tick">{}</text>"#,
@@ -208,7 +210,7 @@ pub fn columns(title: &str, labels: &[String], series: &[Series]) -> String {
     let slot = (W - L - R) / n as f64;
     let bar = (slot * 0.7).max(1.0);
     let x_of = |i: usize| L + slot * (i as f64 + 0.5);
-    for i in 0..n {
+    for (i, label) in labels.iter().enumerate() {
         let mut base = 0.0;
         for (k, s) in series.iter().enumerate() {
             let v = s.values.get(i).copied().unwrap_or(0.0);
@@ -222,7 +224,7 @@ pub fn columns(title: &str, labels: &[String], series: &[Series]) -> String {
                 r#"<rect x="{:.1}" y="{y1:.1}" width="{bar:.1}" height="{h:.1}" fill="{}"><title>{} · {}: {}</title></rect>"#,
                 x_of(i) - bar / 2.0,
                 colour(k),
-                esc(&labels[i]),
+                esc(label),
                 esc(&s.name),
                 short(v)
             );

@@ -267,6 +267,44 @@ impl Console {
     pub async fn get(&self, uri: &str) -> ApiReply {
         self.api(Method::GET, uri, None).await
     }
+
+    /// A GET whose answer is not JSON (a CSV file): headers and bytes, or the error.
+    pub async fn get_raw(&self, uri: &str) -> Result<(HeaderMap, axum::body::Bytes), ApiFailure> {
+        let cookie = format!("{SESSION_COOKIE}={}", self.token);
+        match call_raw(
+            &self.ctx,
+            Method::GET,
+            uri,
+            None,
+            Some((&cookie, &self.csrf())),
+        )
+        .await
+        {
+            Ok((status, headers, bytes)) if status.is_success() => Ok((headers, bytes)),
+            Ok((status, headers, bytes)) => Err(ApiReply {
+                status,
+                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                headers,
+            }
+            .into_result()
+            .err()
+            .unwrap_or_else(|| ApiFailure {
+                status,
+                code: "error".into(),
+                message: String::new(),
+            })),
+            Err(message) => {
+                Err(internal(message)
+                    .into_result()
+                    .err()
+                    .unwrap_or_else(|| ApiFailure {
+                        status: StatusCode::INTERNAL_SERVER_ERROR,
+                        code: "internal".into(),
+                        message: String::new(),
+                    }))
+            }
+        }
+    }
 }
 
 /// The API's answer to an in-process call.
@@ -318,6 +356,24 @@ pub async fn call(
     body: Option<Value>,
     session: Option<(&str, &str)>,
 ) -> ApiReply {
+    match call_raw(ctx, method, uri, body, session).await {
+        Ok((status, headers, bytes)) => ApiReply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            headers,
+        },
+        Err(message) => internal(message),
+    }
+}
+
+/// The API's answer as it is: status, headers and body bytes.
+async fn call_raw(
+    ctx: &Ctx,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+    session: Option<(&str, &str)>,
+) -> Result<(StatusCode, HeaderMap, axum::body::Bytes), String> {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some((cookie, csrf)) = session {
         req = req
@@ -331,10 +387,9 @@ pub async fn call(
         }
         None => Body::empty(),
     };
-    let mut req = match req.body(body) {
-        Ok(r) => r,
-        Err(e) => return internal(format!("bad request to the API: {e}")),
-    };
+    let mut req = req
+        .body(body)
+        .map_err(|e| format!("bad request to the API: {e}"))?;
     // The audit log names where the person is, not the server itself.
     if let Some(ip) = ctx.source.as_deref().and_then(|s| s.parse().ok()) {
         req.extensions_mut()
@@ -346,16 +401,11 @@ pub async fn call(
     };
     let status = res.status();
     let headers = res.headers().clone();
-    let bytes = match http_body_util::BodyExt::collect(res.into_body()).await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return internal(format!("reading the API's answer: {e}")),
-    };
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    ApiReply {
-        status,
-        body,
-        headers,
-    }
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .map_err(|e| format!("reading the API's answer: {e}"))?
+        .to_bytes();
+    Ok((status, headers, bytes))
 }
 
 fn internal(message: String) -> ApiReply {
@@ -400,7 +450,7 @@ pub fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -89,6 +89,7 @@ fn prediction(c: &Console, customer_id: &str) -> Markup {
                 (
                     c.t("cust.next_visit"),
                     m! { (p.next_visit.clone().unwrap_or_else(|| c.t("cust.unknown").into()))
+                    @if let Some(late) = overdue_days(p.next_visit.as_deref()) { " " span.risk.medium { (fill(c.t("cust.overdue"), &[("n", &late.to_string())])) } }
                     @if let Some(d) = p.typical_interval_days { " " small.muted { (fill(c.t("cust.every_days"), &[("n", &format!("{d:.1}"))])) } } },
                 ),
                 (
@@ -106,6 +107,13 @@ fn prediction(c: &Console, customer_id: &str) -> Markup {
             ])
         }
     }
+}
+
+/// Days since an expected visit that has not happened (none when it is still ahead).
+fn overdue_days(next_visit: Option<&str>) -> Option<i64> {
+    let d = chrono::NaiveDate::parse_from_str(next_visit?, "%Y-%m-%d").ok()?;
+    let late = (crate::clock::network_today() - d).num_days();
+    (late > 0).then_some(late)
 }
 
 /// `GET /customers/{id}`: cards and balances, points, tier, coupons, recent sales and

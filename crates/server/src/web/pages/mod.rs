@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cards/{no}/allocate", post(cards::allocate))
         .route("/loyalty", get(loyalty::overview))
         .route("/loyalty/rules/new", get(loyalty::new_rule))
+        .route("/loyalty/rules/new-rule", post(loyalty::save_new_rule))
         .route(
             "/loyalty/rules/{id}",
             get(loyalty::edit_rule).post(loyalty::save_rule),
@@ -75,6 +76,23 @@ pub fn failed(c: &Console, title: &str, f: &ApiFailure) -> Response {
             m! { (layout::notice("error", &failure_text(c, f))) },
         ),
     )
+}
+
+/// The page's action is not the user's role's: the same answer the API would give,
+/// before any work.
+pub fn deny(c: &Console, action: crate::access::Action) -> Option<Response> {
+    if c.may(action) {
+        return None;
+    }
+    Some(failed(
+        c,
+        c.t("err.title"),
+        &ApiFailure {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden".into(),
+            message: String::new(),
+        },
+    ))
 }
 
 /// A form that was not ours (wrong or missing CSRF token).
