@@ -863,7 +863,7 @@ schemas["AuditEntry"] = obj(
         "seq": i64("Position in the hash-chained, append-only log."),
         "at": time(),
         "actor": s("`user:<username>`."),
-        "action": s("e.g. user.login, user.login_failed, user.create, station.create, price.set, customer.create, customer.read, customer.search, customer.export, customer.anonymize, consent.grant, consent.withdraw, card.issue, card.state, card.replace, card.register, card.limits, card.pin, card.allocation, loyalty.rule_saved, loyalty.setting_changed, loyalty.tier_saved, loyalty.tier_override, loyalty.coupons_issued, loyalty.redemption_cancelled, loyalty.daily_run."),
+        "action": s("e.g. user.login, user.login_failed, user.create, station.create, price.set, customer.create, customer.read, customer.search, customer.export, customer.anonymize, consent.grant, consent.withdraw, card.issue, card.state, card.replace, card.register, card.limits, card.pin, card.allocation, customer.portal_password, member.login, member.login_failed, member.password, loyalty.rule_saved, loyalty.setting_changed, loyalty.tier_saved, loyalty.tier_override, loyalty.coupons_issued, loyalty.redemption_cancelled, loyalty.daily_run."),
         "target_kind": s("e.g. user, station, customer, card, loyalty_rule, loyalty_setting, tier, coupon_template, redemption, loyalty."),
         "target_id": nullable(s("The target's id; null for searches and the daily loyalty run.")),
         "source": nullable(s("The client's IP address, when known.")),
@@ -1675,6 +1675,33 @@ paths["/api/v1/customers/{id}/credit"] = {
             "billing_day": i64("Day of the month, 1 to 28.", minimum=1, maximum=28, default=1),
         }, required=["credit_limit_fen"]),
         notes=customer_scope_notes,
+    )
+}
+
+paths["/api/v1/customers/{id}/portal-password"] = {
+    "parameters": [cust_param],
+    "put": op(
+        "setPortalPassword", "customers", "Set or remove a member's portal password", STAFF,
+        ok(200, obj({
+            "customer_id": s(format="uuid"),
+            "portal_password_set": boolean("Whether the member now has a portal password."),
+            "sessions_ended": i64("The member's portal sessions this ended."),
+        }, required=["customer_id", "portal_password_set", "sessions_ended"]), "Set or removed."),
+        STAFF_AUTH + BODY_ERRORS + ["customer_not_found", "validation_failed"],
+        desc=(roles("ManageCard") + " The member portal (`/m/`) signs a member in with the "
+              "phone on the member's record and this password (argon2id; after 10 wrong "
+              "passwords it locks for 30 minutes), or with a card and its PIN. Setting the "
+              "password clears its lockout; setting or removing it ends every portal session "
+              "of the member. Audited (customer.portal_password), without the password."
+              + CUSTOMER_SCOPE),
+        body=obj({
+            "password": {"type": ["string", "null"], "minLength": 8, "maxLength": 200,
+                         "description": "8 to 200 characters, not only spaces; null removes the password (the member then signs in with a card and its PIN only)."},
+        }, required=["password"]),
+        notes={
+            **customer_scope_notes,
+            "validation_failed": "a password shorter than 8 or longer than 200 characters, only spaces, not a string or null, or an anonymised customer; the message names it",
+        },
     )
 }
 

@@ -1,5 +1,6 @@
 //! `forecourt demo`: a fresh database filled by the simulator (a year of a network of
-//! ten stations and twenty thousand customers), a staff login, and the server on it.
+//! ten stations and twenty thousand customers), a staff login, a member's portal login,
+//! and the server on it.
 
 use crate::simulate;
 use anyhow::{bail, Context};
@@ -21,6 +22,47 @@ fn random_password(rng: &mut StdRng) -> String {
         .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
         .collect();
     format!("{s}7a")
+}
+
+/// The member the demo signs in to the portal as.
+struct PortalMember {
+    card_no: String,
+    pin: String,
+    phone: String,
+    password: String,
+}
+
+/// Gives the simulated member who bought the most a known PIN on their personal card
+/// and a portal password (both random, like the staff password).
+async fn portal_member(
+    store: &Store,
+    secret: &Secret,
+    rng: &mut StdRng,
+) -> anyhow::Result<Option<PortalMember>> {
+    let Some((customer_id, card_no)) = store.busiest_member_with_personal_card().await? else {
+        return Ok(None);
+    };
+    let Some(phone) = store.customer(&customer_id).await?.and_then(|c| c.phone) else {
+        return Ok(None);
+    };
+    let card = store
+        .card_by_no(&card_no)
+        .await?
+        .context("the demo member's card")?;
+    let pin = format!("{:06}", rng.gen_range(0..1_000_000u32));
+    let password = random_password(rng);
+    let hash = forecourt_server::secret::hash_password(&password)?;
+    let mut tx = store.begin().await?;
+    tx.set_card_pin(&card.card_id, Some(&secret.pin_hash(&card.card_id, &pin)))
+        .await?;
+    tx.set_member_password(&customer_id, Some(&hash)).await?;
+    tx.commit().await?;
+    Ok(Some(PortalMember {
+        card_no,
+        pin,
+        phone,
+        password,
+    }))
 }
 
 pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<()> {
@@ -73,12 +115,24 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
             Err(e) => eprintln!("ledger check failed: {e}"),
         }
     });
+    let member = portal_member(&store, &secret, &mut entropy).await?;
     let state = AppState::new(store.clone(), secret, Config::default());
     println!("username: admin");
     println!("password: {password}");
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
+    if let Some(m) = &member {
+        println!("member card: {}", m.card_no);
+        println!("member pin: {}", m.pin);
+        println!("member phone: {}", m.phone);
+        println!("member password: {}", m.password);
+    }
+    let mut addr = listener.local_addr()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    println!("portal: http://{addr}/m/");
     eprintln!(
         "forecourt demo on http://{} ({})",
         listener.local_addr()?,

@@ -141,6 +141,32 @@ async fn sale_rows(state: &AppState) -> ApiResult<Vec<SaleRow>> {
     read_sales(csv.as_slice()).map_err(ApiError::internal)
 }
 
+/// Each station's sales per product and local day, as one row each: all the demand
+/// forecast reads, summed by the database.
+async fn daily_rows(state: &AppState) -> ApiResult<Vec<SaleRow>> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    Ok(state
+        .store()
+        .daily_line_totals(CST_OFFSET_US)
+        .await?
+        .into_iter()
+        .map(|t| SaleRow {
+            time: (epoch + chrono::Duration::days(t.day))
+                .and_hms_opt(12, 0, 0)
+                .expect("noon exists"),
+            station: t.station,
+            region: None,
+            product: t.product,
+            kind: t.kind,
+            payment: String::new(),
+            customer: None,
+            net_fen: t.net_fen,
+            volume_ml: t.volume_ml,
+            discount_fen: 0,
+        })
+        .collect())
+}
+
 /// The analyses over whole sales: reports, forecast, price sensitivity.
 fn sales_view(view: &str, rows: &[SaleRow], q: &ViewQuery) -> ApiResult<Value> {
     let limit = q.limit();
@@ -221,7 +247,11 @@ pub async fn get_view(
         ));
     }
     if ["forecast", "reports", "price"].contains(&view.as_str()) {
-        let rows = sale_rows(&state).await?;
+        let rows = if view == "forecast" {
+            daily_rows(&state).await?
+        } else {
+            sale_rows(&state).await?
+        };
         let csv = q.csv();
         let out = tokio::task::spawn_blocking(move || sales_view(&view, &rows, &q))
             .await

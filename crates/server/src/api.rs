@@ -145,7 +145,7 @@ pub async fn login(
 
 /// A valid argon2id hash of a random password, verified against when the username is
 /// unknown so that both paths cost the same.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4IyPp6Wq0cVw9m3eYtFzQm5l9G3QvS0oCq1k3xw0f0Q";
+pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4IyPp6Wq0cVw9m3eYtFzQm5l9G3QvS0oCq1k3xw0f0Q";
 
 /// `POST /api/v1/auth/logout`: revokes the caller's token.
 pub async fn logout(

@@ -17,6 +17,7 @@ pub mod import;
 pub mod ledger_ops;
 pub mod loyalty;
 pub mod loyalty_api;
+pub mod member;
 pub mod metrics;
 pub mod pos;
 pub mod privacy;
@@ -56,6 +57,10 @@ pub struct Config {
     pub login_failures_max: i64,
     pub lockout_secs: i64,
     pub body_bytes_max: usize,
+    /// Absolute lifetime of a member's portal session.
+    pub member_session_ttl_secs: i64,
+    /// A portal session unused for this long ends.
+    pub member_session_idle_secs: i64,
 }
 
 impl Default for Config {
@@ -71,6 +76,8 @@ impl Default for Config {
             login_failures_max: 10,
             lockout_secs: 30 * 60,
             body_bytes_max: 256 * 1024,
+            member_session_ttl_secs: 30 * 86_400,
+            member_session_idle_secs: 7 * 86_400,
         }
     }
 }
@@ -239,6 +246,10 @@ pub fn router(state: AppState) -> Router {
         .route("/customers/{id}", get(api::get_customer))
         .route("/customers/{id}/vehicles", post(api::post_vehicle))
         .route("/customers/{id}/credit", put(api::put_credit))
+        .route(
+            "/customers/{id}/portal-password",
+            put(member::put_portal_password),
+        )
         .route(
             "/customers/{id}/credit/payments",
             post(ledger_ops::post_credit_payment),

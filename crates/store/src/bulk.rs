@@ -813,6 +813,8 @@ const BULK_INDEXES: &[(&str, &str)] = &[
     ("sale_customer", "sale (customer_id, occurred_at)"),
     ("sale_card", "sale (card_id, occurred_at)"),
     ("sale_station_time", "sale (station_id, occurred_at)"),
+    ("sale_journal", "sale (journal_id)"),
+    ("sale_time", "sale (occurred_at, sale_id)"),
     ("card_usage_card_time", "card_usage (card_id, occurred_at)"),
     ("recharge_card", "recharge (card_id, occurred_at)"),
 ];

@@ -164,3 +164,47 @@ impl Store {
         Ok(out)
     }
 }
+
+/// A day's total of one product at one station.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyLineTotal {
+    pub station: String,
+    pub product: String,
+    pub kind: String,
+    /// Days since 1970-01-01 in local time.
+    pub day: i64,
+    pub volume_ml: i64,
+    pub net_fen: i64,
+}
+
+impl Store {
+    /// Every station's sales lines summed per product and local day (`offset_us` from
+    /// UTC), for the demand forecast: a few thousand rows instead of every line.
+    pub async fn daily_line_totals(
+        &self,
+        offset_us: i64,
+    ) -> Result<Vec<DailyLineTotal>, StoreError> {
+        let sql = format!(
+            "select st.code, l.product_code, l.kind, cast((s.occurred_at + $1) / {DAY_US} as bigint) as d, \
+             cast(sum(l.volume_ml) as bigint), cast(sum(l.net_fen - l.refunded_fen) as bigint) \
+             from sale_line l join sale s on s.sale_id = l.sale_id join station st on st.station_id = s.station_id \
+             group by st.code, l.product_code, l.kind, d order by d, st.code, l.product_code"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(offset_us)
+            .fetch_all(self.read())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DailyLineTotal {
+                    station: r.try_get(0)?,
+                    product: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    day: r.try_get(3)?,
+                    volume_ml: r.try_get(4)?,
+                    net_fen: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -21,6 +21,7 @@ mod migrate;
 pub mod model;
 pub mod network;
 mod personal;
+pub mod portal;
 mod queries;
 mod sales_export;
 #[doc(hidden)]

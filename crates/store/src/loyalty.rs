@@ -320,12 +320,24 @@ impl Store {
         customer_id: &str,
         limit: i64,
     ) -> Result<Vec<PointsMovement>, StoreError> {
+        self.points_history_page(customer_id, limit, 0).await
+    }
+
+    /// [`Store::points_history`] a page at a time: `limit` movements after the newest
+    /// `offset`.
+    pub async fn points_history_page(
+        &self,
+        customer_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<PointsMovement>, StoreError> {
         let acct = forecourt_core::ledger::account::customer_points(customer_id);
         let rows = sqlx::query(
-            "select j.occurred_at, j.kind, cast(sum(case when t.credit_account_id = $1 then t.amount else -t.amount end) as bigint), j.memo, s.sale_id, j.journal_id, s.points_detail from transfer t join journal j on j.journal_id = t.journal_id left join sale s on s.journal_id = j.journal_id where (t.credit_account_id = $1 or t.debit_account_id = $1) and t.state = 'posted' group by j.journal_id, j.occurred_at, j.kind, j.memo, s.sale_id, s.points_detail order by j.occurred_at desc, j.journal_id desc limit $2",
+            "select j.occurred_at, j.kind, cast(sum(case when t.credit_account_id = $1 then t.amount else -t.amount end) as bigint), j.memo, s.sale_id, j.journal_id, s.points_detail from transfer t join journal j on j.journal_id = t.journal_id left join sale s on s.journal_id = j.journal_id where (t.credit_account_id = $1 or t.debit_account_id = $1) and t.state = 'posted' group by j.journal_id, j.occurred_at, j.kind, j.memo, s.sale_id, s.points_detail order by j.occurred_at desc, j.journal_id desc limit $2 offset $3",
         )
         .bind(&acct)
         .bind(limit)
+        .bind(offset)
         .fetch_all(self.read())
         .await?;
         let mut out = Vec::with_capacity(rows.len());

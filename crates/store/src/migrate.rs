@@ -30,10 +30,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0003_loyalty.sql"),
         postgres: include_str!("../migrations/0003_loyalty.sql"),
     },
+    Migration {
+        version: 4,
+        name: "portal",
+        sqlite: include_str!("../migrations/0004_portal.sql"),
+        postgres: include_str!("../migrations/0004_portal.sql"),
+    },
 ];
 
 /// The schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Default products of the POS contract: code, name, kind.
 const PRODUCTS: &[(&str, &str, &str)] = &[

@@ -63,6 +63,8 @@ pub const TABLES: &[&str] = &[
     "credit_agreement",
     "pos_request",
     "staff_session",
+    "member_credential",
+    "member_session",
     "pos_token",
     "adjustment",
     "credit_payment",

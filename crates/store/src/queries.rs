@@ -731,17 +731,20 @@ impl Tx {
             None => None,
         };
         let id = new_id();
+        // The coordinates travel as text: through the Any driver a missing f64 is sent
+        // to PostgreSQL as a 4-byte float, which fixes the cached statement's parameter
+        // type, and the next station with coordinates then fails to bind.
         sqlx::query(
             "insert into station (station_id, code, name, region_id, address, lat, lon, time_zone, province, opening_hours, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             values ($1, $2, $3, $4, $5, cast($6 as double precision), cast($7 as double precision), $8, $9, $10, $11)",
         )
         .bind(&id)
         .bind(&s.code)
         .bind(&s.name)
         .bind(region_id)
         .bind(s.address.as_deref())
-        .bind(s.lat)
-        .bind(s.lon)
+        .bind(s.lat.map(|v| v.to_string()))
+        .bind(s.lon.map(|v| v.to_string()))
         .bind(s.time_zone.as_deref().unwrap_or("Asia/Shanghai"))
         .bind(s.province.as_deref())
         .bind(s.opening_hours.as_deref())
@@ -869,8 +872,9 @@ impl Tx {
     }
 
     /// Erases a customer's personal data (PIPL): name, phone, ID number, address,
-    /// birthday, notes, tags, vehicles and contacts. Cards, sales and the ledger stay, tied
-    /// to the customer id only, so every balance and report still adds up.
+    /// birthday, notes, tags, vehicles and contacts, and ends the member's portal access
+    /// (password and sessions). Cards, sales and the ledger stay, tied to the customer
+    /// id only, so every balance and report still adds up.
     pub async fn anonymize_customer(&mut self, customer_id: &str) -> Result<(), StoreError> {
         let v = self.vault.clone();
         let placeholder = "已注销";
@@ -898,6 +902,18 @@ impl Tx {
             .bind(customer_id)
             .execute(&mut *self.tx)
             .await?;
+        // The member can no longer sign in to the portal.
+        sqlx::query("delete from member_credential where customer_id = $1")
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "update member_session set revoked_at = $1 where customer_id = $2 and revoked_at is null",
+        )
+        .bind(now_us())
+        .bind(customer_id)
+        .execute(&mut *self.tx)
+        .await?;
         // A bound plate in a card's rules is personal data too.
         let cards: Vec<(String, String)> =
             sqlx::query_as("select card_id, rules from card where customer_id = $1")

@@ -111,20 +111,36 @@ impl Store {
             .enumerate()
             .map(|(i, s)| (s.sale_id.clone(), i))
             .collect();
-        let placeholders: Vec<String> = (1..=sales.len()).map(|i| format!("${i}")).collect();
-        let ids = placeholders.join(", ");
-
-        let sql = format!(
-            "select sale_id, product_code, kind, volume_ml, quantity, unit_price_fen, gross_fen \
-             from sale_line where sale_id in ({ids}) order by sale_id, line_no"
-        );
-        let mut q = sqlx::query(&sql);
-        for s in &sales {
-            q = q.bind(s.sale_id.clone());
-        }
-        for r in q.fetch_all(self.read()).await? {
+        // Lines and payments of the page's sales, selected by the page's own range
+        // rather than a list of ids: a long list of placeholders costs more to bind
+        // than the rows cost to read.
+        let last = sales.last().expect("not empty");
+        let (last_at, last_id) = (last.occurred_at, last.sale_id.clone());
+        const RANGE: &str = "join station st on st.station_id = s.station_id \
+             where ($1 = '' or st.code = $1) and s.occurred_at >= $2 and s.occurred_at < $3 \
+             and (s.occurred_at > $4 or (s.occurred_at = $4 and s.sale_id > $5)) \
+             and (s.occurred_at < $6 or (s.occurred_at = $6 and s.sale_id <= $7))";
+        let bind = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(filter.station_code.as_deref().unwrap_or(""))
+                .bind(filter.from_us.unwrap_or(i64::MIN))
+                .bind(filter.to_us.unwrap_or(i64::MAX))
+                .bind(after_at)
+                .bind(after_id)
+                .bind(last_at)
+                .bind(last_id.clone())
+        };
+        static LINES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let lines_sql = LINES.get_or_init(|| {
+            format!(
+                "select l.sale_id, l.product_code, l.kind, l.volume_ml, l.quantity, l.unit_price_fen, l.gross_fen \
+                 from sale s join sale_line l on l.sale_id = s.sale_id {RANGE} order by l.sale_id, l.line_no"
+            )
+        });
+        for r in bind(lines_sql).fetch_all(self.read()).await? {
             let id: String = r.try_get(0)?;
-            sales[at[&id]].lines.push(ExportedLine {
+            let Some(&i) = at.get(&id) else { continue };
+            sales[i].lines.push(ExportedLine {
                 product_code: r.try_get(1)?,
                 kind: r.try_get(2)?,
                 volume_ml: r.try_get(3)?,
@@ -134,18 +150,18 @@ impl Store {
             });
         }
 
-        let sql = format!(
-            "select p.sale_id, p.method, p.amount_fen, c.card_no, p.coupon_code \
-             from sale_payment p left join card c on c.card_id = p.card_id \
-             where p.sale_id in ({ids}) order by p.sale_id, p.payment_no"
-        );
-        let mut q = sqlx::query(&sql);
-        for s in &sales {
-            q = q.bind(s.sale_id.clone());
-        }
-        for r in q.fetch_all(self.read()).await? {
+        static PAYMENTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let payments_sql = PAYMENTS.get_or_init(|| {
+            format!(
+                "select p.sale_id, p.method, p.amount_fen, c.card_no, p.coupon_code \
+                 from sale s join sale_payment p on p.sale_id = s.sale_id left join card c on c.card_id = p.card_id \
+                 {RANGE} order by p.sale_id, p.payment_no"
+            )
+        });
+        for r in bind(payments_sql).fetch_all(self.read()).await? {
             let id: String = r.try_get(0)?;
-            sales[at[&id]].payments.push(ExportedPayment {
+            let Some(&i) = at.get(&id) else { continue };
+            sales[i].payments.push(ExportedPayment {
                 method: r.try_get(1)?,
                 amount_fen: r.try_get(2)?,
                 card_no: r.try_get(3)?,

@@ -542,6 +542,7 @@ async fn health_metrics_openapi_and_unknown_routes() {
         "/customers/{id}",
         "/customers/{id}/vehicles",
         "/customers/{id}/credit",
+        "/customers/{id}/portal-password",
         "/cards",
         "/cards/{card_no}",
         "/cards/{card_no}/state",

@@ -101,7 +101,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let store = Store::open(&url, forecourt_store::Vault::for_tests())
         .await
         .unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 3);
+    assert_eq!(store.schema_version().await.unwrap(), 4);
     store.migrate().await.unwrap();
     assert_eq!(
         store.products().await.unwrap().len(),
@@ -128,7 +128,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     match Store::open(&url, forecourt_store::Vault::for_tests()).await {
         Err(StoreError::SchemaTooNew {
             found: 99,
-            known: 3,
+            known: 4,
         }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
@@ -691,5 +691,5 @@ async fn bulk_indexes_are_rebuilt_when_missing_and_only_then() {
         "open built them"
     );
     reopened.drop_bulk_indexes().await.unwrap();
-    assert_eq!(reopened.build_bulk_indexes().await.unwrap(), 14);
+    assert_eq!(reopened.build_bulk_indexes().await.unwrap(), 16);
 }

@@ -109,6 +109,8 @@ fn prediction(c: &Console, customer_id: &str) -> Markup {
     }
 }
 
+const HISTORY_PAGE: usize = 15;
+
 /// Days since an expected visit that has not happened (none when it is still ahead).
 fn overdue_days(next_visit: Option<&str>) -> Option<i64> {
     let d = chrono::NaiveDate::parse_from_str(next_visit?, "%Y-%m-%d").ok()?;
@@ -163,6 +165,9 @@ pub async fn profile(
     let empty_vec = vec![];
     let cards = p["cards"].as_array().unwrap_or(&empty_vec);
     let history = points["history"].as_array().unwrap_or(&empty_vec);
+    // The points history a page at a time (the API gives the newest 200 lines).
+    let page = super::page_no(&q);
+    let hist_from = (page as usize - 1) * HISTORY_PAGE;
     let lots = points["lots"].as_array().unwrap_or(&empty_vec);
     let coupon_list = coupons["coupons"].as_array().unwrap_or(&empty_vec);
     let sales = p["recent_sales"].as_array().unwrap_or(&empty_vec);
@@ -225,7 +230,7 @@ pub async fn profile(
                 } @else {
                     table.list {
                         thead { tr { th { (c.t("cust.when")) } th { (c.t("cust.what")) } th.num { (c.t("cust.points")) } } }
-                        tbody { @for h in history.iter().take(15) {
+                        tbody { @for h in history.iter().skip(hist_from).take(HISTORY_PAGE) {
                             tr {
                                 td { (when(&s(h, "occurred_at"))) }
                                 td { (c.t(&format!("points.kind_{}", s(h, "kind"))))
@@ -234,6 +239,7 @@ pub async fn profile(
                             }
                         } }
                     }
+                    (layout::pager(&c, &format!("/customers/{}", percent_encode(&id)), page, history.len() > hist_from + HISTORY_PAGE))
                 }
             }
             section.card id="profile-sales" {

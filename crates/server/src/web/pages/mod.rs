@@ -2,7 +2,7 @@
 
 mod admin;
 mod analytics;
-mod auth;
+pub(super) mod auth;
 mod cards;
 mod customers;
 mod dashboard;

@@ -1,8 +1,0 @@
-//! The member portal (`/m/`).
-
-use crate::AppState;
-use axum::Router;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-}
