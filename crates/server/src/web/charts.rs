@@ -110,10 +110,12 @@ fn x_labels(out: &mut String, labels: &[String], x_of: impl Fn(usize) -> f64) {
         // The last label always shows; a regular one too close before it does not.
         let regular = i % every == 0 && i + every / 2 < n.saturating_sub(1);
         if regular || i + 1 == n {
+            // The last label ends at the axis's end instead of running past it.
+            let anchor = if i + 1 == n && n > 1 { "end" } else { "middle" };
             let _ = write!(
                 out,
-                r#"<text x="{:.1}" y="{}" text-anchor="middle" class="tick">{}</text>"#,
-                x_of(i),
+                r#"<text x="{:.1}" y="{}" text-anchor="{anchor}" class="tick">{}</text>"#,
+                x_of(i).min(W - 2.0),
                 H - 8.0,
                 esc(l)
             );

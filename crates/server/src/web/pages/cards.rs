@@ -189,7 +189,7 @@ pub async fn card(
                 (c.t("card.held"), m! { (yuan(i(&v, "held_fen"))) }),
                 (c.t("card.today"), m! { (fill(c.t("card.usage"), &[("n", &int(i(&v["usage"], "sales_today"))), ("amount", &yuan(i(&v["usage"], "amount_today_fen"))), ("month", &yuan(i(&v["usage"], "amount_month_fen")))])) }),
                 (c.t("card.owner"), m! { @if v["customer_id"].is_string() { a href={ "/customers/" (s(&v, "customer_id")) } { (c.t("card.open_profile")) } } @else { (c.t("card.kind_anonymous")) } }),
-                (c.t("card.main"), m! { (s(&v, "main_card_no")) }),
+                (c.t("card.main"), m! { @if v["main_card_no"].is_string() && !s(&v, "main_card_no").contains('*') { a href={ "/cards/" (s(&v, "main_card_no")) } { (s(&v, "main_card_no")) } } @else if v["main_card_no"].is_string() { (s(&v, "main_card_no")) } @else { "—" } }),
             ]))
         }
         div.grid {
