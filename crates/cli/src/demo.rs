@@ -30,6 +30,8 @@ struct PortalMember {
     pin: String,
     phone: String,
     password: String,
+    /// The code of the member's home station.
+    station: Option<String>,
 }
 
 /// Gives the simulated member who bought the most a known PIN on their personal card
@@ -42,8 +44,15 @@ async fn portal_member(
     let Some((customer_id, card_no)) = store.busiest_member_with_personal_card().await? else {
         return Ok(None);
     };
-    let Some(phone) = store.customer(&customer_id).await?.and_then(|c| c.phone) else {
+    let Some(customer) = store.customer(&customer_id).await? else {
         return Ok(None);
+    };
+    let Some(phone) = customer.phone.clone() else {
+        return Ok(None);
+    };
+    let station = match &customer.home_station_id {
+        Some(id) => store.station_by_id(id).await?.map(|s| s.code),
+        None => None,
     };
     let card = store
         .card_by_no(&card_no)
@@ -62,6 +71,7 @@ async fn portal_member(
         pin,
         phone,
         password,
+        station,
     }))
 }
 
@@ -116,6 +126,24 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         }
     });
     let member = portal_member(&store, &secret, &mut entropy).await?;
+    // A station manager and a cashier of the demo member's station, to try the console
+    // as they see it (their own station's figures, masked phones for the cashier).
+    let mut station_logins = Vec::new();
+    if let Some(code) = member.as_ref().and_then(|m| m.station.clone()) {
+        for (username, role) in [("manager", "station_manager"), ("cashier", "cashier")] {
+            let pw = random_password(&mut entropy);
+            forecourt_server::api::create_user(
+                &store,
+                username,
+                role,
+                Some(&format!("station:{code}")),
+                &pw,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            station_logins.push((role, username, pw, code.clone()));
+        }
+    }
     let state = AppState::new(store.clone(), secret, Config::default());
     println!("username: admin");
     println!("password: {password}");
@@ -127,6 +155,9 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         println!("member pin: {}", m.pin);
         println!("member phone: {}", m.phone);
         println!("member password: {}", m.password);
+    }
+    for (role, username, pw, code) in &station_logins {
+        println!("{} of {code}: {username} / {pw}", role.replace('_', " "));
     }
     let mut addr = listener.local_addr()?;
     if addr.ip().is_unspecified() {
