@@ -504,6 +504,54 @@ async fn a_rule_changed_in_the_console_is_a_new_version_and_bad_json_changes_not
     let p = b.get("/loyalty?done=rule").await;
     assert!(p.has("Double base") && p.has("v2"));
 
+    // A tier's row saves through its own form.
+    let p = b.get("/loyalty").await;
+    assert!(p.has("id=\"tier-vip\"") && p.has("form=\"tier-vip\""));
+    let p = b
+        .post(
+            "/loyalty/tiers/vip",
+            &[
+                ("_csrf", &token),
+                ("name", "VIP"),
+                ("rank", "1"),
+                ("discount", "0.08"),
+                ("multiplier", "1300"),
+                ("qualify_spend", "6000"),
+                ("qualify_litres", "0"),
+                ("qualify_visits", "0"),
+                ("car_washes", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some("/loyalty?done=tier_saved"),
+        "{}",
+        p.body
+    );
+    let (_, v) = app.get("/api/v1/tiers", &app.admin).await;
+    let vip = v["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["code"] == "vip")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            vip["discount_fen_per_litre"].as_i64(),
+            vip["qualify_spend_fen"].as_i64()
+        ),
+        (Some(8), Some(600_000))
+    );
+    let p = b
+        .post(
+            "/loyalty/tiers/vip",
+            &[("_csrf", &token), ("name", "VIP"), ("rank", "x")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+
     // A new bonus rule that can never fire is refused with the API's reason.
     let never = r#"{"conditions": {"weekdays": [9]}, "bonus": {"kind": "fixed", "points": 5}}"#;
     let p = b

@@ -108,7 +108,7 @@ pub async fn overview(c: Console, Query(q): Query<HashMap<String, String>>) -> R
                             td.num { "v" (i(r, "version")) }
                             td { @if r["active"] == json!(true) { span.state.active { (c.t("loy.on")) } } @else { span.state { (c.t("loy.off")) } } }
                             td { small.muted { (rule_summary(r)) } }
-                            td { small { (r["created_at"].as_i64().map(|u| when(&crate::clock::rfc3339(u))).unwrap_or_default()) " " (s(r, "created_by")) } }
+                            td { small { (r["created_at"].as_i64().map(|u| when(&crate::clock::rfc3339(u))).unwrap_or_default()) } }
                         }
                     } }
                 }
@@ -120,17 +120,20 @@ pub async fn overview(c: Console, Query(q): Query<HashMap<String, String>>) -> R
             table.list id="tiers" {
                 thead { tr { th { (c.t("loy.tier")) } th.num { (c.t("loy.rank")) } th.num { (c.t("loy.discount")) } th.num { (c.t("loy.multiplier")) } th.num { (c.t("loy.qualify_spend")) } th.num { (c.t("loy.qualify_litres")) } th.num { (c.t("loy.qualify_visits")) } th.num { (c.t("loy.car_washes")) } th {} } }
                 tbody { @for t in tiers["tiers"].as_array().unwrap_or(&none) {
-                    tr { form method="post" action={ "/loyalty/tiers/" (percent_encode(&s(t, "code"))) } {
-                        td { (layout::csrf(&c)) input type="text" name="name" value=(s(t, "name")) size="8" required aria-label=(c.t("loy.tier")); br; small.muted { (s(t, "code")) } }
-                        td.num { input type="number" name="rank" value=(i(t, "rank")) min="0" max="100" aria-label=(c.t("loy.rank")); }
-                        td.num { input type="text" name="discount" value=(fen_text(i(t, "discount_fen_per_litre"))) size="5" inputmode="decimal" aria-label=(c.t("loy.discount")); }
-                        td.num { input type="number" name="multiplier" value=(i(t, "points_multiplier_permille")) min="0" max="10000" step="50" aria-label=(c.t("loy.multiplier")); }
-                        td.num { input type="text" name="qualify_spend" value=(fen_text(i(t, "qualify_spend_fen"))) size="8" inputmode="decimal" aria-label=(c.t("loy.qualify_spend")); }
-                        td.num { input type="number" name="qualify_litres" value=(i(t, "qualify_litres_ml") / 1000) min="0" aria-label=(c.t("loy.qualify_litres")); }
-                        td.num { input type="number" name="qualify_visits" value=(i(t, "qualify_visits")) min="0" aria-label=(c.t("loy.qualify_visits")); }
-                        td.num { input type="number" name="car_washes" value=(i(t, "monthly_car_washes")) min="0" max="31" aria-label=(c.t("loy.car_washes")); }
-                        td { button type="submit" { (c.t("form.save")) } }
-                    } }
+                    // One form per row, joined to its inputs by `form=` (a form may not
+                    // wrap table cells).
+                    @let f = format!("tier-{}", s(t, "code"));
+                    tr {
+                        td { input type="text" form=(f) name="name" value=(s(t, "name")) size="8" required aria-label=(c.t("loy.tier")); br; small.muted { (s(t, "code")) } }
+                        td.num { input type="number" form=(f) name="rank" value=(i(t, "rank")) min="0" max="100" aria-label=(c.t("loy.rank")); }
+                        td.num { input type="text" form=(f) name="discount" value=(fen_text(i(t, "discount_fen_per_litre"))) size="5" inputmode="decimal" aria-label=(c.t("loy.discount")); }
+                        td.num { input type="number" form=(f) name="multiplier" value=(i(t, "points_multiplier_permille")) min="0" max="10000" step="50" aria-label=(c.t("loy.multiplier")); }
+                        td.num { input type="text" form=(f) name="qualify_spend" value=(fen_text(i(t, "qualify_spend_fen"))) size="8" inputmode="decimal" aria-label=(c.t("loy.qualify_spend")); }
+                        td.num { input type="number" form=(f) name="qualify_litres" value=(i(t, "qualify_litres_ml") / 1000) min="0" aria-label=(c.t("loy.qualify_litres")); }
+                        td.num { input type="number" form=(f) name="qualify_visits" value=(i(t, "qualify_visits")) min="0" aria-label=(c.t("loy.qualify_visits")); }
+                        td.num { input type="number" form=(f) name="car_washes" value=(i(t, "monthly_car_washes")) min="0" max="31" aria-label=(c.t("loy.car_washes")); }
+                        td { form id=(f) method="post" action={ "/loyalty/tiers/" (percent_encode(&s(t, "code"))) } { (layout::csrf(&c)) button type="submit" { (c.t("form.save")) } } }
+                    }
                 } }
             }
         }
@@ -288,7 +291,7 @@ pub async fn edit_rule(c: Console, Path(id): Path<String>) -> Response {
         section.card id="rule-versions" {
             h3 { (c.t("loy.versions")) }
             table.list { thead { tr { th { (c.t("loy.version")) } th { (c.t("loy.name")) } th { (c.t("loy.active")) } th { (c.t("loy.changed")) } } }
-                tbody { @for r in versions.iter().rev() { tr { td { "v" (i(r, "version")) } td { (s(r, "name")) } td { @if r["active"] == json!(true) { (c.t("loy.on")) } @else { (c.t("loy.off")) } } td { (r["created_at"].as_i64().map(|u| when(&crate::clock::rfc3339(u))).unwrap_or_default()) " " (s(r, "created_by")) } } } } }
+                tbody { @for r in versions.iter().rev() { tr { td { "v" (i(r, "version")) } td { (s(r, "name")) } td { @if r["active"] == json!(true) { (c.t("loy.on")) } @else { (c.t("loy.off")) } } td { (r["created_at"].as_i64().map(|u| when(&crate::clock::rfc3339(u))).unwrap_or_default()) } } } } }
         }
     };
     let page = rule_form(
