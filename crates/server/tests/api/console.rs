@@ -665,3 +665,61 @@ async fn users_and_the_audit_log_for_administrators() {
     let p = b.get("/admin/audit").await;
     assert!(p.has("user.create") || p.has("user.login"), "{}", p.body);
 }
+
+#[tokio::test]
+async fn a_cashier_registers_a_member_at_the_counter() {
+    let app = spawn_app().await;
+    staff(&app, "cash1", "cashier", "station:S001").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("cash1", "Staff-pass-1234").await;
+    let p = b.get("/customers").await;
+    assert!(p.has("id=\"new-customer-form\""));
+    let token = p.csrf();
+    let p = b
+        .post(
+            "/customers",
+            &[
+                ("_csrf", &token),
+                ("kind", "individual"),
+                ("name", "李娜"),
+                ("phone", "12345"),
+                ("plate", "京A12345"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.has("notice error") && p.has("value=\"李娜\""),
+        "the form keeps what was typed"
+    );
+    let p = b
+        .post(
+            "/customers",
+            &[
+                ("_csrf", &token),
+                ("kind", "individual"),
+                ("name", "李娜"),
+                ("phone", "13511112222"),
+                ("plate", "京A12345"),
+                ("consent_marketing", "1"),
+            ],
+        )
+        .await;
+    let loc = p.location.expect("to the new profile");
+    assert!(loc.ends_with("?done=customer"), "{loc}");
+    let id = loc
+        .trim_start_matches("/customers/")
+        .trim_end_matches("?done=customer");
+    let (_, v) = app
+        .get(&format!("/api/v1/customers/{id}"), &app.admin)
+        .await;
+    assert_eq!(v["phone"], "13511112222");
+    assert_eq!(v["vehicles"][0]["plate"], "京A12345");
+    assert_eq!(v["consent"]["marketing"], true);
+    // At the cashier's own station, so the cashier finds the member by plate at once.
+    let p = b.get("/customers?q=%E4%BA%ACA12345").await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("/customers/{id}").as_str())
+    );
+}

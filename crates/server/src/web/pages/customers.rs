@@ -26,7 +26,11 @@ pub async fn search(c: Console, Query(q): Query<HashMap<String, String>>) -> Res
         }
     };
     if query.is_empty() {
-        let body = m! { (form) (layout::empty(c.t("cust.search_empty"), None)) };
+        let body = m! {
+            (form)
+            (layout::empty(c.t("cust.search_empty"), None))
+            @if c.may(Action::CreateCustomer) { (new_customer_form(&c, &HashMap::new(), None)) }
+        };
         return html(StatusCode::OK, layout::page(&c, title, body));
     }
     let reply = c
@@ -68,6 +72,63 @@ pub async fn search(c: Console, Query(q): Query<HashMap<String, String>>) -> Res
         }
     };
     html(StatusCode::OK, layout::page(&c, title, body))
+}
+
+/// The form that registers a member at the counter: who, how to reach them, the car,
+/// and consent to marketing.
+fn new_customer_form(c: &Console, f: &HashMap<String, String>, error: Option<&str>) -> Markup {
+    let v = |k: &str| f.get(k).cloned().unwrap_or_default();
+    m! {
+        section.card id="new-customer" {
+            h3 { (c.t("cust.new")) }
+            @if let Some(e) = error { (layout::notice("error", e)) }
+            form.stack method="post" action="/customers" id="new-customer-form" {
+                (layout::csrf(c))
+                label { (c.t("cust.kind"))
+                    select name="kind" { @for k in ["individual", "company"] { option value=(k) selected[v("kind") == k] { (c.t(&format!("cust.kind_{k}"))) } } } }
+                label { (c.t("cust.name")) input type="text" name="name" value=(v("name")) required maxlength="100"; }
+                label { (c.t("cust.phone")) input type="tel" name="phone" value=(v("phone")) inputmode="tel" maxlength="20" placeholder="13800000000"; }
+                label { (c.t("cust.plate")) input type="text" name="plate" value=(v("plate")) maxlength="10" placeholder="京A12345"; }
+                label.check { input type="checkbox" name="consent_marketing" value="1" checked[f.contains_key("consent_marketing")]; (c.t("cust.consent_marketing")) }
+                button.primary type="submit" id="new-customer-submit" { (c.t("cust.create")) }
+            }
+        }
+    }
+}
+
+/// `POST /customers`: registers a member (at the user's station by default) and opens
+/// the profile.
+pub async fn create(c: Console, Form(f): Form<HashMap<String, String>>) -> Response {
+    if !c.csrf_ok(&f) {
+        return forbidden(&c);
+    }
+    let get = |k: &str| f.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let mut body = json!({
+        "kind": get("kind").unwrap_or("individual"),
+        "name": get("name").unwrap_or(""),
+        "consent_marketing": f.contains_key("consent_marketing"),
+        "source": "walk_in",
+    });
+    if let Some(p) = get("phone") {
+        body["phone"] = json!(p);
+    }
+    if let Some(p) = get("plate") {
+        body["vehicles"] = json!([{"plate": p}]);
+    }
+    match c
+        .api(Method::POST, "/api/v1/customers", Some(body))
+        .await
+        .into_result()
+    {
+        Ok(v) => see_other(&format!(
+            "/customers/{}?done=customer",
+            percent_encode(&s(&v, "id"))
+        )),
+        Err(e) => {
+            let page = m! { (new_customer_form(&c, &f, Some(&failure_text(&c, &e)))) };
+            html(e.status, layout::page(&c, c.t("cust.title"), page))
+        }
+    }
 }
 
 fn prediction(c: &Console, customer_id: &str) -> Markup {

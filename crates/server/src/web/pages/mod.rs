@@ -21,7 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(dashboard::page))
         .route("/login", get(auth::form).post(auth::submit))
         .route("/logout", post(auth::logout))
-        .route("/customers", get(customers::search))
+        .route("/customers", get(customers::search).post(customers::create))
         .route("/customers/{id}", get(customers::profile))
         .route("/customers/{id}/tier", post(customers::tier_override))
         .route("/customers/{id}/coupons", post(customers::issue_coupon))
