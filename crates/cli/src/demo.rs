@@ -112,6 +112,20 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         started.elapsed().as_secs_f64(),
         summary.line(),
     );
+    // Yesterday's loyalty run, as the server does every night: members whose year of
+    // sales qualifies them move up a tier, points past their date expire, the month's
+    // car-wash coupons are issued. Without it every simulated member would still be
+    // in the tier they joined in.
+    let yesterday = forecourt_server::clock::network_today()
+        .pred_opt()
+        .context("no yesterday")?;
+    let run = forecourt_server::loyalty_api::daily_run(&store, yesterday)
+        .await
+        .map_err(|e| anyhow::anyhow!("loyalty run: {}: {}", e.code, e.message))?;
+    eprintln!(
+        "loyalty run for {}: {} members up a tier, {} points expired, {} car-wash coupons",
+        run.date, run.tiers_up, run.points_expired, run.car_wash_coupons
+    );
     // The ledger check reads every transfer; it runs beside the server rather than
     // keeping the console waiting.
     let checked = store.clone();

@@ -93,7 +93,6 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Recompute every balance from the ledger; exit 0 only if all match.
     /// The loyalty engine's daily run: points expiry, tier review, monthly car-wash
     /// coupons. Idempotent: a second run for the same day changes nothing.
     Loyalty {
@@ -103,6 +102,7 @@ enum Command {
         #[arg(long)]
         date: Option<String>,
     },
+    /// Recompute every balance from the ledger; exit 0 only if all match.
     Check {
         #[command(flatten)]
         db: DbArgs,
