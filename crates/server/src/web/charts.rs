@@ -250,7 +250,14 @@ pub fn bars(title: &str, items: &[(String, f64, String)]) -> String {
     open(&mut out, title, h);
     let max = items.iter().map(|i| i.1).fold(0.0f64, f64::max).max(1e-9);
     let label_w = 150.0;
-    let value_w = 110.0;
+    // Room after the longest bar for its value, at the larger of the two sizes chart
+    // text is drawn at (a third-width card), so that no value runs out of the chart;
+    // the bars keep at least 160 units.
+    let value_w = items
+        .iter()
+        .map(|i| text_width(&i.2, 18.0) + 12.0)
+        .fold(110.0f64, f64::max)
+        .min(W - label_w - 160.0);
     let span = W - label_w - value_w;
     for (k, (label, v, shown)) in items.iter().enumerate() {
         let y = 4.0 + k as f64 * row;
@@ -269,6 +276,15 @@ pub fn bars(title: &str, items: &[(String, f64, String)]) -> String {
     }
     out.push_str("</svg>");
     out
+}
+
+/// An estimate of how wide `s` is drawn at `size` units: Latin letters, digits and
+/// punctuation about 0.6 em, CJK and other wide characters 1 em.
+fn text_width(s: &str, size: f64) -> f64 {
+    s.chars()
+        .map(|c| if c.is_ascii() { 0.6 } else { 1.0 })
+        .sum::<f64>()
+        * size
 }
 
 /// A donut of shares with a legend that gives each share in per cent.
@@ -358,6 +374,33 @@ mod tests {
         assert!(e.contains("circle"));
         let b = bars("b", &[("92#".into(), 10.0, "¥10".into())]);
         assert!(b.contains("¥10"));
+    }
+
+    #[test]
+    fn a_bar_chart_keeps_its_longest_value_inside() {
+        let long = "¥3,936,917.55 · 354,775.03 L".to_string();
+        let items = vec![
+            ("92#".to_string(), 3_936_917.0, long.clone()),
+            ("机油".to_string(), 496_336.0, "¥496,336.00".to_string()),
+        ];
+        let b = bars("products", &items);
+        // The longest bar's value starts at the x written before it, and must end
+        // inside the 640-unit chart when drawn at 18 units.
+        let at = b.find(&long).unwrap();
+        let x: f64 = b[..at]
+            .rsplit("x=\"")
+            .next()
+            .and_then(|t| t.split('"').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            x + text_width(&long, 18.0) <= W,
+            "value at {x} runs past {W}"
+        );
+        // Short values leave the bars their usual room.
+        let short_only = bars("s", &[("a".into(), 1.0, "¥1".into())]);
+        assert!(short_only.contains(r#"width="380.0""#), "{short_only}");
     }
 
     #[test]
