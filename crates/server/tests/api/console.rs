@@ -663,7 +663,17 @@ async fn users_and_the_audit_log_for_administrators() {
     assert_eq!(p.location.as_deref(), Some("/admin/users?done=user"));
     assert!(b.get("/admin/users").await.has("new.cashier"));
     let p = b.get("/admin/audit").await;
-    assert!(p.has("user.create") || p.has("user.login"), "{}", p.body);
+    // Each action by its name in the page's language, with its code beside it.
+    assert!(
+        p.has("新建用户") && p.has("<code>user.create</code>"),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.has("登录") && p.has("<code>user.login</code>"),
+        "{}",
+        p.body
+    );
 }
 
 #[tokio::test]
