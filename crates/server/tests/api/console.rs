@@ -664,16 +664,10 @@ async fn users_and_the_audit_log_for_administrators() {
     assert!(b.get("/admin/users").await.has("new.cashier"));
     let p = b.get("/admin/audit").await;
     // Each action by its name in the page's language, with its code beside it.
-    assert!(
-        p.has("新建用户") && p.has("<code>user.create</code>"),
-        "{}",
-        p.body
-    );
-    assert!(
-        p.has("登录") && p.has("<code>user.login</code>"),
-        "{}",
-        p.body
-    );
+    for (label, code) in [("新建用户", "user.create"), ("登录", "user.login")] {
+        let cell = format!("{label}<br><small class=\"muted\"><code>{code}</code></small>");
+        assert!(p.has(&cell), "no {cell} in {}", p.body);
+    }
 }
 
 #[tokio::test]

@@ -194,64 +194,13 @@ pub async fn audit(c: Console, Query(q): Query<HashMap<String, String>>) -> Resp
 mod tests {
     use crate::web::i18n::{lookup, Lang};
 
-    /// The actions the API, the portal and the CLI write to the audit log; each has a label
-    /// in the catalogues (`audit.act.<action>`). An action without one is shown as its code.
-    const AUDIT_ACTIONS: &[&str] = &[
-        "card.allocation",
-        "card.issue",
-        "card.limits",
-        "card.pin",
-        "card.register",
-        "card.replace",
-        "card.state",
-        "consent.grant",
-        "consent.withdraw",
-        "customer.anonymize",
-        "customer.create",
-        "customer.export",
-        "customer.portal_password",
-        "customer.read",
-        "customer.search",
-        "loyalty.coupons_issued",
-        "loyalty.daily_run",
-        "loyalty.redemption_cancelled",
-        "loyalty.rule_saved",
-        "loyalty.setting_changed",
-        "loyalty.tier_override",
-        "loyalty.tier_saved",
-        "member.login",
-        "member.login_failed",
-        "member.password",
-        "pos_token.create",
-        "pos_token.revoke",
-        "price.set",
-        "station.create",
-        "user.create",
-        "user.disable",
-        "user.enable",
-        "user.login",
-        "user.login_failed",
-        "user.password",
-    ];
-
+    /// Every action the server and the CLI write to the audit log has a label
+    /// (`audit.act.<action>`) in both catalogues; the page shows an unlabelled one as
+    /// its bare code. The actions are the literals `"<kind>.<verb>"` of these kinds
+    /// outside the web pages (whose catalogue keys look alike), less the one field name
+    /// of that shape.
     #[test]
-    fn every_audit_action_has_a_label_in_both_languages() {
-        for a in AUDIT_ACTIONS {
-            for lang in [Lang::Zh, Lang::En] {
-                let label = lookup(lang, &format!("audit.act.{a}"));
-                assert!(
-                    label.is_some_and(|l| !l.trim().is_empty()),
-                    "{a} in {lang:?}"
-                );
-            }
-        }
-    }
-
-    /// Every action the server and the CLI write is in the list: the audit actions are
-    /// the literals `"<kind>.<verb>"` of these kinds outside the web pages (whose
-    /// catalogue keys look alike), less the one field name of that shape.
-    #[test]
-    fn the_list_holds_every_action_written() {
+    fn every_audit_action_written_has_a_label_in_both_languages() {
         const KINDS: &[&str] = &[
             "card",
             "consent",
@@ -289,13 +238,18 @@ mod tests {
                 }
             }
         }
+        // The scan sees the actions at all (a scan that finds nothing proves nothing).
         assert!(
-            found.contains("user.login") && found.contains("card.issue"),
+            found.len() > 20 && found.contains("user.login"),
             "{found:?}"
         );
-        let missing: Vec<_> = found
+        let missing: Vec<String> = found
             .iter()
-            .filter(|a| !AUDIT_ACTIONS.contains(&a.as_str()))
+            .flat_map(|a| [(a, Lang::Zh), (a, Lang::En)])
+            .filter(|(a, lang)| {
+                lookup(*lang, &format!("audit.act.{a}")).is_none_or(|l| l.trim().is_empty())
+            })
+            .map(|(a, lang)| format!("{a} ({lang:?})"))
             .collect();
         assert!(
             missing.is_empty(),
