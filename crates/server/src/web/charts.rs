@@ -249,15 +249,16 @@ pub fn bars(title: &str, items: &[(String, f64, String)]) -> String {
     let mut out = String::new();
     open(&mut out, title, h);
     let max = items.iter().map(|i| i.1).fold(0.0f64, f64::max).max(1e-9);
-    let label_w = 150.0;
-    // Room after the longest bar for its value, at the larger of the two sizes chart
-    // text is drawn at (a third-width card), so that no value runs out of the chart;
-    // the bars keep at least 160 units.
-    let value_w = items
-        .iter()
-        .map(|i| text_width(&i.2, 18.0) + 12.0)
-        .fold(110.0f64, f64::max)
-        .min(W - label_w - 160.0);
+    // The label column and the room after the longest bar for its value fit the
+    // longest text at the larger of the two sizes chart text is drawn at (a third-width
+    // card), so that no text runs out of the chart; the bars keep at least 160 units.
+    let fit = |min: f64, texts: &mut dyn Iterator<Item = &String>| {
+        texts
+            .map(|t| text_width(t, 18.0) + 12.0)
+            .fold(min, f64::max)
+    };
+    let label_w = fit(150.0, &mut items.iter().map(|i| &i.0)).min(W * 0.3);
+    let value_w = fit(110.0, &mut items.iter().map(|i| &i.2)).min(W - label_w - 160.0);
     let span = W - label_w - value_w;
     for (k, (label, v, shown)) in items.iter().enumerate() {
         let y = 4.0 + k as f64 * row;
@@ -398,7 +399,22 @@ mod tests {
             x + text_width(&long, 18.0) <= W,
             "value at {x} runs past {W}"
         );
-        // Short values leave the bars their usual room.
+        // A long label moves the bars right rather than running out on the left.
+        let named = bars("n", &[("冰红茶 500ml 整箱装".into(), 1.0, "¥1".into())]);
+        let x: f64 = named
+            .split("<rect x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            x - 8.0 >= text_width("冰红茶 500ml 整箱装", 18.0),
+            "bars start at {x}"
+        );
+        // Short texts leave the bars their usual room.
         let short_only = bars("s", &[("a".into(), 1.0, "¥1".into())]);
         assert!(short_only.contains(r#"width="380.0""#), "{short_only}");
     }
