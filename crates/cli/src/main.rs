@@ -536,8 +536,7 @@ async fn main() -> anyhow::Result<()> {
             let day = match date {
                 Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                     .with_context(|| format!("--date {d}: expected YYYY-MM-DD"))?,
-                None => (chrono::Utc::now() + chrono::Duration::hours(8))
-                    .date_naive()
+                None => forecourt_server::clock::network_today()
                     .pred_opt()
                     .context("no yesterday")?,
             };
