@@ -9,7 +9,7 @@ pub fn load(url: &str) -> anyhow::Result<Transactions> {
     // The commands are synchronous; the store is async: run the read on the runtime.
     let (sales, never) = tokio::task::block_in_place(|| {
         tokio::runtime::Handle::current().block_on(async move {
-            let (_, store) = crate::open(&url).await?;
+            let (_, store) = crate::open_existing(&url).await?;
             let rows = store.member_sales().await?;
             store.close().await;
             anyhow::Ok(rows)
@@ -23,7 +23,7 @@ pub fn export_sales(url: &str) -> anyhow::Result<Vec<u8>> {
     let url = url.to_string();
     tokio::task::block_in_place(|| {
         tokio::runtime::Handle::current().block_on(async move {
-            let (_, store) = crate::open(&url).await?;
+            let (_, store) = crate::open_existing(&url).await?;
             let mut out = Vec::new();
             forecourt_server::export::export_sales(
                 &store,

@@ -3,7 +3,9 @@
 //! as the CSV that `forecourt import sales` reads). The work is done by
 //! `forecourt_store::network` and `forecourt_server::export`; this is the wiring.
 
-use crate::{data_key_path, load_secret, open, secret_path, vault_for, DbArgs, SecretArgs};
+use crate::{
+    data_key_path, load_secret, open_existing, secret_path, vault_for, DbArgs, SecretArgs,
+};
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
@@ -58,7 +60,7 @@ pub struct ImportNetworkArgs {
 pub async fn export(command: ExportCommand) -> anyhow::Result<()> {
     match command {
         ExportCommand::Network { db, out, secret } => {
-            let (url, store) = open(&db.db).await?;
+            let (url, store) = open_existing(&db.db).await?;
             let manifest = network::export_network(&store, &out, |table, rows| {
                 eprint!("\r{:<60}", format!("exporting {table}: {rows} rows"));
             })
@@ -94,7 +96,7 @@ pub async fn export(command: ExportCommand) -> anyhow::Result<()> {
             to,
             station,
         } => {
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let file = std::fs::File::create(&out)
                 .with_context(|| format!("creating {}", out.display()))?;
             let mut writer = std::io::BufWriter::new(file);

@@ -428,9 +428,35 @@ fn write_key_file(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens a database, creating and migrating it when it does not exist yet: for the
+/// commands that make a database (`migrate`, `serve`, `demo`, `simulate`, imports).
 async fn open(db: &str) -> anyhow::Result<(DbUrl, Store)> {
     let url = DbUrl::parse(db)?;
     let store = Store::open(&url, vault_for(&url)?)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    Ok((url, store))
+}
+
+/// Refuses a SQLite URL whose file does not exist, before a key file is made for it.
+fn require_database_file(url: &DbUrl) -> anyhow::Result<()> {
+    if let Some(path) = url.sqlite_path() {
+        if !std::path::Path::new(path).is_file() {
+            bail!(
+                "no database file at {path}; check the --db URL (`forecourt migrate --db URL` creates a new database)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Opens a database that must exist already: every other command. A missing SQLite
+/// file is refused before anything is created (not even its key file), and a
+/// database that was never migrated is refused by the store.
+pub async fn open_existing(db: &str) -> anyhow::Result<(DbUrl, Store)> {
+    let url = DbUrl::parse(db)?;
+    require_database_file(&url)?;
+    let store = Store::open_existing(&url, vault_for(&url)?)
         .await
         .with_context(|| format!("opening {url}"))?;
     Ok((url, store))
@@ -532,7 +558,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Loyalty { db, date } => {
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let day = match date {
                 Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                     .with_context(|| format!("--date {d}: expected YYYY-MM-DD"))?,
@@ -547,7 +573,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check { db, json } => {
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let report = store.check().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -582,7 +608,7 @@ async fn main() -> anyhow::Result<()> {
                 time_zone,
                 province,
             } => {
-                let (_, store) = open(&db.db).await?;
+                let (_, store) = open_existing(&db.db).await?;
                 forecourt_server::api::create_station(
                     &store,
                     forecourt_store::NewStation {
@@ -608,7 +634,7 @@ async fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             StationsCommand::List { db } => {
-                let (_, store) = open(&db.db).await?;
+                let (_, store) = open_existing(&db.db).await?;
                 for s in store.stations().await? {
                     println!(
                         "{}\t{}\t{}\t{}",
@@ -624,7 +650,7 @@ async fn main() -> anyhow::Result<()> {
         Command::PosToken {
             command: PosTokenCommand::Create { db, station, label },
         } => {
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let Some(s) = store.station_by_code(&station).await? else {
                 bail!("no station {station}")
             };
@@ -744,7 +770,7 @@ async fn main() -> anyhow::Result<()> {
             if years == 0 {
                 bail!("--years must be at least 1");
             }
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let cutoff = (chrono::Utc::now() - chrono::Duration::days(i64::from(years) * 365))
                 .timestamp_micros();
             let mut total = 0;
@@ -786,6 +812,7 @@ async fn main() -> anyhow::Result<()> {
                 KeysCommand::Reencrypt { db } => (db, false),
             };
             let url = DbUrl::parse(&db.db)?;
+            require_database_file(&url)?;
             if rotate {
                 if std::env::var("FORECOURT_DATA_KEY").is_ok() {
                     bail!("the data key comes from FORECOURT_DATA_KEY: add a version there, then run `forecourt keys reencrypt`");
@@ -800,7 +827,7 @@ async fn main() -> anyhow::Result<()> {
                     old.current_version() + 1
                 );
             }
-            let store = Store::open(&url, vault_for(&url)?).await?;
+            let store = Store::open_existing(&url, vault_for(&url)?).await?;
             let n = store.reencrypt_personal_data().await?;
             println!("re-encrypted {n} values under the newest key");
             Ok(())
@@ -808,7 +835,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let report = store.verify_audit().await?;
             match report.broken_at {
                 None => {
@@ -824,7 +851,7 @@ async fn main() -> anyhow::Result<()> {
         Command::PosToken {
             command: PosTokenCommand::Revoke { db, station },
         } => {
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let Some(s) = store.station_by_code(&station).await? else {
                 bail!("no station {station}")
             };
@@ -850,7 +877,7 @@ async fn main() -> anyhow::Result<()> {
                     enable,
                 },
         } => {
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let mut tx = store.begin().await?;
             if !tx.set_user_disabled(&username, !enable).await? {
                 bail!("no user {username}");
@@ -892,7 +919,7 @@ async fn main() -> anyhow::Result<()> {
             forecourt_server::secret::check_password_rules(&password)
                 .map_err(|m| anyhow::anyhow!("password: {m}"))?;
             let hash = forecourt_server::secret::hash_password(&password)?;
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             let mut tx = store.begin().await?;
             if !tx.set_password(&username, &hash).await? {
                 bail!("no user {username}");
@@ -922,7 +949,7 @@ async fn main() -> anyhow::Result<()> {
             let mut input = String::new();
             std::io::stdin().read_to_string(&mut input)?;
             let password = input.lines().next().unwrap_or("").to_string();
-            let (_, store) = open(&db.db).await?;
+            let (_, store) = open_existing(&db.db).await?;
             forecourt_server::api::create_user(
                 &store,
                 &username,
@@ -943,5 +970,30 @@ async fn main() -> anyhow::Result<()> {
             println!("user {username} added with role {role}");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `forecourt check --db sqlite:///no/such/dir/x.db` must fail without creating the
+    /// directory, the database or its key file.
+    #[tokio::test]
+    async fn commands_on_an_existing_database_refuse_a_missing_file() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("forecourt-missing-{}-{nanos}", std::process::id()));
+        let url = format!("sqlite://{}/x.db", dir.join("no/such").display());
+        let err = super::open_existing(&url).await.err().expect("refused");
+        assert!(
+            err.to_string().contains("no database file at"),
+            "unexpected error: {err:#}"
+        );
+        assert!(
+            !dir.exists(),
+            "nothing may be created for a missing database"
+        );
     }
 }

@@ -187,11 +187,14 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
     ("unavailable", 503, "the database is busy; retry"),
 ];
 
-/// An API error: a code from the table and a message for people.
+/// An API error: a code from the table, a message for people and, for some codes, the
+/// figures behind the refusal (`details`, e.g. a card's cap in fen) so that a client
+/// can word the refusal itself without parsing the message.
 #[derive(Debug)]
 pub struct ApiError {
     pub code: &'static str,
     pub message: String,
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -203,7 +206,14 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            details: None,
         }
+    }
+
+    /// The same error with the figures behind it.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
@@ -235,8 +245,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status(), axum::Json(body)).into_response()
+        let status = self.status();
+        let mut error = serde_json::json!({"code": self.code, "message": self.message});
+        if let Some(details) = self.details {
+            error["details"] = details;
+        }
+        let body = serde_json::json!({ "error": error });
+        (status, axum::Json(body)).into_response()
     }
 }
 
@@ -259,7 +274,15 @@ impl From<DomainError> for ApiError {
             DomainError::PinLocked => "pin_locked",
             DomainError::PaymentMismatch { .. } => "payment_mismatch",
         };
-        Self::new(code, e.to_string())
+        let details = match &e {
+            DomainError::FaceValueCap { cap, would_be } => {
+                Some(serde_json::json!({"cap_fen": cap.0, "would_be_fen": would_be.0}))
+            }
+            _ => None,
+        };
+        let mut error = Self::new(code, e.to_string());
+        error.details = details;
+        error
     }
 }
 

@@ -16,6 +16,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("configuration: {0}")]
     Config(String),
+    /// A command that works on an existing database was given one that does not exist
+    /// or was never migrated (most often a typo in the URL).
+    #[error("{0}; check the --db URL (`forecourt migrate --db URL` creates a new database)")]
+    NoDatabase(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("database: {0}")]

@@ -214,6 +214,45 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens a database that must exist already and hold a Forecourt schema, for the
+    /// commands that read or change an existing network (`check`, `audit verify`,
+    /// `users`, `export`, …). A mistyped path or database name is refused instead of
+    /// being created empty, which would answer a check of nothing with "clean".
+    /// Pending migrations are applied as by [`Store::open`].
+    pub async fn open_existing(url: &DbUrl, vault: Vault) -> Result<Self, StoreError> {
+        if let Some(path) = url.sqlite_path() {
+            if !std::path::Path::new(path).is_file() {
+                return Err(StoreError::NoDatabase(format!(
+                    "no database file at {path}"
+                )));
+            }
+        }
+        let store = Self::connect(url, vault).await?;
+        if !store.has_schema().await? {
+            return Err(StoreError::NoDatabase(format!(
+                "{url} holds no Forecourt schema"
+            )));
+        }
+        store.migrate().await?;
+        store.build_bulk_indexes().await?;
+        store.check_vault().await?;
+        Ok(store)
+    }
+
+    /// Whether the database has the migrations table, that is, was ever migrated.
+    async fn has_schema(&self) -> Result<bool, StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "select count(*) from sqlite_master where type = 'table' and name = 'schema_migration'"
+            }
+            Backend::Postgres => {
+                "select count(*) from information_schema.tables where table_schema = current_schema() and table_name = 'schema_migration'"
+            }
+        };
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.read).await?;
+        Ok(n > 0)
+    }
+
     /// Refuses a data key other than the one the database was written with (its
     /// fingerprint is kept in `setting`), instead of writing data nobody can read.
     async fn check_vault(&self) -> Result<(), StoreError> {

@@ -295,6 +295,7 @@ impl Console {
                 status,
                 code: "error".into(),
                 message: String::new(),
+                details: Value::Null,
             })),
             Err(message) => {
                 Err(internal(message)
@@ -304,6 +305,7 @@ impl Console {
                         status: StatusCode::INTERNAL_SERVER_ERROR,
                         code: "internal".into(),
                         message: String::new(),
+                        details: Value::Null,
                     }))
             }
         }
@@ -323,6 +325,8 @@ pub struct ApiFailure {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
+    /// The figures behind the refusal, as the API gave them (`error.details`).
+    pub details: Value,
 }
 
 impl ApiReply {
@@ -345,6 +349,7 @@ impl ApiReply {
                     .as_str()
                     .unwrap_or("")
                     .to_string(),
+                details: self.body["error"]["details"].clone(),
             })
         }
     }

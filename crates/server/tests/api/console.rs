@@ -727,3 +727,64 @@ async fn a_cashier_registers_a_member_at_the_counter() {
         Some(format!("/customers/{id}").as_str())
     );
 }
+
+/// A recharge over a personal card's cap names the personal card's cap (5,000 元) and
+/// the balance it would reach, not the anonymous card's 1,000 元; the API carries the
+/// figures in `error.details`.
+#[tokio::test]
+async fn a_recharge_over_the_cap_names_the_cards_own_cap() {
+    let app = spawn_app().await;
+    staff(&app, "mgr1", "station_manager", "station:S001").await;
+    let id = app
+        .customer("individual", "13700000002", json!({"home_station": "S001"}))
+        .await;
+    let mut b = Browser::new(&app);
+    b.sign_in("mgr1", "Staff-pass-1234").await;
+    let profile = b.get(&format!("/customers/{id}")).await;
+    let token = profile.csrf();
+    let p = b
+        .post(
+            "/cards",
+            &[
+                ("_csrf", &token),
+                ("customer_id", &id),
+                ("kind", "personal"),
+            ],
+        )
+        .await;
+    let loc = p.location.unwrap();
+    let no = loc
+        .trim_start_matches("/cards/")
+        .trim_end_matches("?done=issued")
+        .to_string();
+    let fields = [
+        ("_csrf", token.as_str()),
+        ("amount", "5200"),
+        ("method", "cash"),
+        ("request_id", "cap-request"),
+    ];
+    let p = b.post(&format!("/cards/{no}/recharge"), &fields).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(
+        p.has("¥5,000.00") && p.has("¥5,200.00"),
+        "the personal card's cap and the balance it would reach: {}",
+        p.body
+    );
+    assert!(!p.has("1000 元"), "{}", p.body);
+    assert_eq!(app.balance(&no).await, 0);
+
+    // The API gives the same figures to any client.
+    let (st, v) = app
+        .post(
+            "/api/v1/pos/recharges",
+            &app.pos1.clone(),
+            json!({"pos_txn_id": "cap-api", "station_code": "S001", "occurred_at": NOW,
+                   "card_no": no, "amount_fen": 520_000,
+                   "payments": [{"method": "cash", "amount_fen": 520_000}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "face_value_cap");
+    assert_eq!(v["error"]["details"]["cap_fen"], 500_000);
+    assert_eq!(v["error"]["details"]["would_be_fen"], 520_000);
+}

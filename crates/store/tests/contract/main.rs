@@ -693,3 +693,30 @@ async fn bulk_indexes_are_rebuilt_when_missing_and_only_then() {
     reopened.drop_bulk_indexes().await.unwrap();
     assert_eq!(reopened.build_bulk_indexes().await.unwrap(), 16);
 }
+
+/// Commands that read an existing database must not create one: a mistyped path or
+/// database name is refused (a check of an empty database would say "clean"), and a
+/// database that was migrated opens.
+#[tokio::test]
+async fn open_existing_refuses_a_missing_or_never_migrated_database() {
+    let url = testing::fresh_db().await.unwrap();
+    let err = Store::open_existing(&url, forecourt_store::Vault::for_tests())
+        .await
+        .expect_err("an empty database must be refused");
+    assert!(matches!(err, StoreError::NoDatabase(_)), "{err:?}");
+    if let Some(path) = url.sqlite_path() {
+        assert!(
+            !std::path::Path::new(path).exists(),
+            "refusing must not create the file"
+        );
+    }
+    Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let store = Store::open_existing(&url, forecourt_store::Vault::for_tests())
+        .await
+        .expect("a migrated database opens");
+    assert!(store.check().await.unwrap().is_clean());
+}

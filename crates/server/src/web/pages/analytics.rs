@@ -290,6 +290,7 @@ pub async fn view(
                 status: StatusCode::NOT_FOUND,
                 code: "not_found".into(),
                 message: String::new(),
+                details: serde_json::Value::Null,
             },
         );
     }

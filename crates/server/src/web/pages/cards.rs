@@ -293,6 +293,7 @@ fn amount_error(c: &Console, no: &str) -> Response {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         code: "amount".into(),
         message: String::new(),
+        details: serde_json::Value::Null,
     };
     let body = m! {
         (layout::notice("error", c.t("form.bad_amount")))
@@ -326,6 +327,7 @@ pub async fn recharge(
                 status: StatusCode::FORBIDDEN,
                 code: "forbidden".into(),
                 message: String::new(),
+                details: serde_json::Value::Null,
             },
         );
     };

@@ -278,6 +278,7 @@ pub async fn edit_rule(c: Console, Path(id): Path<String>) -> Response {
                 status: StatusCode::NOT_FOUND,
                 code: "not_found".into(),
                 message: String::new(),
+                details: serde_json::Value::Null,
             },
         );
     };

@@ -54,6 +54,18 @@ pub fn routes() -> Router<AppState> {
 pub fn failure_text(c: &Console, f: &ApiFailure) -> String {
     let key = format!("err.{}", f.code);
     match super::i18n::lookup(c.lang(), &key) {
+        Some(text) if f.code == "face_value_cap" => {
+            // The cap is the card's own (personal and anonymous cards differ, a
+            // company card may have one by contract): the figures come with the error.
+            let yuan = |k: &str| f.details[k].as_i64().map(super::yuan).unwrap_or_default();
+            super::i18n::fill(
+                text,
+                &[
+                    ("cap", &yuan("cap_fen")),
+                    ("would_be", &yuan("would_be_fen")),
+                ],
+            )
+        }
         Some(text) if f.code != "validation_failed" => text.to_string(),
         Some(text) => format!("{text} {}", f.message),
         None if f.message.is_empty() => c.t("err.unknown").to_string(),
@@ -91,6 +103,7 @@ pub fn deny(c: &Console, action: crate::access::Action) -> Option<Response> {
             status: StatusCode::FORBIDDEN,
             code: "forbidden".into(),
             message: String::new(),
+            details: serde_json::Value::Null,
         },
     ))
 }
