@@ -986,7 +986,7 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("forecourt-missing-{}-{nanos}", std::process::id()));
         let url = format!("sqlite://{}/x.db", dir.join("no/such").display());
-        let err = super::open_existing(&url).await.err().expect("refused");
+        let err = super::open_existing(&url).await.expect_err("refused");
         assert!(
             err.to_string().contains("no database file at"),
             "unexpected error: {err:#}"
