@@ -2510,7 +2510,10 @@ paths["/healthz"] = {
                 "schema_version": i64("The newest applied database migration."),
                 "database": s(enum=["SQLite", "PostgreSQL"]),
             }, required=["status", "schema_version", "database"]))},
-            "503": {"description": "The database cannot be reached.", "content": json_body(obj({"status": s(enum=["unavailable"])}, required=["status"]))},
+            "503": {"description": "The database cannot be reached (`database`: `down`) or answered with an error (`error`); `Retry-After` says when to ask again.",
+                    "headers": {"Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer"}}},
+                    "content": json_body(obj({"status": s(enum=["unavailable"]), "database": s(enum=["down", "error"]),
+                                              "backend": s(enum=["SQLite", "PostgreSQL"])}, required=["status", "database"]))},
         },
     }
 }
@@ -2519,7 +2522,7 @@ paths["/metrics"] = {
         "operationId": "getMetrics",
         "tags": ["ops"],
         "summary": "Prometheus metrics",
-        "description": "Prometheus text format: `forecourt_http_requests_total{class}`, `forecourt_pos_requests_total{kind,outcome}` and the histogram `forecourt_pos_latency_seconds{kind}` for sales, recharges and refunds.",
+        "description": "Prometheus text format: `forecourt_http_requests_total{class}`, the histogram `forecourt_http_request_duration_seconds{method,route,class}` (by route template), `forecourt_pos_requests_total{kind,outcome}`, the histogram `forecourt_pos_latency_seconds{kind}` for sales, recharges and refunds (buckets in seconds from 0.0001), `forecourt_db_connections{pool,state}` (in_use, idle, max per pool) and the process metrics `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds` and others.",
         "security": NONE,
         "responses": {"200": {"description": "Metrics.", "content": {"text/plain; version=0.0.4": {"schema": s()}}}},
     }

@@ -462,6 +462,47 @@ pub async fn open_existing(db: &str) -> anyhow::Result<(DbUrl, Store)> {
     Ok((url, store))
 }
 
+/// Opens the database for `serve`, waiting while it does not answer rather than failing
+/// after one silent time-out: every try is logged with where the database is
+/// (`host:port/database`, never the password) and the waits grow from one second to
+/// thirty. Any other error (a wrong password, a schema too new, another data key) ends
+/// the start at once.
+async fn open_waiting(db: &str) -> anyhow::Result<(DbUrl, Store)> {
+    let url = DbUrl::parse(db)?;
+    let target = url.target();
+    tracing::info!(database = %target, "connecting to the database");
+    let mut wait = std::time::Duration::from_secs(1);
+    let mut attempt: u32 = 1;
+    loop {
+        match Store::open(&url, vault_for(&url)?).await {
+            Ok(store) => {
+                if attempt > 1 {
+                    tracing::info!(database = %target, attempt, "the database answers");
+                }
+                return Ok((url, store));
+            }
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(
+                    database = %target,
+                    attempt,
+                    retry_in_secs = wait.as_secs(),
+                    error = %e,
+                    "the database is unreachable; trying again"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = tokio::signal::ctrl_c() => {
+                        bail!("stopped while waiting for the database at {target}")
+                    }
+                }
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+                attempt = attempt.saturating_add(1);
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("opening {url}"))),
+        }
+    }
+}
+
 fn load_secret(url: &DbUrl, arg: &SecretArgs) -> anyhow::Result<Secret> {
     if let Ok(hex) = std::env::var("FORECOURT_SECRET") {
         return Secret::from_hex(&hex).context("FORECOURT_SECRET");
@@ -505,17 +546,11 @@ fn api_error(e: forecourt_server::error::ApiError) -> anyhow::Error {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG")
-                .unwrap_or_else(|_| "warn,forecourt=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    forecourt_server::logging::init()?;
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { db, secret, listen } => {
-            let (url, store) = open(&db.db).await?;
+            let (url, store) = open_waiting(&db.db).await?;
             let secret = load_secret(&url, &secret)?;
             serve(store, secret, &listen).await
         }

@@ -185,7 +185,16 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         "an unexpected error; details are in the server log",
     ),
     ("unavailable", 503, "the database is busy; retry"),
+    (
+        "database_unavailable",
+        503,
+        "the database does not answer; retry after the seconds in Retry-After",
+    ),
 ];
+
+/// Seconds a client is asked to wait (`Retry-After`) when the database does not answer:
+/// about the pool's time-out, so that retries do not pile up faster than it can tell.
+pub const DATABASE_RETRY_AFTER_SECS: u32 = 5;
 
 /// An API error: a code from the table, a message for people and, for some codes, the
 /// figures behind the refusal (`details`, e.g. a card's cap in fen) so that a client
@@ -233,6 +242,14 @@ impl ApiError {
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
+    /// The database does not answer; the client retries after `Retry-After`.
+    pub fn database_unavailable() -> Self {
+        Self::new(
+            "database_unavailable",
+            format!("the database does not answer; retry in {DATABASE_RETRY_AFTER_SECS} seconds"),
+        )
+    }
+
     pub fn internal(err: impl std::fmt::Display) -> Self {
         let reference = uuid::Uuid::now_v7().simple().to_string();
         tracing::error!(reference = %reference, error = %err, "internal error");
@@ -251,7 +268,19 @@ impl IntoResponse for ApiError {
             error["details"] = details;
         }
         let body = serde_json::json!({ "error": error });
-        (status, axum::Json(body)).into_response()
+        let mut res = (status, axum::Json(body)).into_response();
+        // Every 503 says when to come back: a conflict clears at once, a database that
+        // does not answer needs a few seconds.
+        let retry_after = match self.code {
+            "database_unavailable" => Some(DATABASE_RETRY_AFTER_SECS),
+            "unavailable" => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 
@@ -296,6 +325,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => Self::new("not_found", format!("{what} not found")),
             StoreError::Conflict(_) => Self::new("conflict", "the record exists already"),
             StoreError::Retry => Self::new("unavailable", "the database is busy; retry"),
+            StoreError::Unavailable(why) => {
+                tracing::warn!(error = %why, "the database does not answer");
+                Self::database_unavailable()
+            }
             other => Self::internal(other),
         }
     }

@@ -15,6 +15,7 @@ pub mod export;
 pub mod extract;
 pub mod import;
 pub mod ledger_ops;
+pub mod logging;
 pub mod loyalty;
 pub mod loyalty_api;
 pub mod member;
@@ -145,14 +146,107 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
+/// `GET /healthz`: 200 while the database answers; 503 with `Retry-After` and
+/// `"database": "down"` while it does not (a load balancer takes the server out, and
+/// puts it back when the database returns, without a restart).
 async fn healthz(State(state): State<AppState>) -> Response {
+    let backend = state.store().backend().name();
     match state.store().schema_version().await {
-        Ok(v) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok", "schema_version": v, "database": state.store().backend().name()}))).into_response(),
+        Ok(v) => (
+            StatusCode::OK,
+            axum::Json(
+                serde_json::json!({"status": "ok", "schema_version": v, "database": backend}),
+            ),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable"}))).into_response()
+            let body = serde_json::json!({
+                "status": "unavailable",
+                "database": if e.is_unavailable() { "down" } else { "error" },
+                "backend": backend,
+            });
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(
+                    header::RETRY_AFTER,
+                    error::DATABASE_RETRY_AFTER_SECS.to_string(),
+                )],
+                axum::Json(body),
+            )
+                .into_response()
         }
     }
+}
+
+static REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// Keeps a client's `X-Request-Id` only when it looks like an id (at most 64 letters,
+/// digits, `-`, `_` or `.`), so that nothing else a client sends reaches the log;
+/// otherwise the server makes one.
+async fn sanitise_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
+    let acceptable = req.headers().get(&REQUEST_ID).is_none_or(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    });
+    if !acceptable {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
+}
+
+/// The access log: one line per request (target `forecourt::access`) with the method,
+/// the route template (never the raw path or query string), the status, the latency and
+/// the request id; never a header or a body. tower-http's `TraceLayer` writes it when
+/// the response is ready; `SetRequestId` gives every request an id and
+/// `PropagateRequestId` returns it in the response's `X-Request-Id`.
+fn access_log<S>(router: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::trace::TraceLayer;
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &axum::extract::Request| {
+            let request_id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!(
+                target: "forecourt::access",
+                "request",
+                method = %req.method(),
+                route = %metrics::route_of(req),
+                request_id = %request_id,
+            )
+        })
+        .on_request(())
+        .on_response(
+            |res: &Response, latency: std::time::Duration, _span: &tracing::Span| {
+                tracing::info!(
+                    target: "forecourt::access",
+                    status = res.status().as_u16(),
+                    latency_ms = latency.as_secs_f64() * 1000.0,
+                    "answered"
+                );
+            },
+        )
+        .on_body_chunk(())
+        .on_eos(())
+        // A 5xx is in the access line already, and an internal error logs its cause
+        // under its reference: no second line per failure.
+        .on_failure(());
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::middleware::map_request(sanitise_request_id))
+            .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+            .layer(trace)
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone())),
+    )
 }
 
 /// Headers on every response: no sniffing, no framing, no referrer, no caching of
@@ -291,7 +385,7 @@ pub fn router(state: AppState) -> Router {
     let api_only = Router::new()
         .nest("/api/v1", api.clone())
         .with_state(state.clone());
-    Router::new()
+    let app = Router::new()
         .nest("/api/v1", api)
         .merge(web::router(api_only))
         .route("/healthz", get(healthz))
@@ -302,8 +396,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
-        ))
-        .with_state(state)
+        ));
+    access_log(app).with_state(state)
 }
 
 /// Serves until Ctrl-C or SIGTERM, expiring stale pump holds every 30 seconds.
@@ -313,6 +407,8 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             tick.tick().await;
+            // The rate limiter forgets the keys whose allowance is whole again.
+            sweeper_state.limiter().sweep();
             match pos::expire_holds(&sweeper_state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "released expired pump holds"),

@@ -12,6 +12,12 @@ pub enum StoreError {
     /// A concurrent transaction won (serialisation failure or deadlock): retry.
     #[error("the database asked to retry the transaction")]
     Retry,
+    /// The database did not answer: no connection could be had in time, or the one in
+    /// use broke (the server stopped or restarted, the network went away). Unlike
+    /// [`StoreError::Retry`] this is no conflict between requests: trying again at once
+    /// is pointless, trying again in a few seconds may succeed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("the database schema is version {found}, newer than this binary's {known}: upgrade forecourt")]
     SchemaTooNew { found: i64, known: i64 },
     #[error("configuration: {0}")]
@@ -34,14 +40,27 @@ impl From<sqlx::Error> for StoreError {
             if matches!(code.as_str(), "40001" | "40P01" | "5" | "6" | "517") {
                 return StoreError::Retry;
             }
+            // PostgreSQL: the connection_exception class (08…), and the server shutting
+            // down or starting up (admin_shutdown, crash_shutdown, cannot_connect_now),
+            // which is what in-flight queries get from `pg_ctl stop -m immediate`.
+            if code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03") {
+                return StoreError::Unavailable(db.message().to_string());
+            }
             if db.is_unique_violation() {
                 return StoreError::Conflict(db.message().to_string());
             }
         }
-        if matches!(e, sqlx::Error::PoolTimedOut) {
-            return StoreError::Retry;
+        match e {
+            // A pool that found no connection in its acquire time-out: the database is
+            // away (or saturated); either way not a serialisation failure.
+            sqlx::Error::PoolTimedOut => {
+                StoreError::Unavailable("no connection within the pool's time-out".into())
+            }
+            sqlx::Error::PoolClosed => StoreError::Unavailable("the pool is closed".into()),
+            // The socket failed: refused, reset or closed under a query.
+            sqlx::Error::Io(io) => StoreError::Unavailable(io.to_string()),
+            e => StoreError::Database(e),
         }
-        StoreError::Database(e)
     }
 }
 
@@ -54,5 +73,10 @@ impl From<serde_json::Error> for StoreError {
 impl StoreError {
     pub fn is_retry(&self) -> bool {
         matches!(self, StoreError::Retry)
+    }
+
+    /// The database did not answer (see [`StoreError::Unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }

@@ -101,6 +101,29 @@ impl DbUrl {
         Some(rest.split('?').next().unwrap_or(rest))
     }
 
+    /// Where the database is, for messages: `host:port/database` of a PostgreSQL URL
+    /// (no user, no password, no parameters), the file of an SQLite one.
+    pub fn target(&self) -> String {
+        if let Some(path) = self.sqlite_path() {
+            return path.to_string();
+        }
+        let rest = self.0.split_once("://").map_or(self.0.as_str(), |(_, r)| r);
+        let rest = rest.split('?').next().unwrap_or(rest);
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+        let (host, db) = rest.split_once('/').unwrap_or((rest, ""));
+        let host = if host.is_empty() { "localhost" } else { host };
+        // A bracketed IPv6 address holds colons of its own; the port follows `]`.
+        let has_port = match host.rfind(']') {
+            Some(end) => host[end..].contains(':'),
+            None => host.contains(':'),
+        };
+        if has_port {
+            format!("{host}/{db}")
+        } else {
+            format!("{host}:5432/{db}")
+        }
+    }
+
     fn redacted(&self) -> String {
         match (self.0.find("://"), self.0.rfind('@')) {
             (Some(s), Some(at)) if at > s => {
@@ -128,6 +151,22 @@ impl fmt::Display for DbUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
+}
+
+/// How long a request waits for a PostgreSQL connection before it is told the database
+/// is unavailable (503 with `Retry-After`). Short, so that while the database is away
+/// requests are answered in seconds rather than hanging; 32 connections and short
+/// transactions mean a healthy database never keeps a request waiting this long.
+pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The figures of one connection pool, for the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `read` and `write` on SQLite; `main` on PostgreSQL, where both are one pool.
+    pub name: &'static str,
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// The handle to the database: a pool for reads and a pool for writes.
@@ -191,7 +230,7 @@ impl Store {
                 let opts = AnyConnectOptions::from_str(url.expose())?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(32)
-                    .acquire_timeout(Duration::from_secs(30))
+                    .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                     .connect_with(opts)
                     .await?;
                 Ok(Self {
@@ -301,6 +340,24 @@ impl Store {
         self.backend
     }
 
+    /// Connections in use, idle and at most, per pool.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let stats = |name, pool: &AnyPool| {
+            let size = pool.size();
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+            PoolStats {
+                name,
+                in_use: size - idle,
+                idle,
+                max: pool.options().get_max_connections(),
+            }
+        };
+        match self.backend {
+            Backend::Sqlite => vec![stats("read", &self.read), stats("write", &self.write)],
+            Backend::Postgres => vec![stats("main", &self.write)],
+        }
+    }
+
     pub(crate) fn read(&self) -> &AnyPool {
         &self.read
     }
@@ -394,5 +451,18 @@ mod tests {
             Some("a/b.db")
         );
         assert!(DbUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn url_target_names_host_port_and_database_only() {
+        let t = |u: &str| DbUrl::parse(u).unwrap().target();
+        assert_eq!(
+            t("postgres://fc:s3cret@db.example/forecourt?sslmode=require"),
+            "db.example:5432/forecourt"
+        );
+        assert_eq!(t("postgresql://fc@127.0.0.1:55432/x"), "127.0.0.1:55432/x");
+        assert_eq!(t("postgres://[::1]/x"), "[::1]:5432/x");
+        assert_eq!(t("postgres://u:p@[::1]:6000/x"), "[::1]:6000/x");
+        assert_eq!(t("sqlite:///var/lib/fc.db?mode=rwc"), "/var/lib/fc.db");
     }
 }

@@ -8,6 +8,7 @@ mod harness;
 mod import;
 mod ledger_ops;
 mod loyalty;
+mod ops;
 mod portal;
 mod pos;
 mod rules;

@@ -79,7 +79,7 @@ impl Member {
 
     /// A page that could not be shown: what happened, in the frame.
     pub fn failed(&self, e: &crate::error::ApiError) -> Response {
-        let status = if e.code == "unavailable" {
+        let status = if e.status() == StatusCode::SERVICE_UNAVAILABLE {
             StatusCode::SERVICE_UNAVAILABLE
         } else {
             StatusCode::INTERNAL_SERVER_ERROR
