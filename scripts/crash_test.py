@@ -1,35 +1,53 @@
 #!/usr/bin/env python3
-"""Crash test: a crash never leaves a half-posted sale and loses nothing committed.
+"""Crash test: crashes never leave a half-posted sale and lose nothing acknowledged.
 
-Usage: crash_test.py --bin PATH/TO/forecourt --db URL [--threads 16] [--customers 20]
-                     [--load-seconds 1.5] [--seed N]
+Usage: crash_test.py --bin PATH/TO/forecourt --db URL [--cycles 1] [--db-stops 0]
+                     [--pg-bin DIR --pg-data DIR] [--threads 16] [--customers 20]
+                     [--load-seconds 1.5] [--outage-seconds 1] [--seed N]
   URL is sqlite://FILE (a fresh file) or postgres://… (an empty database).
 Runs the administration commands (migrate, a station S001, a POS token, an admin user),
 starts `forecourt serve` on a free loopback port, creates customers with a personal card
-each and recharges every card 200000 fen. Then 16 threads post card sales continuously
-(quote first, then the sale paid by card for exactly the quoted net amount, each with a
-unique pos_txn_id; every card belongs to one thread so quotes stay exact). After the load
-time the server is killed with SIGKILL while sales are in flight; those requests are
-"unknown". The server is restarted on the same database and port, and the script checks:
-  (a) every sale answered 201 before the crash is still there: the same body with the
-      same pos_txn_id answers 200 with the same sale_id and net amount;
-  (b) every unknown sale, posted again, answers 200 (it had committed) or 201 (it had
-      not), never an error; a second repeat answers 200 with the same sale_id;
-  (c) every card's balance is its balance after the recharge minus the net amounts of
-      its sales now known committed (nothing lost, nothing charged twice, no half sale);
+each and recharges every card. Then it runs cycles, each under load: 16 threads post card
+sales continuously (quote first, then the sale paid by card for exactly the quoted net
+amount, each with a unique pos_txn_id; every card belongs to one thread so quotes stay
+exact). A cycle is one of:
+  server   after the load time the server is killed with SIGKILL while sales are in
+           flight, then started again on the same database and port (--cycles of them);
+  database (PostgreSQL only, --db-stops of them) the database server itself is stopped
+           with `pg_ctl stop -m immediate` while sales are in flight, kept down for
+           --outage-seconds, and started again; the forecourt server keeps running and
+           must take sales again without a restart. --pg-bin is the directory of
+           pg_ctl, --pg-data the cluster's data directory; the cluster is started again
+           with the options it was started with (its postmaster.opts). As root,
+           pg_ctl runs as the `postgres` user.
+A sale answered 201 is acknowledged. A sale with no answer (the server died) or, during
+a database cycle, with any other answer (the status the server gives while its database
+is away is not judged) is unknown. After each cycle every unknown sale is posted again:
+it must answer 200 (it had committed) or 201 (it had not), never an error, and is known
+from then on. Cards running low are recharged between cycles. At the end:
+  (a) every acknowledged sale is still there exactly once: the same body with the same
+      pos_txn_id answers 200 with the same sale_id and net amount, and no two sales
+      share a sale_id;
+  (b) every unknown sale, once resolved, repeats as 200 with the same sale_id;
+  (c) every card's balance is what was credited to it minus the net amounts of its
+      known sales (nothing lost, nothing charged twice, no half sale);
   (d) after stopping the server, `forecourt check --db URL` exits 0.
-Prints a summary; the last line is `ok` when everything holds, otherwise `FAIL: reason`
-and exit status 1. Server processes are always killed on exit."""
-import argparse, atexit, http.client, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+Prints one line per cycle and a summary; the last line is `ok` when everything holds,
+otherwise `FAIL: reason` and exit status 1. Server processes are always killed on exit;
+a database stopped by a cycle is always started again."""
+import argparse, atexit, http.client, json, os, random, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 import urllib.error, urllib.request, uuid
 from concurrent.futures import ThreadPoolExecutor
 
 NOW = "2026-11-20T08:30:00+08:00"
 RECHARGE = 200000
+LOW = 60000  # a card under this is recharged between cycles
 PRICE = 789
 VOL_MIN, VOL_MAX = 1000, 5000
+SALE_MAX = VOL_MAX * PRICE // 1000 + 1
 
 SERVERS = []
+PG = {}  # set when a database cycle may leave the cluster stopped: how to start it
 
 
 def kill_servers():
@@ -40,6 +58,11 @@ def kill_servers():
                 p.wait(10)
             except Exception:
                 pass
+    if PG.get("down"):
+        try:
+            pg_start()
+        except Exception as e:
+            print(f"warning: could not start PostgreSQL again: {e}", file=sys.stderr)
 
 
 atexit.register(kill_servers)
@@ -51,24 +74,81 @@ def fail(msg):
     sys.exit(1)
 
 
+def as_pg(args):
+    """pg_ctl as the cluster's owner: PostgreSQL refuses to run as root."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *args]
+    return args
+
+
+def pg_run(args, what):
+    r = subprocess.run(as_pg(args), capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir())
+    if r.returncode != 0:
+        raise RuntimeError(f"{what} exited {r.returncode}: {(r.stderr or r.stdout).strip()[-400:]}")
+
+
+def pg_stop_immediate():
+    PG["down"] = True
+    pg_run([PG["pg_ctl"], "-D", PG["data"], "-m", "immediate", "-w", "stop"], "pg_ctl stop -m immediate")
+
+
+def pg_start():
+    pg_run([PG["pg_ctl"], "-D", PG["data"], "-l", PG["log"], "-o", PG["opts"], "-w", "start"], "pg_ctl start")
+    PG["down"] = False
+
+
+def postmaster_options(data):
+    """The options the running cluster was started with (postgres writes them to
+    postmaster.opts), less the program and its data directory, for `pg_ctl start -o`."""
+    try:
+        words = shlex.split(open(os.path.join(data, "postmaster.opts")).read())
+    except OSError as e:
+        fail(f"cannot read {data}/postmaster.opts (is the cluster running, and is this its data directory?): {e}")
+    out, i = [], 1
+    while i < len(words):
+        if words[i] == "-D":
+            i += 2
+            continue
+        out.append(words[i])
+        i += 1
+    return " ".join(shlex.quote(w) for w in out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--db", required=True)
+    ap.add_argument("--cycles", type=int, default=1, help="cycles of SIGKILL of the server under load")
+    ap.add_argument("--db-stops", type=int, default=0, help="cycles of `pg_ctl stop -m immediate` under load (PostgreSQL)")
+    ap.add_argument("--pg-bin", default="", help="directory of pg_ctl (for --db-stops)")
+    ap.add_argument("--pg-data", default="", help="the cluster's data directory (for --db-stops)")
     ap.add_argument("--threads", type=int, default=16)
     ap.add_argument("--customers", type=int, default=20)
     ap.add_argument("--load-seconds", type=float, default=1.5)
+    ap.add_argument("--outage-seconds", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=None)
     a = ap.parse_args()
+    if a.cycles < 0 or a.db_stops < 0 or a.cycles + a.db_stops == 0:
+        fail("nothing to do: give --cycles and/or --db-stops")
+    if a.db_stops:
+        if a.db.startswith("sqlite:"):
+            fail("--db-stops needs PostgreSQL")
+        if not (a.pg_bin and a.pg_data):
+            fail("--db-stops needs --pg-bin and --pg-data")
+        PG.update(pg_ctl=os.path.join(a.pg_bin, "pg_ctl"), data=a.pg_data, opts=postmaster_options(a.pg_data), down=False)
     rng_seed = a.seed if a.seed is not None else random.randrange(1 << 30)
     run = uuid.uuid4().hex[:8]
     work = tempfile.mkdtemp(prefix="fc-crash-")
+    if a.db_stops:
+        os.chmod(work, 0o777)  # the postgres user writes the cluster's log here
+        PG["log"] = os.path.join(work, "postgres.log")
     env = dict(os.environ)
     if not a.db.startswith("sqlite:"):
         # Without a secret file next to a SQLite file the server uses ./forecourt.secret;
         # keep one for the whole run (and out of the caller's directory).
         env.setdefault("FORECOURT_SECRET_FILE", os.path.join(work, "forecourt.secret"))
     signal.signal(signal.SIGTERM, lambda *_: fail("terminated"))
+    t_run = time.monotonic()
 
     def fc(*args, stdin=None, check=True):
         r = subprocess.run([a.bin, *map(str, args)], input=stdin, capture_output=True, text=True, timeout=600, env=env)
@@ -121,54 +201,61 @@ def main():
             except Exception: return e.code, raw.decode(errors="replace")
 
     srv = start_server()
-    st, r = call("POST", "/api/v1/auth/login", {"username": "crash", "password": "Crash-pass-1234"})
-    if st != 200: fail(f"login answered {st} {r}")
-    staff = r["token"]
+    staff = [None]
+
+    def sign_in():
+        st, r = call("POST", "/api/v1/auth/login", {"username": "crash", "password": "Crash-pass-1234"})
+        if st != 200: fail(f"login answered {st} {r}")
+        staff[0] = r["token"]
+
+    sign_in()
 
     def balance(no):
-        st, k = call("GET", f"/api/v1/cards/{no}", token=staff)
+        st, k = call("GET", f"/api/v1/cards/{no}", token=staff[0])
         if st != 200: fail(f"GET /api/v1/cards/{no} answered {st} {k}")
         return k["balance_fen"]
 
-    cards = []
-    for i in range(a.customers):
-        phone = f"1380000{i:04d}"
-        st, c = call("POST", "/api/v1/customers", {"kind": "individual", "name": f"崩溃测试{i}", "phone": phone}, staff)
-        if st != 201: fail(f"create customer {phone} answered {st} {c}")
-        st, k = call("POST", "/api/v1/cards", {"customer_id": c["id"], "kind": "personal"}, staff)
-        if st != 201: fail(f"issue card answered {st} {k}")
-        no = str(k["card_no"]).replace(" ", "")
-        st, rc = call("POST", "/api/v1/pos/recharges", {"pos_txn_id": f"CR-{run}-{i}", "station_code": "S001", "occurred_at": NOW,
+    recharges = [0]
+
+    def recharge(no):
+        """Recharges a card while nothing else runs; returns what its balance gained
+        (the amount, plus any recharge bonus)."""
+        before = balance(no)
+        recharges[0] += 1
+        st, rc = call("POST", "/api/v1/pos/recharges", {"pos_txn_id": f"CR-{run}-{recharges[0]}", "station_code": "S001", "occurred_at": NOW,
                       "card_no": no, "amount_fen": RECHARGE, "payments": [{"method": "cash", "amount_fen": RECHARGE}]}, pos)
         if st != 201: fail(f"recharge of {no} answered {st} {rc}")
+        return balance(no) - before
+
+    cards = []
+    credited = {}  # what each card was given: its recharges, bonuses included
+    for i in range(a.customers):
+        phone = f"1380000{i:04d}"
+        st, c = call("POST", "/api/v1/customers", {"kind": "individual", "name": f"崩溃测试{i}", "phone": phone}, staff[0])
+        if st != 201: fail(f"create customer {phone} answered {st} {c}")
+        st, k = call("POST", "/api/v1/cards", {"customer_id": c["id"], "kind": "personal"}, staff[0])
+        if st != 201: fail(f"issue card answered {st} {k}")
+        no = str(k["card_no"]).replace(" ", "")
         cards.append(no)
-    start_bal = {no: balance(no) for no in cards}
-    odd = {no: b for no, b in start_bal.items() if b != RECHARGE}
-    if odd:
-        print(f"note: {len(odd)} card(s) hold other than {RECHARGE} fen after the recharge (bonus?), e.g. {next(iter(odd.items()))}; "
-              "their measured balance is the baseline")
+        credited[no] = recharge(no)
 
-    # ---- load ---------------------------------------------------------------------------
-    # Each record: dict(body, state, status, sale_id, net, error, t0, t1)
-    #   state: committed (201) | refused (other HTTP answer) | unknown (sent, no answer)
+    # Each record: dict(body, card, quoted, state, sale_id, net, cycle)
+    #   state: committed (201) | unknown (no answer, or during a database outage)
     records = []
-    rec_lock = threading.Lock()
-    load_errors = []  # unexpected answers to quotes
-    killed = threading.Event()
-    stop = threading.Event()
-    t_start = [0.0]
-    dry = []
+    problems = []
+    print(f"seed {rng_seed}; db {a.db}; {a.threads} threads, {len(cards)} cards, "
+          f"{a.cycles} server kill(s), {a.db_stops} database stop(s)", flush=True)
 
-    def post(path, body, timeout=30):
-        """-> ('sent'|'refused_conn', status, parsed) ; raises on errors after connecting."""
+    def post(path, body, timeout=60):
+        """-> ('answered'|'noconn', status, parsed); raises on errors after connecting."""
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
             try:
                 conn.connect()
             except OSError as e:
                 return "noconn", None, repr(e)
-            raw_body = json.dumps(body).encode()
-            conn.request("POST", path, raw_body, {"Content-Type": "application/json", "Authorization": "Bearer " + pos, "Connection": "close"})
+            conn.request("POST", path, json.dumps(body).encode(),
+                         {"Content-Type": "application/json", "Authorization": "Bearer " + pos, "Connection": "close"})
             resp = conn.getresponse()
             raw = resp.read()
             try:
@@ -179,166 +266,186 @@ def main():
         finally:
             conn.close()
 
-    def worker(t):
-        rng = random.Random(rng_seed * 1000 + t)
-        mine = cards[t::a.threads]
-        if not mine:
-            return
-        left = {no: start_bal[no] for no in mine}  # worst-case remaining balance
-        seq = 0
-        while not stop.is_set():
-            fits = [no for no in mine if left[no] >= VOL_MAX * PRICE // 1000 + 1]
-            if not fits:
-                dry.append(t)
-                return
-            no = fits[seq % len(fits)]
-            seq += 1
-            body = {"pos_txn_id": f"CT-{run}-{t}-{seq}", "station_code": "S001", "occurred_at": NOW, "customer": {"card_no": no},
-                    "lines": [{"product_code": "GASOLINE_95", "volume_ml": rng.randint(VOL_MIN, VOL_MAX), "unit_price_fen": PRICE}]}
-            try:
-                how, st, q = post("/api/v1/pos/quotes", body)
-            except Exception as e:
-                how, st, q = "lost", None, repr(e)
-            if how != "answered" or st != 200:
-                if killed.is_set():
-                    return
-                load_errors.append(f"quote {body['pos_txn_id']}: {how} {st} {str(q)[:300]}")
-                continue
-            net = q["net_amount_fen"]
-            body["payments"] = [{"method": "card", "card_no": no, "amount_fen": net}]
-            rec = {"body": body, "card": no, "quoted": net, "t0": time.monotonic()}
-            try:
-                how, st, r = post("/api/v1/pos/sales", body)
-            except Exception as e:
-                how, st, r = "lost", None, repr(e)
-            rec["t1"] = time.monotonic()
-            if how == "noconn":
-                # never reached the server: not posted at all
-                if killed.is_set():
-                    return
-                load_errors.append(f"sale {body['pos_txn_id']}: could not connect before the kill: {r}")
-                continue
-            if how == "lost":
-                rec.update(state="unknown", error=r)
-                left[no] -= net
-            elif st == 201:
-                rec.update(state="committed", status=st, sale_id=r.get("sale_id"), net=r.get("net_amount_fen"), resp=r)
-                left[no] -= r.get("net_amount_fen") or 0
-            else:
-                rec.update(state="refused", status=st, resp=r)
-            with rec_lock:
-                records.append(rec)
-            if how == "lost" and killed.is_set():
-                return
-
-    threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(a.threads)]
-    t_start[0] = time.monotonic()
-    for th in threads:
-        th.start()
-    time.sleep(a.load_seconds)
-    t_kill = time.monotonic()
-    with rec_lock:
-        before_kill = sum(1 for r in records if r["state"] == "committed")
-    killed.set()  # first, so that refusals right after the kill are not taken for load errors
-    os.kill(srv.pid, signal.SIGKILL)
-    srv.wait()
-    stop.set()
-    for th in threads:
-        th.join(120)
-        if th.is_alive():
-            fail("a load thread did not finish within 120 s of the kill")
-
-    committed = [r for r in records if r["state"] == "committed"]
-    unknown = [r for r in records if r["state"] == "unknown"]
-    refused = [r for r in records if r["state"] == "refused"]
-    in_flight = [r for r in unknown if r["t0"] <= t_kill]
-    print(f"seed {rng_seed}; db {a.db}; {a.threads} threads, {len(cards)} cards, load {t_kill - t_start[0]:.2f} s")
-    print(f"before the kill: {before_kill} sales committed (201); at the end of the load {len(committed)} committed, "
-          f"{len(unknown)} unknown ({len(in_flight)} sent before the SIGKILL), {len(refused)} refused")
-    if dry:
-        print(f"note: {len(dry)} thread(s) stopped early because their cards ran low")
-    problems = []
-    if load_errors:
-        problems.append(f"{len(load_errors)} unexpected answer(s) during the load, first: {load_errors[0]}")
-    if refused:
-        r0 = refused[0]
-        problems.append(f"{len(refused)} sale(s) refused during the load, first {r0['body']['pos_txn_id']}: {r0['status']} {str(r0['resp'])[:300]}")
-    bad_201 = [r for r in committed if not r.get("sale_id") or r.get("net") != r["quoted"]]
-    if bad_201:
-        problems.append(f"{len(bad_201)} sale(s) answered 201 without a sale_id or with a net amount other than quoted, "
-                        f"first: {bad_201[0]['resp']} (quoted {bad_201[0]['quoted']})")
-    if not unknown:
-        print("note: no request was in flight at the kill (nothing unknown); the committed sales are still checked")
-
-    # ---- restart and verify ----------------------------------------------------------
-    srv = start_server()
-    st, r = call("POST", "/api/v1/auth/login", {"username": "crash", "password": "Crash-pass-1234"})
-    if st != 200: fail(f"login after the restart answered {st} {r}")
-    staff = r["token"]
-
-    def replay(rec):
+    def replay(body):
         try:
-            return call("POST", "/api/v1/pos/sales", rec["body"], pos)
+            return call("POST", "/api/v1/pos/sales", body, pos)
         except Exception as e:
             return None, repr(e)
 
+    def run_cycle(n, kind):
+        """One cycle of load and a crash; returns its records."""
+        nonlocal srv
+        mine_records = []
+        rec_lock = threading.Lock()
+        load_errors = []
+        crashed = threading.Event()  # the kill or the stop has happened (or is about to)
+        back = threading.Event()     # database cycles: PostgreSQL is running again
+        stop = threading.Event()
+        after_back = [0]             # sales acknowledged after the database came back
+        start_bal = {no: balance(no) for no in cards}
+
+        def worker(t):
+            rng = random.Random(rng_seed * 1000 + n * 100 + t)
+            mine = cards[t::a.threads]
+            if not mine:
+                return
+            left = {no: start_bal[no] for no in mine}  # worst-case remaining balance
+            seq = 0
+            while not stop.is_set():
+                fits = [no for no in mine if left[no] >= SALE_MAX]
+                if not fits:
+                    return
+                no = fits[seq % len(fits)]
+                seq += 1
+                body = {"pos_txn_id": f"CT-{run}-{n}-{t}-{seq}", "station_code": "S001", "occurred_at": NOW, "customer": {"card_no": no},
+                        "lines": [{"product_code": "GASOLINE_95", "volume_ml": rng.randint(VOL_MIN, VOL_MAX), "unit_price_fen": PRICE}]}
+                try:
+                    how, st, q = post("/api/v1/pos/quotes", body)
+                except Exception as e:
+                    how, st, q = "lost", None, repr(e)
+                if how != "answered" or st != 200:
+                    if kind == "server" and crashed.is_set():
+                        return
+                    if kind == "database" and crashed.is_set():
+                        time.sleep(0.05)  # the database is away or the pool reconnects
+                        continue
+                    load_errors.append(f"quote {body['pos_txn_id']}: {how} {st} {str(q)[:300]}")
+                    continue
+                net = q["net_amount_fen"]
+                body["payments"] = [{"method": "card", "card_no": no, "amount_fen": net}]
+                rec = {"body": body, "card": no, "quoted": net, "cycle": n}
+                was_back = back.is_set()
+                try:
+                    how, st, r = post("/api/v1/pos/sales", body)
+                except Exception as e:
+                    how, st, r = "lost", None, repr(e)
+                if how == "noconn":
+                    # never reached the server: not posted at all
+                    if crashed.is_set():
+                        return
+                    load_errors.append(f"sale {body['pos_txn_id']}: could not connect: {r}")
+                    continue
+                left[no] -= net  # until known otherwise, it may have been charged
+                if how == "answered" and st == 201:
+                    rec.update(state="committed", sale_id=r.get("sale_id"), net=r.get("net_amount_fen"), resp=r)
+                    if r.get("net_amount_fen") != net or not r.get("sale_id"):
+                        load_errors.append(f"sale {body['pos_txn_id']} answered 201 with {r} (quoted {net})")
+                    if was_back:
+                        after_back[0] += 1
+                elif how == "lost" or (kind == "database" and crashed.is_set()):
+                    rec.update(state="unknown", error=f"{how} {st} {str(r)[:200]}")
+                else:
+                    load_errors.append(f"sale {body['pos_txn_id']} answered {st} {str(r)[:300]}")
+                    left[no] += net
+                    continue
+                with rec_lock:
+                    mine_records.append(rec)
+                if how == "lost" and crashed.is_set() and kind == "server":
+                    return
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(a.threads)]
+        for th in threads:
+            th.start()
+        time.sleep(a.load_seconds)
+        with rec_lock:
+            before = sum(1 for r in mine_records if r["state"] == "committed")
+        crashed.set()  # first, so that refusals right after the crash are not load errors
+        if kind == "server":
+            os.kill(srv.pid, signal.SIGKILL)
+            srv.wait()
+            stop.set()
+        else:
+            try:
+                pg_stop_immediate()
+                time.sleep(a.outage_seconds)
+                pg_start()
+            except RuntimeError as e:
+                fail(f"cycle {n}: {e}")
+            back.set()
+            # The server must take sales again by itself; give it a minute.
+            deadline = time.monotonic() + 60
+            while after_back[0] < a.threads and time.monotonic() < deadline and any(th.is_alive() for th in threads):
+                time.sleep(0.05)
+            stop.set()
+            if after_back[0] == 0:
+                problems.append(f"cycle {n}: no sale was acknowledged within 60 s of PostgreSQL's restart "
+                                f"(the server did not recover by itself; log {logs[-1]})")
+        for th in threads:
+            th.join(120)
+            if th.is_alive():
+                fail(f"cycle {n}: a load thread did not finish within 120 s of the end of the load")
+        if load_errors:
+            problems.append(f"cycle {n}: {len(load_errors)} unexpected answer(s) during the load, first: {load_errors[0]}")
+        if kind == "server":
+            srv = start_server()
+            sign_in()
+        unknown = [r for r in mine_records if r["state"] == "unknown"]
+        # Resolve the unknown sales: each, posted again, committed once by now.
+        with ThreadPoolExecutor(8) as ex:
+            res = list(ex.map(lambda r: replay(r["body"]), unknown))
+        had = hadnot = 0
+        for rec, (st, r) in zip(unknown, res):
+            if st in (200, 201) and isinstance(r, dict) and r.get("sale_id") and r.get("net_amount_fen") == rec["quoted"]:
+                rec.update(sale_id=r["sale_id"], net=r["net_amount_fen"], replay=st)
+                if st == 200: had += 1
+                else: hadnot += 1
+            else:
+                rec["state"] = "bad"
+                problems.append(f"cycle {n}: unknown sale {rec['body']['pos_txn_id']} posted again answered {st} {str(r)[:300]} "
+                                f"(quoted {rec['quoted']}; first answer {rec['error']})")
+        committed = sum(1 for r in mine_records if r["state"] == "committed")
+        extra = f", {after_back[0]} acknowledged after PostgreSQL came back" if kind == "database" else ""
+        print(f"cycle {n:3d} {kind:8s}: {committed} acknowledged ({before} before the {'kill' if kind == 'server' else 'stop'}{extra}), "
+              f"{len(unknown)} unknown: {had} had committed, {hadnot} had not; {time.monotonic() - t0:.1f} s", flush=True)
+        return mine_records
+
+    kinds = ["server"] * a.cycles + ["database"] * a.db_stops
+    # Interleave the two kinds, so that each follows the other.
+    order = []
+    srv_k, db_k = kinds[:a.cycles], kinds[a.cycles:]
+    while srv_k or db_k:
+        if srv_k: order.append(srv_k.pop())
+        if db_k: order.append(db_k.pop())
+    for n, kind in enumerate(order, 1):
+        records.extend(run_cycle(n, kind))
+        # Cards running low get more money before the next cycle.
+        for no in cards:
+            if balance(no) < LOW:
+                credited[no] += recharge(no)
+        if len(problems) > 20:
+            break
+
+    # ---- the end: every acknowledged sale present once, balances, check -------------
+    known = [r for r in records if r["state"] == "committed" or "replay" in r]
+    acked = [r for r in records if r["state"] == "committed"]
     with ThreadPoolExecutor(8) as ex:
-        res_a = list(ex.map(replay, committed))
-    lost = []
-    for rec, (st, r) in zip(committed, res_a):
-        if st != 200 or not isinstance(r, dict) or r.get("sale_id") != rec["sale_id"] or r.get("net_amount_fen") != rec["net"]:
-            lost.append((rec, st, r))
-    print(f"(a) {len(committed) - len(lost)}/{len(committed)} committed sales replayed 200 with the same sale_id and net amount")
+        res = list(ex.map(lambda r: replay(r["body"]), known))
+    lost = [(rec, st, r) for rec, (st, r) in zip(known, res)
+            if st != 200 or not isinstance(r, dict) or r.get("sale_id") != rec["sale_id"] or r.get("net_amount_fen") != rec["net"]]
+    print(f"(a/b) {len(known) - len(lost)}/{len(known)} known sales ({len(acked)} acknowledged 201 under load, "
+          f"{len(known) - len(acked)} resolved after a crash) repeat as 200 with the same sale_id and net amount")
     if lost:
         rec, st, r = lost[0]
-        problems.append(f"(a) {len(lost)} committed sale(s) not found again; first {rec['body']['pos_txn_id']} "
-                        f"(201 sale_id {rec['sale_id']}, net {rec['net']}) replayed {st} {str(r)[:300]}")
-
-    with ThreadPoolExecutor(8) as ex:
-        res_b = list(ex.map(replay, unknown))
-    had, hadnot, badb = 0, 0, []
-    for rec, (st, r) in zip(unknown, res_b):
-        if st in (200, 201) and isinstance(r, dict) and r.get("sale_id") and r.get("net_amount_fen") == rec["quoted"]:
-            rec.update(sale_id=r["sale_id"], net=r["net_amount_fen"], replay=st)
-            if st == 200: had += 1
-            else: hadnot += 1
-        else:
-            badb.append((rec, st, r))
-    again_bad = []
-    for rec in unknown:
-        if "replay" in rec:
-            st, r = replay(rec)
-            if st != 200 or not isinstance(r, dict) or r.get("sale_id") != rec["sale_id"]:
-                again_bad.append((rec, st, r))
-    print(f"(b) {len(unknown)} unknown: {had} had committed (200), {hadnot} had not (201), {len(badb)} other; "
-          f"second repeat 200 with the same sale_id for {len(unknown) - len(badb) - len(again_bad)}")
-    if badb:
-        rec, st, r = badb[0]
-        problems.append(f"(b) {len(badb)} unknown sale(s) answered neither 200 nor 201 with the quoted net {rec['quoted']}; "
-                        f"first {rec['body']['pos_txn_id']}: {st} {str(r)[:300]}")
-    if again_bad:
-        rec, st, r = again_bad[0]
-        problems.append(f"(b) {len(again_bad)} unknown sale(s) not idempotent on a second repeat; first {rec['body']['pos_txn_id']} "
-                        f"(sale_id {rec['sale_id']}): {st} {str(r)[:300]}")
-
-    known = committed + [r for r in unknown if "replay" in r]
+        problems.append(f"(a/b) {len(lost)} known sale(s) not found again; first {rec['body']['pos_txn_id']} "
+                        f"(sale_id {rec['sale_id']}, net {rec['net']}) repeated {st} {str(r)[:300]}")
     ids = [r["sale_id"] for r in known]
     if len(set(ids)) != len(ids):
-        problems.append(f"(a/b) {len(ids) - len(set(ids))} sale_id(s) shared by different pos_txn_ids")
+        problems.append(f"(a) {len(ids) - len(set(ids))} sale_id(s) shared by different pos_txn_ids")
     spent = {no: 0 for no in cards}
     for r in known:
         spent[r["card"]] += r["net"]
     wrong = []
     for no in cards:
         b = balance(no)
-        if b != start_bal[no] - spent[no]:
-            wrong.append((no, b, start_bal[no], spent[no]))
-    print(f"(c) {len(cards) - len(wrong)}/{len(cards)} card balances = balance after the recharge − committed net amounts "
+        if b != credited[no] - spent[no]:
+            wrong.append((no, b, credited[no], spent[no]))
+    print(f"(c) {len(cards) - len(wrong)}/{len(cards)} card balances = credited − known net amounts "
           f"({sum(spent.values())} fen in {len(known)} sales)")
     if wrong:
-        no, b, s0, sp = wrong[0]
-        problems.append(f"(c) {len(wrong)} card(s) with a wrong balance; first {no}: {b} fen, expected {s0} − {sp} = {s0 - sp} "
-                        f"(difference {b - (s0 - sp)})")
+        no, b, c, sp = wrong[0]
+        problems.append(f"(c) {len(wrong)} card(s) with a wrong balance; first {no}: {b} fen, expected {c} − {sp} = {c - sp} "
+                        f"(difference {b - (c - sp)})")
 
     srv.terminate()
     try:
@@ -349,6 +456,9 @@ def main():
     print(f"(d) forecourt check exited {r.returncode}")
     if r.returncode != 0:
         problems.append(f"(d) forecourt check exited {r.returncode}: {(r.stdout + r.stderr).strip()[-600:]}")
+    print(f"summary: {len(order)} cycles ({a.cycles} server kills, {a.db_stops} database stops); "
+          f"{len(acked)} sales acknowledged, {len(acked) - sum(1 for x in lost if x[0]['state'] == 'committed')} found again once; "
+          f"check exit {r.returncode}; {time.monotonic() - t_run:.0f} s")
 
     if problems:
         for p in problems[1:]:

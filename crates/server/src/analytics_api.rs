@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate};
 use forecourt_analytics::abc::{abc, AbcThresholds};
 use forecourt_analytics::churn::{self, ChurnParams};
 use forecourt_analytics::clv::{clv_report, ClvOptions};
+use forecourt_analytics::error::InputError;
 use forecourt_analytics::five_s::five_s;
 use forecourt_analytics::forecast::{self, daily_series, forecast_all};
 use forecourt_analytics::lifecycle::{lifecycle, LifecycleParams};
@@ -138,7 +139,13 @@ async fn sale_rows(state: &AppState) -> ApiResult<Vec<SaleRow>> {
     )
     .await
     .map_err(ApiError::internal)?;
-    read_sales(csv.as_slice()).map_err(ApiError::internal)
+    match read_sales(csv.as_slice()) {
+        Ok(rows) => Ok(rows),
+        // A network that has sold nothing yet exports a header alone (or nothing at
+        // all): for a file that is an input error, here it is an empty answer.
+        Err(InputError::NoRows { .. } | InputError::NoHeader) => Ok(Vec::new()),
+        Err(e) => Err(ApiError::internal(e)),
+    }
 }
 
 /// Each station's sales per product and local day, as one row each: all the demand

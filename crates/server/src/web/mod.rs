@@ -22,7 +22,7 @@ use crate::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -71,7 +71,16 @@ pub fn html(status: StatusCode, markup: Markup) -> Response {
 }
 
 /// A redirect after a successful form (POST-redirect-GET).
+///
+/// `Redirect::to` panics on a target that is not a valid header value; the targets here
+/// are built by the pages, but a value that slipped through must cost the visitor a trip
+/// to the dashboard, not the connection, so an invalid one leads to `/`.
 pub fn see_other(to: &str) -> Response {
+    let to = if HeaderValue::from_str(to).is_ok() {
+        to
+    } else {
+        "/"
+    };
     Redirect::to(to).into_response()
 }
 
@@ -113,13 +122,39 @@ async fn set_lang(
         .into_response()
 }
 
-/// Only a path on this site may be a redirect target (no open redirects).
+/// Only a path on this site may be a redirect target (no open redirects): `next` itself
+/// when [`is_site_path`] holds, otherwise `/`.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    safe_next_or(next, "/")
+}
+
+/// [`safe_next`] with another fallback (the portal's is `/m/`). Every redirect target
+/// taken from a request goes through here.
+pub fn safe_next_or<'a>(next: &'a str, fallback: &'a str) -> &'a str {
+    if is_site_path(next) {
         next
     } else {
-        "/"
+        fallback
     }
+}
+
+/// Whether `p` is an absolute path on this site that every browser reads the same way.
+///
+/// Browsers are lenient with a `Location`: they drop tabs and newlines anywhere (so
+/// `/\t/evil` becomes `//evil`, another host), strip leading spaces and control
+/// characters, read `\` as `/`, and resolve `..` segments, after which `/..//evil` is
+/// `//evil` again. Rather than guess each browser's repairs, only plain printable ASCII
+/// is accepted (percent-encoded paths are), with exactly one leading `/`, no `//` and no
+/// `\` anywhere, and no `.` or `..` segment (also percent-encoded). A value that is
+/// accepted is also always a valid header value, so it cannot make `Redirect` panic.
+pub fn is_site_path(p: &str) -> bool {
+    let printable = p.bytes().all(|b| b.is_ascii_graphic());
+    let path = p.split(['?', '#']).next().unwrap_or("");
+    let dot_segment = path.split('/').any(|seg| {
+        let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+        seg == "." || seg == ".."
+    });
+    printable && p.starts_with('/') && !p.contains("//") && !p.contains('\\') && !dot_segment
 }
 
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -537,8 +572,25 @@ mod tests {
     #[test]
     fn redirects_stay_on_the_site() {
         assert_eq!(safe_next("/customers?q=1"), "/customers?q=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", ""] {
-            assert_eq!(safe_next(bad), "/");
+        assert_eq!(
+            safe_next("/cards/62001234?done=1"),
+            "/cards/62001234?done=1"
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            " /evil",
+            "/..//evil.example",
+            "/%2e%2E/x",
+            "/./x",
+            "/\u{3000}/evil",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
         }
+        assert_eq!(safe_next_or("//evil", "/m/"), "/m/");
     }
 }

@@ -119,3 +119,39 @@ async fn live_analyses_cover_every_member_and_are_for_company_wide_roles() {
     let (st, _) = app.get("/api/v1/analytics/rfm", &cashier).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
+
+/// A network that has sold nothing yet (a new install, or customers but no sales) gets
+/// an empty answer from every view, in JSON and CSV, never a server error.
+#[tokio::test]
+async fn every_view_answers_an_empty_network_without_a_server_error() {
+    let app = spawn_app().await;
+    let views = [
+        "rfm",
+        "abc",
+        "lifecycle",
+        "refuel",
+        "5s",
+        "clv",
+        "churn",
+        "forecast",
+        "reports",
+        "price",
+    ];
+    for round in ["no customers", "a customer with a card, no sales"] {
+        if round != "no customers" {
+            let c = app.customer("individual", "13100131099", json!({})).await;
+            app.card(json!({"customer_id": c, "kind": "personal"}))
+                .await;
+        }
+        for view in views {
+            for query in ["", "?format=csv", "?by=day", "?product=DIESEL_0"] {
+                let path = format!("/api/v1/analytics/{view}{query}");
+                let (st, body) = app.get(&path, &app.admin).await;
+                assert_eq!(st, StatusCode::OK, "{round}: {path}: {body}");
+                if query.is_empty() {
+                    assert_eq!(body["rows"], json!([]), "{round}: {path}: {body}");
+                }
+            }
+        }
+    }
+}

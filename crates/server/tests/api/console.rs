@@ -787,4 +787,98 @@ async fn a_recharge_over_the_cap_names_the_cards_own_cap() {
     assert_eq!(v["error"]["code"], "face_value_cap");
     assert_eq!(v["error"]["details"]["cap_fen"], 500_000);
     assert_eq!(v["error"]["details"]["would_be_fen"], 520_000);
+
+/// Redirect targets a browser would read as another host (`/\t/evil` is `//evil` once
+/// the tab is dropped), with control characters, or with a scheme. Each lands on the
+/// default page instead.
+const HOSTILE_NEXT: &[&str] = &[
+    "//evil.example",
+    "/\t/evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "\n",
+    "\t/evil.example",
+    " /evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "/..//evil.example",
+    "/%2e%2e//evil.example",
+    "/customers//evil.example",
+    "/\u{3000}/evil.example",
+    "/\u{85}/evil.example",
+    "evil.example",
+    "",
+];
+
+/// Percent-encodes every byte, so that the decoded query value is exactly `v`.
+fn query_value(v: &str) -> String {
+    v.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn redirect_targets_from_requests_stay_on_the_site() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    for bad in HOSTILE_NEXT {
+        // The language switch (no session needed); `/%0A…` used to make it panic.
+        let p = b.get(&format!("/lang/en?next={}", query_value(bad))).await;
+        assert_eq!(
+            (p.status, p.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/")),
+            "/lang next={bad:?}"
+        );
+        // The sign-in form carries only a safe target into its hidden field.
+        let p = b.get(&format!("/login?next={}", query_value(bad))).await;
+        assert_eq!(p.status, StatusCode::OK, "/login next={bad:?}");
+        assert!(
+            p.has(r#"name="next" value="/""#),
+            "/login next={bad:?}: {}",
+            p.body
+        );
+    }
+    // The same after a successful staff sign-in (each one a fresh browser).
+    for bad in HOSTILE_NEXT {
+        let mut b = Browser::new(&app);
+        let p = b
+            .post(
+                "/login",
+                &[
+                    ("username", "admin"),
+                    ("password", ADMIN_PASSWORD),
+                    ("next", bad),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (p.status, p.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/")),
+            "sign-in next={bad:?}"
+        );
+        assert!(b.cookies.contains_key("fc_session"), "sign-in next={bad:?}");
+    }
+    // Good targets are kept.
+    for good in [
+        "/customers?q=1",
+        "/cards/6200001234?done=recharged",
+        "/audit",
+    ] {
+        let p = b
+            .get(&format!("/lang/zh-CN?next={}", query_value(good)))
+            .await;
+        assert_eq!(p.location.as_deref(), Some(good));
+        let mut b = Browser::new(&app);
+        let p = b
+            .post(
+                "/login",
+                &[
+                    ("username", "admin"),
+                    ("password", ADMIN_PASSWORD),
+                    ("next", good),
+                ],
+            )
+            .await;
+        assert_eq!(p.location.as_deref(), Some(good), "sign-in next={good:?}");
+    }
 }

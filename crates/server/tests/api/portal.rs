@@ -1069,3 +1069,86 @@ async fn portal_home_shows_the_tier_and_what_is_still_needed() {
     .await;
     assert!(en.body.contains("You are in the top tier"), "{}", en.body);
 }
+
+/// Redirect targets a browser would read as another host (`/m/\t/evil` has no `//`,
+/// but `/\t/evil` is `//evil` once the tab is dropped), with control characters, with a
+/// scheme, or out of `/m/`. Each lands on the portal's home.
+#[tokio::test]
+async fn portal_sign_in_targets_stay_in_the_portal() {
+    let app = spawn_app().await;
+    let a = member(&app, "王芳", "13900139011", PIN_A, 0, "S001").await;
+    let hostile = [
+        "//evil.example",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "/m/\\..\\..\\evil",
+        "/\n/evil.example",
+        "/m/\r\nSet-Cookie: x=1",
+        "\n",
+        " /m/points",
+        "https://evil.example/m/",
+        "/m/..//evil.example",
+        "/m/%2e%2e/admin",
+        "/m//evil.example",
+        "/m/\u{3000}points",
+        "",
+    ];
+    let all_bytes = |v: &str| v.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    let token = sign_in(&app, &a.card, PIN_A).await;
+    for bad in hostile {
+        // A member already signed in is sent straight on to `next`.
+        let p = get(
+            &app,
+            &format!("/m/login?next={}", all_bytes(bad)),
+            Some(&token),
+        )
+        .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (StatusCode::SEE_OTHER, "/m/"),
+            "next={bad:?}"
+        );
+        let p = get(&app, &format!("/m/login?next={}", all_bytes(bad)), None).await;
+        assert_eq!(p.status, StatusCode::OK, "next={bad:?}");
+        assert!(
+            p.body.contains(r#"name="next" value="/m/""#),
+            "next={bad:?}: {}",
+            p.body
+        );
+    }
+    // After a sign-in (a few, under the per-address limit).
+    for bad in [
+        "/\t/evil.example",
+        "/m/..//evil.example",
+        "/\n/evil.example",
+    ] {
+        let p = web(
+            &app,
+            "POST",
+            "/m/login",
+            None,
+            &[],
+            Some(&[
+                ("via", "card"),
+                ("card_no", &a.card),
+                ("pin", PIN_A),
+                ("next", bad),
+            ]),
+        )
+        .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (StatusCode::SEE_OTHER, "/m/"),
+            "sign-in next={bad:?}"
+        );
+    }
+    for good in ["/m/points?page=2", "/m/stations"] {
+        let p = get(
+            &app,
+            &format!("/m/login?next={}", all_bytes(good)),
+            Some(&token),
+        )
+        .await;
+        assert_eq!(p.location(), good);
+    }
+}

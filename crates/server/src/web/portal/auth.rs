@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 /// Only a portal page may be where a sign-in leads (no way out of `/m/` by `..`).
 fn portal_next(next: Option<&String>) -> String {
-    let next = crate::web::safe_next(next.map(String::as_str).unwrap_or("/m/"));
+    let next = crate::web::safe_next_or(next.map(String::as_str).unwrap_or("/m/"), "/m/");
     if (next == "/m" || next.starts_with("/m/")) && !next.contains("..") {
         next.to_string()
     } else {
