@@ -1379,7 +1379,11 @@ async fn card_by_path(state: &AppState, no: &str) -> ApiResult<Card> {
         .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))
 }
 
-/// `GET /api/v1/cards/{card_no}` (staff or POS): state, balance, limits and usage.
+/// The sales a card's answer lists for staff.
+const RECENT_CARD_SALES: i64 = 10;
+
+/// `GET /api/v1/cards/{card_no}` (staff or POS): state, balance, limits and usage; for
+/// staff also the card's last sales.
 pub async fn get_card(
     State(state): State<AppState>,
     caller: Caller,
@@ -1408,6 +1412,18 @@ pub async fn get_card(
         .card_usage(&card.card_id, local.month_start_us, local.month_end_us)
         .await?;
     out["usage"] = json!({"sales_today": sales_today, "amount_today_fen": amount_today, "volume_today_ml": volume_today, "amount_month_fen": amount_month});
+    // Staff see the card's last sales, each with its station (whose time zone the
+    // console shows it in); a till needs none of them to sell.
+    if me.is_some() {
+        let recent: Vec<Value> = state
+            .store()
+            .recent_card_sales(&card.card_id, RECENT_CARD_SALES)
+            .await?
+            .into_iter()
+            .map(|s| json!({"sale_id": s.sale_id, "station_code": s.station_code, "occurred_at": clock::rfc3339(s.occurred_at), "net_fen": s.net_fen, "points_earned": s.points_earned, "refunded_fen": s.refunded_fen}))
+            .collect();
+        out["recent_sales"] = json!(recent);
+    }
     if card.kind == "fleet_main" {
         let mut subs = Vec::new();
         for s in state.store().sub_cards(&card.card_id).await? {

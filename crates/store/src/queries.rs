@@ -499,14 +499,35 @@ impl Store {
         customer_id: &str,
         limit: i64,
     ) -> Result<Vec<RecentSale>, StoreError> {
-        let rows = sqlx::query(
+        self.recent_sales_by("customer_id", customer_id, limit)
+            .await
+    }
+
+    /// The newest sales paid with or naming a card (a card's page lists them).
+    pub async fn recent_card_sales(
+        &self,
+        card_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RecentSale>, StoreError> {
+        self.recent_sales_by("card_id", card_id, limit).await
+    }
+
+    /// `column` is one of the two indexed owners of a sale, never caller input.
+    async fn recent_sales_by(
+        &self,
+        column: &'static str,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<RecentSale>, StoreError> {
+        let sql = format!(
             "select x.sale_id, s.code, x.occurred_at, x.net_fen, x.points_earned, x.refunded_fen from sale x join station s on s.station_id = x.station_id \
-             where x.customer_id = $1 order by x.occurred_at desc limit $2",
-        )
-        .bind(customer_id)
-        .bind(limit)
-        .fetch_all(self.read())
-        .await?;
+             where x.{column} = $1 order by x.occurred_at desc limit $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(self.read())
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(RecentSale {

@@ -279,6 +279,21 @@ impl Console {
         self.ctx.lang
     }
 
+    /// A moment from the API's answer, in `zone`, to the minute (see [`when`]); empty
+    /// when the answer has none.
+    pub fn when(&self, v: &Value, zone: &str) -> String {
+        instant(v)
+            .map(|us| when(self.lang(), us, zone, Shown::Minute))
+            .unwrap_or_default()
+    }
+
+    /// The same, the date only.
+    pub fn day(&self, v: &Value, zone: &str) -> String {
+        instant(v)
+            .map(|us| when(self.lang(), us, zone, Shown::Day))
+            .unwrap_or_default()
+    }
+
     /// The token every form of this session carries.
     pub fn csrf(&self) -> String {
         self.ctx.state.secret().csrf_token(&self.token)
@@ -524,10 +539,110 @@ pub fn s(v: &Value, key: &str) -> String {
     }
 }
 
-/// The date and minute of an RFC 3339 time, as people read it: `2026-11-23 08:15`.
-pub fn when(rfc3339: &str) -> String {
-    let t = rfc3339.replace('T', " ");
-    t.chars().take(16).collect()
+/// How much of a moment a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// `2026-11-20 16:29`
+    Minute,
+    /// `2026-11-20`
+    Day,
+}
+
+/// Every time a person sees on a page goes through here. `at_us` (UTC microseconds) is
+/// shown in `zone`, the time zone that owns the moment (a sale's station, a card's
+/// issuing station, the network's for staff actions), as people read it: no `T`, no
+/// `Z`, no seconds, no offset. When that zone's clock differs from the network's at
+/// that moment, the zone's name follows in the page's language, so that two times on
+/// one screen never silently disagree.
+pub fn when(lang: Lang, at_us: i64, zone: &str, shown: Shown) -> String {
+    use chrono::{DateTime, Offset, Utc};
+    let utc = DateTime::<Utc>::from_timestamp_micros(at_us).unwrap_or_default();
+    let local = utc.with_timezone(&crate::clock::tz(zone));
+    let text = match shown {
+        Shown::Minute => local.format("%Y-%m-%d %H:%M"),
+        Shown::Day => local.format("%Y-%m-%d"),
+    }
+    .to_string();
+    let network = utc.with_timezone(&crate::clock::tz(crate::clock::NETWORK_TZ));
+    if local.offset().fix() == network.offset().fix() {
+        text
+    } else {
+        format!("{text} ({})", zone_name(lang, zone))
+    }
+}
+
+/// A chart's day label (`11-20`): `day` counts local calendar days from 1970-01-01 in
+/// the zone the figures were grouped in, so it is already the day people lived.
+pub fn chart_day(day: i64) -> String {
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(day))
+        .format("%m-%d")
+        .to_string()
+}
+
+/// A time zone as people call it (北京时间, Urumqi time): the catalogue's name for
+/// the zones stations use, else the zone's city in a sentence of the catalogue.
+pub fn zone_name(lang: Lang, zone: &str) -> String {
+    let zone = crate::clock::tz(zone).name();
+    i18n::lookup(lang, &format!("zone.{zone}"))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let city = zone.rsplit('/').next().unwrap_or(zone).replace('_', " ");
+            i18n::fill(i18n::t(lang, "zone.other"), &[("city", &city)])
+        })
+}
+
+/// A moment as the API gives it to a page (RFC 3339 text or UTC microseconds), for
+/// [`when`]; `None` when absent or unreadable.
+pub fn instant(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.timestamp_micros()),
+        _ => None,
+    }
+}
+
+/// The stations' time zones, for pages that show each time in the zone that owns it.
+/// A station not found (or a moment that belongs to none) takes the network's zone.
+#[derive(Debug, Default)]
+pub struct Zones {
+    by_code: HashMap<String, String>,
+    by_id: HashMap<String, String>,
+}
+
+impl Zones {
+    /// Every station's zone. The list is small and not personal data; a failed read
+    /// leaves every time in the network's zone (labelled as such), never a wrong one
+    /// shown as right.
+    pub async fn load(state: &AppState) -> Zones {
+        let stations = state.store().stations().await.unwrap_or_default();
+        Zones {
+            by_code: stations
+                .iter()
+                .map(|s| (s.code.clone(), s.time_zone.clone()))
+                .collect(),
+            by_id: stations
+                .into_iter()
+                .map(|s| (s.station_id, s.time_zone))
+                .collect(),
+        }
+    }
+
+    /// The zone of the station with this code.
+    pub fn of_code(&self, code: &str) -> &str {
+        self.by_code
+            .get(code)
+            .map(String::as_str)
+            .unwrap_or(crate::clock::NETWORK_TZ)
+    }
+
+    /// The zone of the station with this id, if any.
+    pub fn of_id(&self, id: Option<&str>) -> &str {
+        id.and_then(|id| self.by_id.get(id))
+            .map(String::as_str)
+            .unwrap_or(crate::clock::NETWORK_TZ)
+    }
 }
 
 /// Parses a yuan amount as typed into a form (`100`, `100.5`, `1,000.00`) into fen.

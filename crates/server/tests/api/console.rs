@@ -880,5 +880,343 @@ async fn redirect_targets_from_requests_stay_on_the_site() {
             )
             .await;
         assert_eq!(p.location.as_deref(), Some(good), "sign-in next={good:?}");
+
+/// What a person reads on a page: the text between the tags, entities as written.
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' => in_tag = false,
+            _ if !in_tag => out.push(ch),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The first time in `text` written as engineers write it: ISO 8601 with its `T`
+/// (`2026-11-20T08:30`), a clock time ending in `Z` or `+00:00`, or microseconds since
+/// the epoch (16 digits, the years 2017 to 2033).
+fn engineers_time(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let digits = |from: usize, n: usize| {
+        from + n <= b.len() && b[from..from + n].iter().all(u8::is_ascii_digit)
+    };
+    let around = |at: usize| {
+        let from = text.floor_char_boundary(at.saturating_sub(20));
+        let to = text.ceil_char_boundary((at + 30).min(text.len()));
+        text[from..to].to_string()
+    };
+    for i in 0..b.len() {
+        // 2026-11-20T08:30
+        if digits(i, 4)
+            && b.get(i + 4) == Some(&b'-')
+            && digits(i + 5, 2)
+            && b.get(i + 7) == Some(&b'-')
+            && digits(i + 8, 2)
+            && b.get(i + 10) == Some(&b'T')
+            && digits(i + 11, 2)
+            && b.get(i + 13) == Some(&b':')
+            && digits(i + 14, 2)
+        {
+            return Some(around(i));
+        }
+        // 08:30Z, 08:30:00Z, 08:30:00.123456Z, 08:30:00+00:00
+        if digits(i, 2) && b.get(i + 2) == Some(&b':') && digits(i + 3, 2) {
+            let mut j = i + 5;
+            if b.get(j) == Some(&b':') && digits(j + 1, 2) {
+                j += 3;
+                if b.get(j) == Some(&b'.') {
+                    j += 1;
+                    while j < b.len() && b[j].is_ascii_digit() {
+                        j += 1;
+                    }
+                }
+            }
+            if b.get(j) == Some(&b'Z') || text[j.min(text.len())..].starts_with("+00:00") {
+                return Some(around(i));
+            }
+        }
+        // 1763598600000000
+        let starts = i == 0 || !b[i - 1].is_ascii_digit();
+        if starts
+            && b[i] == b'1'
+            && digits(i, 16)
+            && (b'5'..=b'9').contains(&b[i + 1])
+            && !digits(i + 16, 1)
+        {
+            return Some(around(i));
+        }
+    }
+    None
+}
+
+/// The current minute, in UTC: a sale's time that any till clock check accepts.
+fn this_minute() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    chrono::Utc::now()
+        .duration_trunc(TimeDelta::minutes(1))
+        .unwrap()
+}
+
+fn shown(at: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Adds station S003 in Xinjiang (UTC+6, two hours behind the network's clock) and
+/// returns its POS token.
+async fn urumqi_station(app: &App) -> String {
+    let (st, v) = app
+        .post(
+            "/api/v1/stations",
+            &app.admin,
+            json!({"code": "S003", "name": "Station S003", "region": "R3", "province": "新", "time_zone": "Asia/Urumqi"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    app.pos_token("S003").await
+}
+
+/// A card sale at `at` on a station's till, paid with the card and its PIN.
+async fn card_sale_at(app: &App, pos: &str, station: &str, card: &str, key: &str, at: &str) {
+    let body = json!({"pos_txn_id": key, "station_code": station, "occurred_at": at, "customer": {"card_no": card},
+        "lines": [{"product_code": "GASOLINE_92", "volume_ml": 10_000, "unit_price_fen": 800}]});
+    let (st, q) = app.post("/api/v1/pos/quotes", pos, body.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{q}");
+    let mut body = body;
+    body["payments"] = json!([{"method": "card", "card_no": card, "amount_fen": q["net_amount_fen"], "pin": "135790"}]);
+    let (st, v) = app.post("/api/v1/pos/sales", pos, body).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+}
+
+#[tokio::test]
+async fn a_sale_reads_the_same_local_time_on_the_profile_the_card_and_in_the_portal() {
+    let app = spawn_app().await;
+    let pos3 = urumqi_station(&app).await;
+    let id = app
+        .customer(
+            "individual",
+            "13800007001",
+            json!({"name": "周敏", "home_station": "S001"}),
+        )
+        .await;
+    let card = app
+        .card(json!({"customer_id": id, "kind": "personal", "pin": "135790"}))
+        .await;
+    let (st, v) = app.recharge(&card, 100_000, "R-times").await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    // One sale at a Beijing-time station and one in Xinjiang, at the same known UTC
+    // instant (given to the tills in UTC, as some send it).
+    let at = this_minute();
+    let at_text = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    card_sale_at(&app, &app.pos1, "S001", &card, "T-BJ", &at_text).await;
+    card_sale_at(&app, &pos3, "S003", &card, "T-XJ", &at_text).await;
+    let beijing = shown(at, chrono_tz::Asia::Shanghai);
+    let xinjiang = shown(at, chrono_tz::Asia::Urumqi);
+    let utc = shown(at, chrono_tz::UTC);
+    assert!(beijing != xinjiang && beijing != utc);
+
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let profile = b.get(&format!("/customers/{id}")).await;
+    let card_page = b.get(&format!("/cards/{card}")).await;
+    let portal_login = b
+        .post(
+            "/m/login",
+            &[("via", "card"), ("card_no", &card), ("pin", "135790")],
+        )
+        .await;
+    assert_eq!(
+        portal_login.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        portal_login.body
+    );
+    let portal = b.get("/m/").await;
+    for (name, page) in [
+        ("profile", &profile),
+        ("card page", &card_page),
+        ("portal", &portal),
+    ] {
+        assert_eq!(page.status, StatusCode::OK, "{name}: {}", page.body);
+        let text = visible_text(&page.body);
+        // The Beijing sale in Beijing time, unlabelled (it is the network's clock);
+        // the Xinjiang sale in Xinjiang time, with the zone's name.
+        assert!(
+            text.contains(&format!("{beijing} ")) && !text.contains(&format!("{beijing} (")),
+            "{name} does not show the sale at {beijing} Beijing time: {text}"
+        );
+        assert!(
+            text.contains(&format!("{xinjiang} (新疆时间)")),
+            "{name} does not show the Xinjiang sale at {xinjiang} Xinjiang time: {text}"
+        );
+        assert!(
+            !text.contains(&utc),
+            "{name} shows the UTC time {utc}: {text}"
+        );
+    }
+    // The label speaks the page's language.
+    b.lang = Some("en");
+    b.cookies.remove("fc_lang");
+    let card_en = visible_text(&b.get(&format!("/cards/{card}")).await.body);
+    assert!(
+        card_en.contains(&format!("{xinjiang} (Xinjiang time)")),
+        "{card_en}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_shows_network_local_time() {
+    let app = spawn_app().await;
+    urumqi_station(&app).await;
+    // A price from a time on, at the Xinjiang station: its audit detail holds the time.
+    let from = this_minute() + chrono::TimeDelta::hours(3);
+    let (st, v) = app
+        .post(
+            "/api/v1/stations/S003/prices",
+            &app.admin,
+            json!({"product_code": "GASOLINE_92", "unit_price_fen": 812, "effective_from": from.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let (st, audit) = app.get("/api/v1/audit?limit=50", &app.admin).await;
+    assert_eq!(st, StatusCode::OK, "{audit}");
+    let entries = audit["entries"].as_array().unwrap();
+    let price = entries
+        .iter()
+        .find(|e| e["action"] == "price.set")
+        .expect("the price change is audited");
+    let at = chrono::DateTime::parse_from_rfc3339(price["at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let page = b.get("/admin/audit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = visible_text(&page.body);
+    let network = shown(at, chrono_tz::Asia::Shanghai);
+    assert!(
+        text.contains(&network),
+        "the audit log does not show {network} (network time): {text}"
+    );
+    assert!(
+        !text.contains(&shown(at, chrono_tz::UTC)),
+        "the audit log shows UTC: {text}"
+    );
+    // The price's start, in the station's time and labelled, not as microseconds.
+    let starts = format!("{} (新疆时间)", shown(from, chrono_tz::Asia::Urumqi));
+    assert!(text.contains(&starts), "no {starts} in {text}");
+    assert_eq!(engineers_time(&text), None);
+}
+
+/// Every console page of docs/console.md this test can reach, with a sale, a
+/// coupon, a rule and audit entries to show: none shows a time as engineers write it.
+#[tokio::test]
+async fn no_console_page_shows_an_engineers_time() {
+    assert_eq!(
+        engineers_time("at 2026-11-20T08:30 here").as_deref(),
+        Some("at 2026-11-20T08:30 here")
+    );
+    assert!(engineers_time("08:30:00.5Z").is_some());
+    assert!(engineers_time("08:30+00:00").is_some());
+    assert!(engineers_time("\"effective_from\":1763598600000000}").is_some());
+    assert_eq!(
+        engineers_time("2026-11-20 16:30 · ¥1,234.56 · 6217001234567890"),
+        None
+    );
+
+    let app = spawn_app().await;
+    let pos3 = urumqi_station(&app).await;
+    let id = app
+        .customer(
+            "individual",
+            "13800007002",
+            json!({"name": "孙丽", "home_station": "S003"}),
+        )
+        .await;
+    let card = app
+        .card(json!({"customer_id": id, "kind": "personal", "pin": "135790"}))
+        .await;
+    let (st, v) = app.recharge(&card, 100_000, "R-scan").await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let at = this_minute().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    card_sale_at(&app, &pos3, "S003", &card, "T-SCAN", &at).await;
+    let (st, v) = app
+        .post(
+            "/api/v1/loyalty/coupons",
+            &app.admin,
+            json!({"template_id": "tier-car-wash", "customer_id": id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (st, v) = app
+        .post(
+            "/api/v1/stations/S003/prices",
+            &app.admin,
+            json!({"product_code": "GASOLINE_92", "unit_price_fen": 812}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (st, rules) = app.get("/api/v1/loyalty/rules", &app.admin).await;
+    assert_eq!(st, StatusCode::OK, "{rules}");
+    let rule = rules["rules"][0]["rule_id"].as_str().map(str::to_string);
+
+    let mut b = Browser::new(&app);
+    let mut paths: Vec<String> = vec!["/login".into()];
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    paths.extend(
+        [
+            "/",
+            "/customers",
+            "/customers?q=13800007002",
+            "/cards",
+            "/loyalty",
+            "/loyalty/rules/new",
+            "/analytics",
+            "/analytics/rfm",
+            "/analytics/abc",
+            "/analytics/lifecycle",
+            "/analytics/clv",
+            "/analytics/churn",
+            "/analytics/forecast",
+            "/admin/users",
+            "/admin/audit",
+        ]
+        .map(String::from),
+    );
+    paths.push(format!("/customers/{id}"));
+    paths.push(format!("/cards/{card}"));
+    if let Some(r) = rule {
+        paths.push(format!("/loyalty/rules/{r}"));
+    }
+    for lang in ["zh-CN", "en"] {
+        for path in &paths {
+            let p = b.get(&format!("/lang/{lang}?next=/")).await;
+            assert_eq!(p.status, StatusCode::SEE_OTHER);
+            let mut p = b.get(path).await;
+            // A search with one match opens the profile.
+            if p.status == StatusCode::SEE_OTHER {
+                p = b.get(p.location.as_deref().unwrap_or("/")).await;
+            }
+            // A view short of data explains itself with a 4xx page, still a page.
+            assert!(
+                !p.status.is_server_error(),
+                "{path}: {} {}",
+                p.status,
+                p.body
+            );
+            assert!(p.content_type.starts_with("text/html"), "{path}");
+            let text = visible_text(&p.body);
+            assert_eq!(
+                engineers_time(&text),
+                None,
+                "{path} ({lang}) shows a time as engineers write it"
+            );
+        }
     }
 }

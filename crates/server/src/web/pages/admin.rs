@@ -2,7 +2,8 @@
 
 use super::{failed, failure_text, forbidden};
 use crate::access::{allowed, Action, ROLES};
-use crate::web::{html, layout, percent_encode, s, see_other, when, Console};
+use crate::clock::NETWORK_TZ;
+use crate::web::{html, layout, percent_encode, s, see_other, Console, Zones};
 use axum::extract::Query;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -151,6 +152,7 @@ pub async fn audit(c: Console, Query(q): Query<HashMap<String, String>>) -> Resp
     let target_q = target
         .map(|t| format!("&target={}", percent_encode(t)))
         .unwrap_or_default();
+    let zones = Zones::load(&c.ctx.state).await;
     let body = m! {
         form.search method="get" action="/admin/audit" role="search" {
             input type="search" name="target" value=(target.unwrap_or("")) placeholder=(c.t("audit.target_hint")) aria-label=(c.t("audit.target_hint"));
@@ -164,7 +166,7 @@ pub async fn audit(c: Console, Query(q): Query<HashMap<String, String>>) -> Resp
                     thead { tr { th.num { "#" } th { (c.t("cust.when")) } th { (c.t("audit.actor")) } th { (c.t("audit.action")) } th { (c.t("audit.target")) } th { (c.t("audit.source")) } th { (c.t("audit.detail")) } } }
                     tbody { @for r in &rows { tr {
                         td.num { (s(r, "seq")) }
-                        td { (when(&s(r, "at"))) }
+                        td { (c.when(&r["at"], NETWORK_TZ)) }
                         td { (s(r, "actor")) }
                         td {
                             @let action = s(r, "action");
@@ -175,7 +177,7 @@ pub async fn audit(c: Console, Query(q): Query<HashMap<String, String>>) -> Resp
                         }
                         td { (s(r, "target_kind")) " " @if !s(r, "target_id").is_empty() { a href={ "/admin/audit?target=" (percent_encode(&s(r, "target_id"))) } { small { (s(r, "target_id").chars().take(12).collect::<String>()) } } } }
                         td { small { (s(r, "source")) } }
-                        td { small.muted { (r["detail"].to_string().chars().take(80).collect::<String>()) } }
+                        td { small.muted { (detail_text(&c, r, &zones)) } }
                     } } }
                 }
                 nav.pager {
@@ -188,6 +190,30 @@ pub async fn audit(c: Console, Query(q): Query<HashMap<String, String>>) -> Resp
         }
     };
     html(StatusCode::OK, layout::page(&c, title, body))
+}
+
+/// An audit entry's detail as people read it: its moments (fields named `…_at`,
+/// `…_from`, `…_until`, which the API writes as microseconds or RFC 3339) shown like
+/// every other time, in the zone of the station the entry is about, else the
+/// network's.
+fn detail_text(c: &Console, r: &Value, zones: &Zones) -> String {
+    let zone = if s(r, "target_kind") == "station" {
+        zones.of_id(r["target_id"].as_str())
+    } else {
+        NETWORK_TZ
+    };
+    let mut detail = r["detail"].clone();
+    if let Value::Object(fields) = &mut detail {
+        for (k, v) in fields.iter_mut() {
+            if k.ends_with("_at") || k.ends_with("_from") || k.ends_with("_until") {
+                let shown = c.when(v, zone);
+                if !shown.is_empty() {
+                    *v = Value::String(shown);
+                }
+            }
+        }
+    }
+    detail.to_string().chars().take(80).collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use crate::web::{html, layout, percent_encode, Console};
 use axum::extract::{Path, Query};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, NaiveDate};
 use maud::{html as m, Markup};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -94,12 +93,6 @@ fn table(c: &Console, rows: &[Value]) -> Markup {
             }
         }
     }
-}
-
-fn date_label(day: i64) -> String {
-    (NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(day))
-        .format("%m-%d")
-        .to_string()
 }
 
 fn chart(c: &Console, view: &str, v: &Value) -> Markup {
@@ -217,7 +210,9 @@ fn chart(c: &Console, view: &str, v: &Value) -> Markup {
                 .first()
                 .and_then(|r| r["litres"].as_array())
                 .map_or(0, Vec::len);
-            let labels: Vec<String> = (0..len as i64).map(|d| date_label(first + d)).collect();
+            let labels: Vec<String> = (0..len as i64)
+                .map(|d| crate::web::chart_day(first + d))
+                .collect();
             let series: Vec<Series> = rows
                 .iter()
                 .take(8)

@@ -6,6 +6,7 @@ use super::{failed, failure_text, forbidden};
 use crate::access::{Action, Scope};
 use crate::web::{
     html, i, i18n::fill, int, layout, parse_yuan, percent_encode, s, see_other, yuan, Console,
+    Zones,
 };
 use axum::extract::{Path, Query};
 use axum::http::{Method, StatusCode};
@@ -178,6 +179,7 @@ pub async fn card(
     let my_station = matches!(Scope::of(&c.user), Scope::Station(_));
     let subs = v["sub_cards"].as_array().cloned().unwrap_or_default();
     let request_id = uuid::Uuid::now_v7().to_string();
+    let sales = recent_sales(&c, &v).await;
     let body = m! {
         @if let Some(d) = done { (layout::notice("ok", d)) }
         section.card id="card-head" {
@@ -265,8 +267,38 @@ pub async fn card(
                 }
             }
         }
+        (sales)
     };
     html(StatusCode::OK, layout::page(&c, title, body))
+}
+
+/// The card's last sales, each in its station's time, the same as on the customer's
+/// profile and in the member portal.
+async fn recent_sales(c: &Console, v: &Value) -> Markup {
+    let Some(sales) = v["recent_sales"].as_array() else {
+        return m! {};
+    };
+    let zones = Zones::load(&c.ctx.state).await;
+    m! {
+        section.card id="card-sales" {
+            h3 { (c.t("card.recent_sales")) }
+            @if sales.is_empty() {
+                (layout::empty(c.t("card.no_sales"), None))
+            } @else {
+                table.list {
+                    thead { tr { th { (c.t("cust.when")) } th { (c.t("cust.station")) } th.num { (c.t("cust.amount")) } } }
+                    tbody { @for x in sales {
+                        tr {
+                            td { (c.when(&x["occurred_at"], zones.of_code(&s(x, "station_code")))) }
+                            td { (s(x, "station_code")) }
+                            td.num { (yuan(i(x, "net_fen")))
+                                @if i(x, "refunded_fen") > 0 { br; small.muted { (c.t("cust.refunded")) " " (yuan(i(x, "refunded_fen"))) } } }
+                        }
+                    } }
+                }
+            }
+        }
+    }
 }
 
 fn limits_text(l: &Value) -> String {

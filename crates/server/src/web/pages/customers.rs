@@ -2,9 +2,10 @@
 
 use super::{failed, failure_text, forbidden};
 use crate::access::Action;
+use crate::clock::NETWORK_TZ;
 use crate::web::scores::Lookup;
 use crate::web::{
-    html, i, i18n::fill, int, layout, percent_encode, s, see_other, when, yuan, Console,
+    html, i, i18n::fill, int, layout, percent_encode, s, see_other, yuan, Console, Zones,
 };
 use axum::extract::{Path, Query};
 use axum::http::{Method, StatusCode};
@@ -232,6 +233,8 @@ pub async fn profile(
     let lots = points["lots"].as_array().unwrap_or(&empty_vec);
     let coupon_list = coupons["coupons"].as_array().unwrap_or(&empty_vec);
     let sales = p["recent_sales"].as_array().unwrap_or(&empty_vec);
+    // Each sale in its station's time, the membership in the home station's.
+    let zones = Zones::load(&c.ctx.state).await;
     let body = m! {
         @if let Some(d) = done { (layout::notice("ok", d)) }
         section.card id="profile-head" {
@@ -242,7 +245,7 @@ pub async fn profile(
                 (c.t("cust.tier"), m! { b id="profile-tier" { (s(&p["tier"], "name")) } }),
                 (c.t("cust.points"), m! { b id="profile-points" { (int(i(&p, "points_balance"))) } }),
                 (c.t("cust.plates"), m! { (p["vehicles"].as_array().map(|v| v.iter().map(|x| s(x, "plate")).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }),
-                (c.t("cust.since"), m! { (when(&s(&p, "created_at"))) }),
+                (c.t("cust.since"), m! { (c.day(&p["created_at"], zones.of_id(p["home_station_id"].as_str()))) }),
                 (c.t("cust.tags"), m! { (p["tags"].as_array().map(|v| v.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }),
             ]))
         }
@@ -293,7 +296,7 @@ pub async fn profile(
                         thead { tr { th { (c.t("cust.when")) } th { (c.t("cust.what")) } th.num { (c.t("cust.points")) } } }
                         tbody { @for h in history.iter().skip(hist_from).take(HISTORY_PAGE) {
                             tr {
-                                td { (when(&s(h, "occurred_at"))) }
+                                td { (c.when(&h["occurred_at"], NETWORK_TZ)) }
                                 td { (c.t(&format!("points.kind_{}", s(h, "kind"))))
                                     @if let Some(r) = h["reasons"].as_array() { @if !r.is_empty() { br; small.muted { (r.iter().filter_map(|x| x["reason"].as_str().or(x.as_str())).collect::<Vec<_>>().join("; ")) } } } }
                                 td.num { (int(i(h, "points"))) }
@@ -312,7 +315,7 @@ pub async fn profile(
                         thead { tr { th { (c.t("cust.when")) } th { (c.t("cust.station")) } th.num { (c.t("cust.amount")) } th.num { (c.t("cust.points")) } } }
                         tbody { @for x in sales {
                             tr {
-                                td { (when(&s(x, "occurred_at"))) }
+                                td { (c.when(&x["occurred_at"], zones.of_code(&s(x, "station_code")))) }
                                 td { (s(x, "station_code")) }
                                 td.num { (yuan(i(x, "net_fen")))
                                     @if i(x, "refunded_fen") > 0 { br; small.muted { (c.t("cust.refunded")) " " (yuan(i(x, "refunded_fen"))) } } }
@@ -332,7 +335,7 @@ pub async fn profile(
                     table.list {
                         thead { tr { th { (c.t("coupon.code")) } th { (c.t("coupon.name")) } th { (c.t("coupon.state")) } th { (c.t("coupon.until")) } } }
                         tbody { @for x in coupon_list {
-                            tr { td { code { (s(x, "code")) } } td { (s(x, "name")) } td { (c.t(&format!("coupon.state_{}", s(x, "state")))) } td { (x["valid_until"].as_i64().map(|u| when(&crate::clock::rfc3339(u))).unwrap_or_default()) } }
+                            tr { td { code { (s(x, "code")) } } td { (s(x, "name")) } td { (c.t(&format!("coupon.state_{}", s(x, "state")))) } td { (c.when(&x["valid_until"], NETWORK_TZ)) } }
                         } }
                     }
                 }

@@ -7,7 +7,7 @@ use crate::web::charts::{self, Series};
 use crate::web::{html, i18n::fill, int, layout, yuan, Console};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{Duration, NaiveDate, Offset, TimeZone};
+use chrono::{Offset, TimeZone};
 use forecourt_store::dashboard::DashScope;
 use maud::html as m;
 
@@ -44,11 +44,6 @@ async fn scope_of(c: &Console) -> Result<DashScope, forecourt_store::StoreError>
     })
 }
 
-fn day_label(day: i64) -> String {
-    let d = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(day);
-    d.format("%m-%d").to_string()
-}
-
 /// `GET /`.
 pub async fn page(c: Console) -> Response {
     let title = c.t("dash.title");
@@ -80,7 +75,9 @@ pub async fn page(c: Console) -> Response {
         }
     };
     let first_day = (from_us + offset_us).div_euclid(86_400_000_000);
-    let labels: Vec<String> = (0..WINDOW_DAYS).map(|i| day_label(first_day + i)).collect();
+    let labels: Vec<String> = (0..WINDOW_DAYS)
+        .map(|i| crate::web::chart_day(first_day + i))
+        .collect();
     let mut member = vec![0.0; WINDOW_DAYS as usize];
     let mut walk_in = vec![0.0; WINDOW_DAYS as usize];
     let mut joined = vec![0.0; WINDOW_DAYS as usize];

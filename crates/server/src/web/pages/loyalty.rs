@@ -4,7 +4,7 @@
 use super::{deny, failed, failure_text, forbidden};
 use crate::access::Action;
 use crate::web::{
-    html, i, i18n::fill, int, layout, parse_yuan, percent_encode, s, see_other, when, yuan, Console,
+    html, i, i18n::fill, int, layout, parse_yuan, percent_encode, s, see_other, yuan, Console,
 };
 use axum::extract::{Path, Query};
 use axum::http::{Method, StatusCode};
@@ -108,7 +108,7 @@ pub async fn overview(c: Console, Query(q): Query<HashMap<String, String>>) -> R
                             td.num { "v" (i(r, "version")) }
                             td { @if r["active"] == json!(true) { span.state.active { (c.t("loy.on")) } } @else { span.state { (c.t("loy.off")) } } }
                             td { small.muted { (rule_summary(r)) } }
-                            td { small { (r["created_at"].as_i64().map(|u| when(&crate::clock::rfc3339(u))).unwrap_or_default()) } }
+                            td { small { (c.when(&r["created_at"], crate::clock::NETWORK_TZ)) } }
                         }
                     } }
                 }
@@ -292,7 +292,7 @@ pub async fn edit_rule(c: Console, Path(id): Path<String>) -> Response {
         section.card id="rule-versions" {
             h3 { (c.t("loy.versions")) }
             table.list { thead { tr { th { (c.t("loy.version")) } th { (c.t("loy.name")) } th { (c.t("loy.active")) } th { (c.t("loy.changed")) } } }
-                tbody { @for r in versions.iter().rev() { tr { td { "v" (i(r, "version")) } td { (s(r, "name")) } td { @if r["active"] == json!(true) { (c.t("loy.on")) } @else { (c.t("loy.off")) } } td { (r["created_at"].as_i64().map(|u| when(&crate::clock::rfc3339(u))).unwrap_or_default()) } } } } }
+                tbody { @for r in versions.iter().rev() { tr { td { "v" (i(r, "version")) } td { (s(r, "name")) } td { @if r["active"] == json!(true) { (c.t("loy.on")) } @else { (c.t("loy.off")) } } td { (c.when(&r["created_at"], crate::clock::NETWORK_TZ)) } } } } }
         }
     };
     let page = rule_form(

@@ -7,11 +7,11 @@ use crate::clock;
 use crate::error::ApiError;
 use crate::web::i18n::{fill, lookup};
 use crate::web::layout::notice;
-use crate::web::{html, int, litres, yuan};
+use crate::web::{html, int, litres, when, yuan, Shown};
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use forecourt_core::points_expiry;
 use forecourt_core::tiers::{self, Metric};
 use forecourt_core::CardNo;
@@ -27,17 +27,14 @@ const RECENT_SALES: i64 = 10;
 /// Lines of the points history a page.
 const POINTS_PAGE: i64 = 20;
 
-/// A moment as the network's local date and minute: `2026-11-20 08:30`.
-fn local_time(us: i64) -> String {
-    DateTime::<Utc>::from_timestamp_micros(us)
-        .unwrap_or_default()
-        .with_timezone(&clock::tz(clock::NETWORK_TZ))
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+/// A moment that belongs to no station (points, coupons, the page's own time) in the
+/// network's time, to the minute.
+fn network_time(mb: &Member, us: i64) -> String {
+    when(mb.lang(), us, clock::NETWORK_TZ, Shown::Minute)
 }
 
-fn local_date(us: i64) -> String {
-    local_time(us).chars().take(10).collect()
+fn network_date(mb: &Member, us: i64) -> String {
+    when(mb.lang(), us, clock::NETWORK_TZ, Shown::Day)
 }
 
 /// A card number as the member sees it: masked like a receipt.
@@ -394,12 +391,12 @@ async fn coupons_section(mb: &Member) -> Result<Markup, ApiError> {
                             }
                             div.r.small {
                                 @match c.valid_until {
-                                    Some(u) => (fill(mb.t("portal.coupon.until"), &[("date", &local_date(u))])),
+                                    Some(u) => (fill(mb.t("portal.coupon.until"), &[("date", &network_date(mb, u))])),
                                     None => (mb.t("portal.coupon.no_end")),
                                 }
                                 @if c.valid_from > now {
                                     br;
-                                    (fill(mb.t("portal.coupon.from"), &[("date", &local_date(c.valid_from))]))
+                                    (fill(mb.t("portal.coupon.from"), &[("date", &network_date(mb, c.valid_from))]))
                                 }
                             }
                         }
@@ -413,14 +410,15 @@ async fn coupons_section(mb: &Member) -> Result<Markup, ApiError> {
 async fn sales_section(mb: &Member) -> Result<Markup, ApiError> {
     let store = mb.ctx.state.store();
     let sales = store.recent_sales(mb.id(), RECENT_SALES).await?;
-    let names: HashMap<String, String> = if sales.is_empty() {
+    // Each sale under its station's name and in its station's time, as the receipt.
+    let stations: HashMap<String, Station> = if sales.is_empty() {
         HashMap::new()
     } else {
         store
             .stations()
             .await?
             .into_iter()
-            .map(|s| (s.code, s.name))
+            .map(|s| (s.code.clone(), s))
             .collect()
     };
     Ok(m! {
@@ -433,8 +431,9 @@ async fn sales_section(mb: &Member) -> Result<Markup, ApiError> {
                     @for s in &sales {
                         li.row {
                             div.l {
-                                b { (names.get(&s.station_code).unwrap_or(&s.station_code)) }
-                                span.muted.small { (local_time(s.occurred_at)) }
+                                @let station = stations.get(&s.station_code);
+                                b { (station.map(|x| x.name.as_str()).unwrap_or(&s.station_code)) }
+                                span.muted.small { (when(mb.lang(), s.occurred_at, station.map(|x| x.time_zone.as_str()).unwrap_or(clock::NETWORK_TZ), Shown::Minute)) }
                             }
                             div.r {
                                 b { (yuan(s.net_fen)) }
@@ -531,7 +530,7 @@ async fn points_page(mb: &Member, page: i64) -> Result<Markup, ApiError> {
                         li.row {
                             div.l {
                                 b { (label(mb, "portal.kind", &l.kind, mb.t("portal.kind.other"))) }
-                                span.muted.small { (local_time(l.occurred_at)) }
+                                span.muted.small { (network_time(mb, l.occurred_at)) }
                                 @if !l.reasons.is_empty() {
                                     ul.reasons {
                                         @for r in &l.reasons {
@@ -719,7 +718,7 @@ async fn stations_page(mb: &Member) -> Result<Markup, ApiError> {
                     ul.stations { @for (s, d) in &others { (station(s, *d)) } }
                 }
             }
-            p.muted.small { (fill(mb.t("portal.stations.prices_at"), &[("time", &local_time(now_us()))])) }
+            p.muted.small { (fill(mb.t("portal.stations.prices_at"), &[("time", &network_time(mb, now_us()))])) }
         }
     };
     Ok(mb.page(
