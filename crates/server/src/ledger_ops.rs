@@ -21,6 +21,9 @@ use serde_json::{json, Value};
 const REASON_CHARS_MAX: usize = 500;
 const ADJUSTMENT_FEN_MAX: i64 = 10_000_000;
 const ADJUSTMENT_POINTS_MAX: i64 = 10_000_000;
+/// The newest adjustments listed, and how many are read to find them in a scope.
+const ADJUSTMENTS_LISTED: usize = 200;
+const ADJUSTMENTS_SCANNED: i64 = 2_000;
 
 #[derive(Deserialize)]
 pub struct AdjustmentBody {
@@ -143,11 +146,21 @@ pub async fn get_adjustments(
             "pending, approved or rejected",
         ));
     }
-    let list = state.store().adjustments(q.state.as_deref(), 200).await?;
-    Ok(
-        Json(json!({"adjustments": list.iter().map(adjustment_json).collect::<Vec<_>>()}))
-            .into_response(),
-    )
+    // Only the adjustments of cards and customers in the caller's scope are listed.
+    let mut list = Vec::new();
+    for a in state
+        .store()
+        .adjustments(q.state.as_deref(), ADJUSTMENTS_SCANNED)
+        .await?
+    {
+        if list.len() >= ADJUSTMENTS_LISTED {
+            break;
+        }
+        if crate::access::adjustment_in_scope(&state, &me, &a).await? {
+            list.push(adjustment_json(&a));
+        }
+    }
+    Ok(Json(json!({ "adjustments": list })).into_response())
 }
 
 /// `POST /api/v1/adjustments/{id}/approve` or `/reject`: the second person decides;

@@ -11,5 +11,6 @@ mod loyalty;
 mod portal;
 mod pos;
 mod rules;
+mod scope;
 mod security;
 mod staff;
