@@ -453,6 +453,53 @@ pub async fn audit_in_scope(
     })
 }
 
+/// How a coupon may go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CouponIssue {
+    /// Issued at once.
+    Now,
+    /// Held `pending` until someone else approves it.
+    NeedsApproval,
+}
+
+/// The rules of coupons issued by staff, the same as any other money-moving action:
+/// an admin issues freely; anyone else names a customer in their scope (a bearer
+/// coupon, good to whoever holds the code, is network money), stays within the value
+/// limit, and above the approval threshold needs a second person. `value_fen` is the
+/// coupon's money value (`None` for coupons not worth a fixed amount: per-litre,
+/// percent, car wash).
+pub fn coupon_issue(
+    state: &AppState,
+    user: &StaffUser,
+    customer_in_scope: Option<bool>,
+    value_fen: Option<i64>,
+) -> ApiResult<CouponIssue> {
+    if user.role == "admin" {
+        return Ok(CouponIssue::Now);
+    }
+    match customer_in_scope {
+        None => {
+            return Err(ApiError::validation(
+                "customer_id",
+                "a coupon issued by anyone but an admin names a customer in your scope",
+            ))
+        }
+        Some(false) => {
+            return Err(ApiError::forbidden("this customer is outside your scope"));
+        }
+        Some(true) => {}
+    }
+    let config = state.config();
+    match value_fen {
+        Some(v) if v > config.coupon_staff_max_fen => Err(ApiError::forbidden(format!(
+            "a coupon you issue is worth at most {} CNY",
+            forecourt_core::Fen(config.coupon_staff_max_fen).yuan()
+        ))),
+        Some(v) if v > config.coupon_approval_above_fen => Ok(CouponIssue::NeedsApproval),
+        _ => Ok(CouponIssue::Now),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

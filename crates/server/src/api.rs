@@ -1171,6 +1171,15 @@ pub async fn put_credit(
     }
     tx.set_credit_agreement(&id, b.credit_limit_fen, b.billing_day)
         .await?;
+    crate::privacy::audit_in(
+        &mut tx,
+        &me,
+        "credit.limit",
+        "customer",
+        Some(&id),
+        json!({"credit_limit_fen": b.credit_limit_fen, "billing_day": b.billing_day}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(json!({"customer_id": id, "credit_limit_fen": b.credit_limit_fen, "billing_day": b.billing_day, "owed_fen": owed})).into_response())
 }
@@ -1886,6 +1895,15 @@ pub async fn post_promotion(
     let id = tx
         .create_promotion(&name, b.min_amount_fen, b.bonus_fen, from, until)
         .await?;
+    crate::privacy::audit_in(
+        &mut tx,
+        &me,
+        "promotion.create",
+        "promotion",
+        Some(&id),
+        json!({"min_amount_fen": b.min_amount_fen, "bonus_fen": b.bonus_fen, "valid_from": from, "valid_until": until}),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name, "min_amount_fen": b.min_amount_fen, "bonus_fen": b.bonus_fen}))).into_response())
 }
@@ -1939,13 +1957,18 @@ pub async fn post_coupon(
     if b.amount_fen <= 0 || b.amount_fen > 10_000_000 {
         return Err(ApiError::validation("amount_fen", "1 fen to 100,000 CNY"));
     }
-    if let Some(id) = &b.customer_id {
-        state
-            .store()
-            .customer(id)
-            .await?
-            .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
-    }
+    let in_scope = match &b.customer_id {
+        Some(id) => {
+            let c = state
+                .store()
+                .customer(id)
+                .await?
+                .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+            Some(crate::access::customer_in_scope(&state, &me, &c).await?)
+        }
+        None => None,
+    };
+    let how = crate::access::coupon_issue(&state, &me, in_scope, Some(b.amount_fen))?;
     let from = match &b.valid_from {
         Some(t) => clock::parse_time("valid_from", t)?,
         None => now_us(),
@@ -1967,10 +1990,48 @@ pub async fn post_coupon(
         }
         other => other?,
     };
+    let approval = match how {
+        crate::access::CouponIssue::Now => None,
+        crate::access::CouponIssue::NeedsApproval => Some(
+            tx.hold_coupon_for_approval(
+                &code,
+                &format!("coupon {code} of {} CNY", Fen(b.amount_fen).yuan()),
+                &me.user_id,
+            )
+            .await?,
+        ),
+    };
+    // The coupon and its audit entry are one write: neither stands without the other.
+    let actor = me.audit_name();
+    tx.audit(&AuditEntry {
+        actor: &actor,
+        action: if approval.is_some() {
+            "coupon.request"
+        } else {
+            "coupon.issue"
+        },
+        target_kind: if b.customer_id.is_some() {
+            "customer"
+        } else {
+            "coupon"
+        },
+        target_id: Some(b.customer_id.as_deref().unwrap_or(&code)),
+        source: me.source.as_deref(),
+        detail: json!({"code": code, "amount_fen": b.amount_fen, "approval_id": approval}),
+    })
+    .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"code": code, "amount_fen": b.amount_fen})),
-    )
-        .into_response())
+    Ok(match approval {
+        None => (
+            StatusCode::CREATED,
+            Json(json!({"code": code, "amount_fen": b.amount_fen, "state": "issued"})),
+        ),
+        Some(id) => (
+            StatusCode::ACCEPTED,
+            Json(
+                json!({"code": code, "amount_fen": b.amount_fen, "state": "pending", "approval_id": id}),
+            ),
+        ),
+    }
+    .into_response())
 }

@@ -39,6 +39,29 @@ pub async fn audit(
     Ok(())
 }
 
+/// Records what a staff member did inside the transaction that does it, so that a
+/// change and its audit entry are committed together or not at all.
+pub async fn audit_in(
+    tx: &mut forecourt_store::Tx,
+    me: &Actor,
+    action: &str,
+    kind: &str,
+    id: Option<&str>,
+    detail: Value,
+) -> ApiResult<()> {
+    let actor = me.audit_name();
+    tx.audit(&AuditEntry {
+        actor: &actor,
+        action,
+        target_kind: kind,
+        target_id: id,
+        source: me.source.as_deref(),
+        detail,
+    })
+    .await?;
+    Ok(())
+}
+
 async fn customer_for(
     state: &AppState,
     me: &Actor,
