@@ -172,12 +172,7 @@ impl Scope {
 }
 
 pub fn station_in_scope(user: &StaffUser, station: &Station) -> bool {
-    match Scope::of(user) {
-        Scope::Company => true,
-        Scope::Region(code) => station.region_code.as_deref() == Some(code.as_str()),
-        Scope::Station(code) => station.code == code,
-        Scope::Own => false,
-    }
+    scope_holds_station(&Scope::of(user), station)
 }
 
 pub fn require_station(user: &StaffUser, station: &Station) -> ApiResult<()> {
@@ -191,6 +186,61 @@ pub fn require_station(user: &StaffUser, station: &Station) -> ApiResult<()> {
     }
 }
 
+/// Whether a scope holds a customer: region and station scopes through the customer's
+/// home station, an account manager's (`Own`, with the manager's user id) through being
+/// theirs.
+async fn scope_holds_customer(
+    state: &AppState,
+    scope: &Scope,
+    user_id: Option<&str>,
+    c: &Customer,
+) -> ApiResult<bool> {
+    Ok(match scope {
+        Scope::Company => true,
+        Scope::Own => user_id.is_some() && c.account_manager_id.as_deref() == user_id,
+        Scope::Region(_) | Scope::Station(_) => match &c.home_station_id {
+            Some(id) => match state.store().station_by_id(id).await? {
+                Some(s) => scope_holds_station(scope, &s),
+                None => false,
+            },
+            None => false,
+        },
+    })
+}
+
+fn scope_holds_station(scope: &Scope, station: &Station) -> bool {
+    match scope {
+        Scope::Company => true,
+        Scope::Region(code) => station.region_code.as_deref() == Some(code.as_str()),
+        Scope::Station(code) => &station.code == code,
+        Scope::Own => false,
+    }
+}
+
+/// Whether a scope holds a card: through its customer, or, when anonymous, through the
+/// station that issued it.
+async fn scope_holds_card(
+    state: &AppState,
+    scope: &Scope,
+    user_id: Option<&str>,
+    card: &Card,
+) -> ApiResult<bool> {
+    if *scope == Scope::Company {
+        return Ok(true);
+    }
+    Ok(match (&card.customer_id, &card.issued_station_id) {
+        (Some(id), _) => match state.store().customer(id).await? {
+            Some(c) => scope_holds_customer(state, scope, user_id, &c).await?,
+            None => false,
+        },
+        (None, Some(station)) => match state.store().station_by_id(station).await? {
+            Some(s) => scope_holds_station(scope, &s),
+            None => false,
+        },
+        (None, None) => false,
+    })
+}
+
 /// A customer is in a region's or station's scope through the customer's home station,
 /// and in an account manager's through being theirs.
 pub async fn customer_in_scope(
@@ -198,17 +248,7 @@ pub async fn customer_in_scope(
     user: &StaffUser,
     c: &Customer,
 ) -> ApiResult<bool> {
-    Ok(match Scope::of(user) {
-        Scope::Company => true,
-        Scope::Own => c.account_manager_id.as_deref() == Some(user.user_id.as_str()),
-        _ => match &c.home_station_id {
-            Some(id) => match state.store().station_by_id(id).await? {
-                Some(s) => station_in_scope(user, &s),
-                None => false,
-            },
-            None => false,
-        },
-    })
+    scope_holds_customer(state, &Scope::of(user), Some(&user.user_id), c).await
 }
 
 pub async fn require_customer(state: &AppState, user: &StaffUser, c: &Customer) -> ApiResult<()> {
@@ -219,27 +259,244 @@ pub async fn require_customer(state: &AppState, user: &StaffUser, c: &Customer) 
     }
 }
 
+pub async fn card_in_scope(state: &AppState, user: &StaffUser, card: &Card) -> ApiResult<bool> {
+    scope_holds_card(state, &Scope::of(user), Some(&user.user_id), card).await
+}
+
 /// A card is in scope through its customer, or, when anonymous, through the station
 /// that issued it.
 pub async fn require_card(state: &AppState, user: &StaffUser, card: &Card) -> ApiResult<()> {
-    if Scope::of(user) == Scope::Company {
-        return Ok(());
-    }
-    let ok = match (&card.customer_id, &card.issued_station_id) {
-        (Some(id), _) => match state.store().customer(id).await? {
-            Some(c) => customer_in_scope(state, user, &c).await?,
-            None => false,
-        },
-        (None, Some(station)) => match state.store().station_by_id(station).await? {
-            Some(s) => station_in_scope(user, &s),
-            None => false,
-        },
-        (None, None) => false,
-    };
-    if ok {
+    if card_in_scope(state, user, card).await? {
         Ok(())
     } else {
         Err(ApiError::forbidden("this card is outside your scope"))
+    }
+}
+
+// Scoped reads. Every handler that returns a customer, a card, an adjustment or an
+// audit row asks one of the functions below what the caller may see of it, so that
+// the rule is decided in one place and not per handler:
+//
+// - a customer's profile out of scope is refused (403); in a search, an out-of-scope
+//   match is listed fully masked, without its id or member code, so that a search
+//   neither leaks personal data nor leads to the profile;
+// - a card out of scope is refused to staff, except to the staff of one station who
+//   sell there (they are that station's till), who see what a till sees;
+// - a till (a POS token, or station staff selling) of another station sees what a sale
+//   needs: state, balance, limits, the number masked, no customer id and no plate;
+// - adjustments and audit entries out of scope are left out of lists.
+
+/// What a caller may see of a customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerView {
+    /// In scope, and the role may see personal data: everything unmasked.
+    Full,
+    /// In scope, personal data masked (the role may not see it).
+    Masked,
+    /// Out of scope: a profile is refused, a search lists it fully masked.
+    Outside,
+}
+
+pub async fn customer_view(
+    state: &AppState,
+    user: &StaffUser,
+    c: &Customer,
+) -> ApiResult<CustomerView> {
+    Ok(if !customer_in_scope(state, user, c).await? {
+        CustomerView::Outside
+    } else if allowed(&user.role, Action::SeePersonalData) {
+        CustomerView::Full
+    } else {
+        CustomerView::Masked
+    })
+}
+
+/// The view of a customer whose profile is read: refused out of scope.
+pub async fn read_customer(
+    state: &AppState,
+    user: &StaffUser,
+    c: &Customer,
+) -> ApiResult<CustomerView> {
+    match customer_view(state, user, c).await? {
+        CustomerView::Outside => Err(ApiError::forbidden("this customer is outside your scope")),
+        v => Ok(v),
+    }
+}
+
+/// Who reads a card.
+#[derive(Clone, Copy)]
+pub enum CardReader<'a> {
+    Staff(&'a StaffUser),
+    /// A station's POS token.
+    Pos(&'a Station),
+}
+
+/// What a caller may see of a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardView {
+    /// In scope and allowed to manage the card, or the till of the card's own station:
+    /// the whole number and the customer.
+    Full,
+    /// In scope, but the role has no use for the whole number (first 6 and last 4
+    /// digits shown).
+    Masked,
+    /// A till of another station: state, balance and limits, the number masked, no
+    /// customer id and no plate.
+    Till,
+}
+
+impl CardView {
+    pub fn full_number(self) -> bool {
+        self == CardView::Full
+    }
+}
+
+/// The view of a card, or a refusal for staff out of its scope.
+pub async fn read_card(
+    state: &AppState,
+    reader: CardReader<'_>,
+    card: &Card,
+) -> ApiResult<CardView> {
+    match reader {
+        CardReader::Pos(station) => {
+            let scope = Scope::Station(station.code.clone());
+            Ok(if scope_holds_card(state, &scope, None, card).await? {
+                CardView::Full
+            } else {
+                CardView::Till
+            })
+        }
+        CardReader::Staff(user) => {
+            if card_in_scope(state, user, card).await? {
+                Ok(if allowed(&user.role, Action::ManageCard) {
+                    CardView::Full
+                } else {
+                    CardView::Masked
+                })
+            } else if allowed(&user.role, Action::Sell)
+                && matches!(Scope::of(user), Scope::Station(_))
+            {
+                // Cards of the whole network are sold on at every station: the staff
+                // of one station are its till, and see what a till sees.
+                Ok(CardView::Till)
+            } else {
+                Err(ApiError::forbidden("this card is outside your scope"))
+            }
+        }
+    }
+}
+
+/// Whether an adjustment (or a coupon awaiting approval) is in the user's scope,
+/// through its card or its customer. One without either is network-wide.
+pub async fn adjustment_in_scope(
+    state: &AppState,
+    user: &StaffUser,
+    a: &forecourt_store::Adjustment,
+) -> ApiResult<bool> {
+    if Scope::of(user) == Scope::Company {
+        return Ok(true);
+    }
+    if let Some(id) = &a.card_id {
+        return Ok(match state.store().card_by_id(id).await? {
+            Some(card) => card_in_scope(state, user, &card).await?,
+            None => false,
+        });
+    }
+    if let Some(id) = &a.customer_id {
+        return Ok(match state.store().customer(id).await? {
+            Some(c) => customer_in_scope(state, user, &c).await?,
+            None => false,
+        });
+    }
+    Ok(false)
+}
+
+/// Whether an audit entry is in the user's scope: the user's own actions, and entries
+/// about a customer, card, adjustment or station in scope. Entries about users, rules
+/// and settings are network-wide: only a company-wide user sees them.
+pub async fn audit_in_scope(
+    state: &AppState,
+    user: &StaffUser,
+    row: &forecourt_store::audit::AuditRow,
+) -> ApiResult<bool> {
+    if Scope::of(user) == Scope::Company || row.actor == format!("user:{}", user.username) {
+        return Ok(true);
+    }
+    let Some(id) = row.target_id.as_deref() else {
+        return Ok(false);
+    };
+    let store = state.store();
+    Ok(match row.target_kind.as_str() {
+        "customer" => match store.customer(id).await? {
+            Some(c) => customer_in_scope(state, user, &c).await?,
+            None => false,
+        },
+        "card" => {
+            let card = match store.card_by_id(id).await? {
+                Some(c) => Some(c),
+                None => store.card_by_no(id).await?,
+            };
+            match card {
+                Some(card) => card_in_scope(state, user, &card).await?,
+                None => false,
+            }
+        }
+        "adjustment" | "coupon" => match store.adjustment(id).await? {
+            Some(a) => adjustment_in_scope(state, user, &a).await?,
+            None => false,
+        },
+        "station" => match store.station_by_id(id).await? {
+            Some(s) => station_in_scope(user, &s),
+            None => false,
+        },
+        _ => false,
+    })
+}
+
+/// How a coupon may go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CouponIssue {
+    /// Issued at once.
+    Now,
+    /// Held `pending` until someone else approves it.
+    NeedsApproval,
+}
+
+/// The rules of coupons issued by staff, the same as any other money-moving action:
+/// an admin issues freely; anyone else names a customer in their scope (a bearer
+/// coupon, good to whoever holds the code, is network money), stays within the value
+/// limit, and above the approval threshold needs a second person. `value_fen` is the
+/// coupon's money value (`None` for coupons not worth a fixed amount: per-litre,
+/// percent, car wash).
+pub fn coupon_issue(
+    state: &AppState,
+    user: &StaffUser,
+    customer_in_scope: Option<bool>,
+    value_fen: Option<i64>,
+) -> ApiResult<CouponIssue> {
+    if user.role == "admin" {
+        return Ok(CouponIssue::Now);
+    }
+    match customer_in_scope {
+        None => {
+            return Err(ApiError::validation(
+                "customer_id",
+                "a coupon issued by anyone but an admin names a customer in your scope",
+            ))
+        }
+        Some(false) => {
+            return Err(ApiError::forbidden("this customer is outside your scope"));
+        }
+        Some(true) => {}
+    }
+    let config = state.config();
+    match value_fen {
+        Some(v) if v > config.coupon_staff_max_fen => Err(ApiError::forbidden(format!(
+            "a coupon you issue is worth at most {} CNY",
+            forecourt_core::Fen(config.coupon_staff_max_fen).yuan()
+        ))),
+        Some(v) if v > config.coupon_approval_above_fen => Ok(CouponIssue::NeedsApproval),
+        _ => Ok(CouponIssue::Now),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The staff API: login, users, network, customers and cards.
 
-use crate::access::{require, Action, ROLES};
+use crate::access::{require, Action, CardReader, CardView, CustomerView, ROLES};
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller, Source, Staff, SESSION_COOKIE};
@@ -794,9 +794,15 @@ pub async fn post_customer(
                     .customer(&id)
                     .await?
                     .ok_or_else(|| ApiError::internal("customer vanished"))?;
+                // The creator typed the data in: out of their scope (an account
+                // manager who named another manager) it comes back masked, not refused.
+                let view = match crate::access::customer_view(&state, &me, &c).await? {
+                    CustomerView::Outside => CustomerView::Masked,
+                    v => v,
+                };
                 return Ok((
                     StatusCode::CREATED,
-                    Json(profile_json(&state, &me, &c).await?),
+                    Json(profile_json(&state, &me, &c, view).await?),
                 )
                     .into_response());
             }
@@ -808,10 +814,6 @@ pub async fn post_customer(
     Err(ApiError::internal("could not draw a free member code"))
 }
 
-fn may_see(me: &StaffUser) -> bool {
-    crate::access::allowed(&me.role, Action::SeePersonalData)
-}
-
 fn mask_name(name: &str) -> String {
     let mut chars = name.chars();
     match chars.next() {
@@ -820,16 +822,27 @@ fn mask_name(name: &str) -> String {
     }
 }
 
-fn card_no_for(me: Option<&StaffUser>, no: &str) -> String {
-    let full = me.is_none_or(may_see);
+/// The view of a card to staff who passed the card's scope check (a manager sees the
+/// whole number, the other roles the first 6 and last 4 digits).
+fn in_scope_card_view(me: &StaffUser) -> CardView {
+    if crate::access::allowed(&me.role, Action::ManageCard) {
+        CardView::Full
+    } else {
+        CardView::Masked
+    }
+}
+
+fn card_no_in(view: CardView, no: &str) -> String {
     match CardNo::parse(no) {
-        Ok(c) if full => c.as_str().to_string(),
+        Ok(c) if view.full_number() => c.as_str().to_string(),
         Ok(c) => c.masked(),
         Err(_) => no.to_string(),
     }
 }
 
-async fn card_summary(state: &AppState, me: Option<&StaffUser>, c: &Card) -> ApiResult<Value> {
+/// A card as `view` allows: a till of another station learns what a sale needs and
+/// neither the customer nor a plate.
+async fn card_summary(state: &AppState, view: CardView, c: &Card) -> ApiResult<Value> {
     let store = state.store();
     let funding = match (&c.main_card_id, c.kind.as_str()) {
         (Some(main), "fleet_sub") => match store.card_by_id(main).await? {
@@ -843,15 +856,21 @@ async fn card_summary(state: &AppState, me: Option<&StaffUser>, c: &Card) -> Api
         Some(id) => store
             .card_by_id(id)
             .await?
-            .map(|m| card_no_for(me, &m.card_no)),
+            .map(|m| card_no_in(view, &m.card_no)),
         None => None,
     };
+    let mut limits = json!(c.rules);
+    if view == CardView::Till {
+        if let Some(plate) = limits.pointer_mut("/plate/value") {
+            *plate = json!(plate.as_str().map(mask_plate));
+        }
+    }
     Ok(json!({
-        "card_no": card_no_for(me, &c.card_no),
+        "card_no": card_no_in(view, &c.card_no),
         "card_no_masked": CardNo::parse(&c.card_no).map(|n| n.masked()).unwrap_or_default(),
         "kind": c.kind,
         "state": c.state,
-        "customer_id": c.customer_id,
+        "customer_id": if view == CardView::Till { None } else { c.customer_id.clone() },
         "main_card_no": main_no,
         "balance_mode": c.balance_mode,
         "balance_fen": b.available_fen(),
@@ -862,8 +881,8 @@ async fn card_summary(state: &AppState, me: Option<&StaffUser>, c: &Card) -> Api
         "cap_fen": c.cap_fen.or_else(|| CardKind::parse(&c.kind).ok().and_then(|k| k.default_cap()).map(|f| f.0)),
         "pin_set": c.pin_hash.is_some(),
         "pin_locked": c.pin_failures >= state.config().pin_tries_max,
-        "limits": c.rules,
-        "replaced_by": match &c.replaced_by_card_id { Some(id) => store.card_by_id(id).await?.map(|r| card_no_for(me, &r.card_no)), None => None },
+        "limits": limits,
+        "replaced_by": match &c.replaced_by_card_id { Some(id) => store.card_by_id(id).await?.map(|r| card_no_in(view, &r.card_no)), None => None },
     }))
 }
 
@@ -877,15 +896,16 @@ fn mask_plate(plate: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 4))
 }
 
-/// Whether `me` sees this customer's personal data unmasked: the role must allow it and
-/// the customer must be in the user's scope.
-async fn sees(state: &AppState, me: &StaffUser, c: &Customer) -> ApiResult<bool> {
-    Ok(may_see(me) && crate::access::customer_in_scope(state, me, c).await?)
-}
-
-async fn profile_json(state: &AppState, me: &StaffUser, c: &Customer) -> ApiResult<Value> {
+/// A customer's profile; the caller passed [`crate::access::read_customer`], which gave
+/// `view`.
+async fn profile_json(
+    state: &AppState,
+    me: &StaffUser,
+    c: &Customer,
+    view: CustomerView,
+) -> ApiResult<Value> {
     let store = state.store();
-    let see = sees(state, me, c).await?;
+    let see = view == CustomerView::Full;
     let phone = c
         .phone
         .as_ref()
@@ -904,7 +924,7 @@ async fn profile_json(state: &AppState, me: &StaffUser, c: &Customer) -> ApiResu
         .collect();
     let mut cards = Vec::new();
     for card in store.cards_of_customer(&c.customer_id).await? {
-        cards.push(card_summary(state, Some(me), &card).await?);
+        cards.push(card_summary(state, in_scope_card_view(me), &card).await?);
     }
     let tier = store.tier(&c.tier_code).await?;
     let points = store.points_balance(&c.customer_id).await?;
@@ -968,14 +988,15 @@ pub async fn get_customer(
         .customer(&id)
         .await?
         .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
-    let profile = profile_json(&state, &me, &c).await?;
+    let view = crate::access::read_customer(&state, &me, &c).await?;
+    let profile = profile_json(&state, &me, &c, view).await?;
     audit(
         &state,
         &me,
         "customer.read",
         "customer",
         Some(&id),
-        json!({"unmasked": sees(&state, &me, &c).await?}),
+        json!({"unmasked": view == CustomerView::Full}),
     )
     .await?;
     Ok(Json(profile).into_response())
@@ -1037,14 +1058,15 @@ pub async fn search_customers(
     let mut results = Vec::new();
     for id in ids.iter().take(SEARCH_RESULTS_MAX as usize) {
         if let Some(c) = store.customer(id).await? {
-            let see = sees(&state, &me, &c).await?;
+            let view = crate::access::customer_view(&state, &me, &c).await?;
+            let see = view == CustomerView::Full;
             let vehicles: Vec<String> = store
                 .vehicles(id)
                 .await?
                 .into_iter()
                 .map(|v| if see { v.plate } else { mask_plate(&v.plate) })
                 .collect();
-            results.push(json!({
+            let mut row = json!({
                 "id": c.customer_id,
                 "member_code": c.member_code,
                 "kind": c.kind,
@@ -1052,7 +1074,15 @@ pub async fn search_customers(
                 "phone": c.phone.as_ref().map(|p| if see { p.clone() } else { mask_phone(p) }),
                 "plates": vehicles,
                 "tier_code": c.tier_code,
-            }));
+                "in_scope": view != CustomerView::Outside,
+            });
+            // Out of scope the match is fully masked and names no id or member code:
+            // the search says that someone matched, and nothing that leads further.
+            if view == CustomerView::Outside {
+                row["id"] = Value::Null;
+                row["member_code"] = Value::Null;
+            }
+            results.push(row);
         }
     }
     audit(
@@ -1141,6 +1171,15 @@ pub async fn put_credit(
     }
     tx.set_credit_agreement(&id, b.credit_limit_fen, b.billing_day)
         .await?;
+    crate::privacy::audit_in(
+        &mut tx,
+        &me,
+        "credit.limit",
+        "customer",
+        Some(&id),
+        json!({"credit_limit_fen": b.credit_limit_fen, "billing_day": b.billing_day}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(json!({"customer_id": id, "credit_limit_fen": b.credit_limit_fen, "billing_day": b.billing_day, "owed_fen": owed})).into_response())
 }
@@ -1349,7 +1388,7 @@ pub async fn post_card(
                     .card_by_id(&id)
                     .await?
                     .ok_or_else(|| ApiError::internal("card vanished"))?;
-                let mut out = card_summary(&state, Some(&me.user), &card).await?;
+                let mut out = card_summary(&state, in_scope_card_view(&me.user), &card).await?;
                 // The issuing clerk sees the full number once, to hand the card over.
                 out["card_no"] = json!(card.card_no);
                 out["id"] = json!(id);
@@ -1389,15 +1428,16 @@ pub async fn get_card(
     caller: Caller,
     Path(no): Path<String>,
 ) -> ApiResult<Response> {
-    let me = match &caller {
+    let reader = match &caller {
         Caller::Staff(u) => {
             require(u, Action::ViewCard)?;
-            Some(u)
+            CardReader::Staff(&u.user)
         }
-        Caller::Pos(_) => None,
+        Caller::Pos(s) => CardReader::Pos(s),
     };
     let card = card_by_path(&state, &no).await?;
-    let mut out = card_summary(&state, me.map(|a| &a.user), &card).await?;
+    let view = crate::access::read_card(&state, reader, &card).await?;
+    let mut out = card_summary(&state, view, &card).await?;
     let tz = match &caller {
         Caller::Pos(s) => s.time_zone.clone(),
         Caller::Staff(_) => "Asia/Shanghai".to_string(),
@@ -1427,7 +1467,7 @@ pub async fn get_card(
     if card.kind == "fleet_main" {
         let mut subs = Vec::new();
         for s in state.store().sub_cards(&card.card_id).await? {
-            subs.push(card_summary(&state, me.map(|a| &a.user), &s).await?);
+            subs.push(card_summary(&state, view, &s).await?);
         }
         out["sub_cards"] = json!(subs);
     }
@@ -1462,7 +1502,7 @@ pub async fn post_card_state(
     let from = CardState::parse(&card.state)?;
     if from == to {
         return Ok(Json(
-            json!({"card_no": card_no_for(Some(&me.user), &card.card_no), "state": to.as_str()}),
+            json!({"card_no": card_no_in(in_scope_card_view(&me.user), &card.card_no), "state": to.as_str()}),
         )
         .into_response());
     }
@@ -1499,7 +1539,7 @@ pub async fn post_card_state(
     )
     .await?;
     Ok(
-        Json(json!({"card_no": card_no_for(Some(&me.user), &card.card_no), "state": to.as_str()}))
+        Json(json!({"card_no": card_no_in(in_scope_card_view(&me.user), &card.card_no), "state": to.as_str()}))
             .into_response(),
     )
 }
@@ -1582,9 +1622,9 @@ pub async fn post_replace(
         .card_by_id(&new_id)
         .await?
         .ok_or_else(|| ApiError::internal("card vanished"))?;
-    let mut out = card_summary(&state, Some(&me.user), &card).await?;
+    let mut out = card_summary(&state, in_scope_card_view(&me.user), &card).await?;
     out["card_no"] = json!(card.card_no);
-    out["replaces"] = json!(card_no_for(Some(&me.user), &old.card_no));
+    out["replaces"] = json!(card_no_in(in_scope_card_view(&me.user), &old.card_no));
     audit(
         &state,
         &me,
@@ -1650,7 +1690,7 @@ pub async fn post_register(
         json!({}),
     )
     .await?;
-    Ok(Json(card_summary(&state, Some(&me.user), &card).await?).into_response())
+    Ok(Json(card_summary(&state, in_scope_card_view(&me.user), &card).await?).into_response())
 }
 
 /// `PUT /api/v1/cards/{card_no}/limits`: replaces the card's rules.
@@ -1677,7 +1717,7 @@ pub async fn put_limits(
     )
     .await?;
     Ok(
-        Json(json!({"card_no": card_no_for(Some(&me.user), &found.card_no), "limits": rules}))
+        Json(json!({"card_no": card_no_in(in_scope_card_view(&me.user), &found.card_no), "limits": rules}))
             .into_response(),
     )
 }
@@ -1720,7 +1760,7 @@ pub async fn put_pin(
     )
     .await?;
     Ok(Json(
-        json!({"card_no": card_no_for(Some(&me.user), &found.card_no), "pin_set": hash.is_some()}),
+        json!({"card_no": card_no_in(in_scope_card_view(&me.user), &found.card_no), "pin_set": hash.is_some()}),
     )
     .into_response())
 }
@@ -1871,6 +1911,15 @@ pub async fn post_promotion(
     let id = tx
         .create_promotion(&name, b.min_amount_fen, b.bonus_fen, from, until)
         .await?;
+    crate::privacy::audit_in(
+        &mut tx,
+        &me,
+        "promotion.create",
+        "promotion",
+        Some(&id),
+        json!({"min_amount_fen": b.min_amount_fen, "bonus_fen": b.bonus_fen, "valid_from": from, "valid_until": until}),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name, "min_amount_fen": b.min_amount_fen, "bonus_fen": b.bonus_fen}))).into_response())
 }
@@ -1924,13 +1973,18 @@ pub async fn post_coupon(
     if b.amount_fen <= 0 || b.amount_fen > 10_000_000 {
         return Err(ApiError::validation("amount_fen", "1 fen to 100,000 CNY"));
     }
-    if let Some(id) = &b.customer_id {
-        state
-            .store()
-            .customer(id)
-            .await?
-            .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
-    }
+    let in_scope = match &b.customer_id {
+        Some(id) => {
+            let c = state
+                .store()
+                .customer(id)
+                .await?
+                .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
+            Some(crate::access::customer_in_scope(&state, &me, &c).await?)
+        }
+        None => None,
+    };
+    let how = crate::access::coupon_issue(&state, &me, in_scope, Some(b.amount_fen))?;
     let from = match &b.valid_from {
         Some(t) => clock::parse_time("valid_from", t)?,
         None => now_us(),
@@ -1952,10 +2006,48 @@ pub async fn post_coupon(
         }
         other => other?,
     };
+    let approval = match how {
+        crate::access::CouponIssue::Now => None,
+        crate::access::CouponIssue::NeedsApproval => Some(
+            tx.hold_coupon_for_approval(
+                &code,
+                &format!("coupon {code} of {} CNY", Fen(b.amount_fen).yuan()),
+                &me.user_id,
+            )
+            .await?,
+        ),
+    };
+    // The coupon and its audit entry are one write: neither stands without the other.
+    let actor = me.audit_name();
+    tx.audit(&AuditEntry {
+        actor: &actor,
+        action: if approval.is_some() {
+            "coupon.request"
+        } else {
+            "coupon.issue"
+        },
+        target_kind: if b.customer_id.is_some() {
+            "customer"
+        } else {
+            "coupon"
+        },
+        target_id: Some(b.customer_id.as_deref().unwrap_or(&code)),
+        source: me.source.as_deref(),
+        detail: json!({"code": code, "amount_fen": b.amount_fen, "approval_id": approval}),
+    })
+    .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"code": code, "amount_fen": b.amount_fen})),
-    )
-        .into_response())
+    Ok(match approval {
+        None => (
+            StatusCode::CREATED,
+            Json(json!({"code": code, "amount_fen": b.amount_fen, "state": "issued"})),
+        ),
+        Some(id) => (
+            StatusCode::ACCEPTED,
+            Json(
+                json!({"code": code, "amount_fen": b.amount_fen, "state": "pending", "approval_id": id}),
+            ),
+        ),
+    }
+    .into_response())
 }

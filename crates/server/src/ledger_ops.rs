@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{Datelike, NaiveDate, TimeZone};
 use forecourt_core::ledger::{account, Transfer, Unit};
-use forecourt_core::{CardNo, Fen};
+use forecourt_core::{CardKind, CardNo, DomainError, Fen};
 use forecourt_store::ledger::NewJournal;
 use forecourt_store::{now_us, Adjustment, StoreError};
 use serde::Deserialize;
@@ -21,6 +21,9 @@ use serde_json::{json, Value};
 const REASON_CHARS_MAX: usize = 500;
 const ADJUSTMENT_FEN_MAX: i64 = 10_000_000;
 const ADJUSTMENT_POINTS_MAX: i64 = 10_000_000;
+/// The newest adjustments listed, and how many are read to find them in a scope.
+const ADJUSTMENTS_LISTED: usize = 200;
+const ADJUSTMENTS_SCANNED: i64 = 2_000;
 
 #[derive(Deserialize)]
 pub struct AdjustmentBody {
@@ -40,7 +43,7 @@ fn adjustment_json(a: &Adjustment) -> Value {
         "card_id": a.card_id,
         "customer_id": a.customer_id,
         "amount": a.amount,
-        "unit": if a.target == "card" { "fen" } else { "points" },
+        "unit": if a.target == "points" { "points" } else { "fen" },
         "reason": a.reason,
         "maker_user_id": a.maker_user_id,
         "checker_user_id": a.checker_user_id,
@@ -115,6 +118,15 @@ pub async fn post_adjustment(
             &me.user_id,
         )
         .await?;
+    crate::privacy::audit_in(
+        &mut tx,
+        &me,
+        "adjustment.request",
+        "adjustment",
+        Some(&id),
+        json!({"target": target, "amount": amount}),
+    )
+    .await?;
     tx.commit().await?;
     let a = store
         .adjustment(&id)
@@ -143,11 +155,21 @@ pub async fn get_adjustments(
             "pending, approved or rejected",
         ));
     }
-    let list = state.store().adjustments(q.state.as_deref(), 200).await?;
-    Ok(
-        Json(json!({"adjustments": list.iter().map(adjustment_json).collect::<Vec<_>>()}))
-            .into_response(),
-    )
+    // Only the adjustments of cards and customers in the caller's scope are listed.
+    let mut list = Vec::new();
+    for a in state
+        .store()
+        .adjustments(q.state.as_deref(), ADJUSTMENTS_SCANNED)
+        .await?
+    {
+        if list.len() >= ADJUSTMENTS_LISTED {
+            break;
+        }
+        if crate::access::adjustment_in_scope(&state, &me, &a).await? {
+            list.push(adjustment_json(&a));
+        }
+    }
+    Ok(Json(json!({ "adjustments": list })).into_response())
 }
 
 /// `POST /api/v1/adjustments/{id}/approve` or `/reject`: the second person decides;
@@ -168,6 +190,10 @@ pub async fn decide_adjustment(
         .adjustment(&id)
         .await?
         .ok_or_else(|| ApiError::new("not_found", "no such adjustment"))?;
+    // A coupon held for approval is decided by someone who may issue coupons.
+    if target.target == "coupon" {
+        require(&me, Action::ManagePromotions)?;
+    }
     if let Some(card) = &target.card_id {
         let card = store
             .card_by_id(card)
@@ -199,12 +225,43 @@ pub async fn decide_adjustment(
         ));
     }
     let mut journal_id = None;
-    if decision == "approve" {
+    if a.target == "coupon" {
+        // A coupon moves no money until a till takes it: the decision releases it or
+        // voids it.
+        if !tx
+            .decide_held_coupon(&a.adjustment_id, decision == "approve")
+            .await?
+        {
+            return Err(ApiError::new(
+                "conflict",
+                "the coupon is no longer waiting for approval",
+            ));
+        }
+    } else if decision == "approve" {
         let (customer_account, house, unit) = match (&a.card_id, &a.customer_id) {
             (Some(card), _) => {
-                tx.lock_card(card).await?;
+                let card = tx.lock_card(card).await?;
+                // An addition respects the card's face-value cap like a recharge does:
+                // a second approval is no way around it.
+                if a.amount > 0 {
+                    let cap = card.cap_fen.or_else(|| {
+                        CardKind::parse(&card.kind)
+                            .ok()
+                            .and_then(|k| k.default_cap())
+                            .map(|f| f.0)
+                    });
+                    let b = tx.card_balance(&card.card_id).await?;
+                    let would_be = b.available_fen() + b.held_fen + a.amount;
+                    if let Some(cap) = cap.filter(|cap| would_be > *cap) {
+                        return Err(DomainError::FaceValueCap {
+                            cap: Fen(cap),
+                            would_be: Fen(would_be),
+                        }
+                        .into());
+                    }
+                }
                 (
-                    account::card_paid(card),
+                    account::card_paid(&card.card_id),
                     account::ADJUSTMENT.to_string(),
                     Unit::Fen,
                 )
@@ -247,6 +304,19 @@ pub async fn decide_adjustment(
     };
     tx.decide_adjustment(&id, to, &me.user_id, journal_id.as_deref())
         .await?;
+    crate::privacy::audit_in(
+        &mut tx,
+        &me,
+        if decision == "approve" {
+            "adjustment.approve"
+        } else {
+            "adjustment.reject"
+        },
+        "adjustment",
+        Some(&id),
+        json!({"target": a.target, "amount": a.amount, "maker_user_id": a.maker_user_id, "journal_id": journal_id}),
+    )
+    .await?;
     tx.commit().await?;
     let a = store
         .adjustment(&id)
@@ -377,6 +447,15 @@ pub async fn post_credit_payment(
         )
         .await?;
     let owed_after = tx.account_totals(&name).await?.owed();
+    crate::privacy::audit_in(
+        &mut tx,
+        &me,
+        "credit.payment",
+        "customer",
+        Some(&id),
+        json!({"amount_fen": b.amount_fen, "method": b.method, "payment_id": payment_id}),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"id": payment_id, "customer_id": id, "amount_fen": b.amount_fen, "owed_fen": owed_after}))).into_response())
 }

@@ -62,6 +62,11 @@ pub struct Config {
     pub member_session_ttl_secs: i64,
     /// A portal session unused for this long ends.
     pub member_session_idle_secs: i64,
+    /// The most one coupon issued by staff other than an admin may be worth.
+    pub coupon_staff_max_fen: i64,
+    /// A coupon worth more than this, issued by staff other than an admin, waits for a
+    /// second person's approval before any till takes it.
+    pub coupon_approval_above_fen: i64,
 }
 
 impl Default for Config {
@@ -79,6 +84,8 @@ impl Default for Config {
             body_bytes_max: 256 * 1024,
             member_session_ttl_secs: 30 * 86_400,
             member_session_idle_secs: 7 * 86_400,
+            coupon_staff_max_fen: 50_000,
+            coupon_approval_above_fen: 10_000,
         }
     }
 }

@@ -559,6 +559,11 @@ pub async fn post_issue(
             ))
         }
     };
+    // The same rules as any coupon staff issue: a fixed-amount coupon's value is
+    // limited, and above the threshold each one waits for a second person. (A
+    // customer named here passed the scope check above; a segment is company-wide.)
+    let value = (t.kind == CouponKind::AmountOff.as_str()).then_some(t.value);
+    let how = crate::access::coupon_issue(&state, &me, b.code.is_none().then_some(true), value)?;
     let mut tx = state.store().begin().await?;
     let mut issued = Vec::new();
     for (code, owner) in &targets {
@@ -566,23 +571,44 @@ pub async fn post_issue(
             .issue_template_coupon(code, &t, owner.as_deref(), from)
             .await?
         {
-            issued.push(json!({"code": code, "customer_id": owner}));
+            let approval = match how {
+                crate::access::CouponIssue::Now => None,
+                crate::access::CouponIssue::NeedsApproval => Some(
+                    tx.hold_coupon_for_approval(
+                        code,
+                        &format!("coupon {code} of template {}", t.name),
+                        &me.user_id,
+                    )
+                    .await?,
+                ),
+            };
+            let state = if approval.is_some() {
+                "pending"
+            } else {
+                "issued"
+            };
+            issued.push(json!({"code": code, "customer_id": owner, "state": state, "approval_id": approval}));
         } else if b.code.is_some() {
             return Err(ApiError::new("conflict", format!("coupon {code} exists")));
         }
     }
-    tx.commit().await?;
-    audit(
-        &state,
+    let pending = how == crate::access::CouponIssue::NeedsApproval;
+    crate::privacy::audit_in(
+        &mut tx,
         &me,
         "loyalty.coupons_issued",
         "coupon_template",
         Some(&t.template_id),
-        json!({"count": issued.len()}),
+        json!({"count": issued.len(), "pending": pending}),
     )
     .await?;
+    tx.commit().await?;
     Ok((
-        StatusCode::CREATED,
+        if pending {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::CREATED
+        },
         Json(json!({"issued": issued.len(), "coupons": issued})),
     )
         .into_response())
@@ -768,6 +794,15 @@ pub async fn post_redemption(
             .redemption(&redemption_id)
             .await?
             .ok_or_else(|| ApiError::internal("redemption vanished"))?;
+        crate::privacy::audit_in(
+            &mut tx,
+            &me,
+            "loyalty.redemption",
+            "customer",
+            Some(&id),
+            json!({"redemption_id": redemption_id, "item_id": item.item_id, "points": item.points_cost, "coupon_code": coupon}),
+        )
+        .await?;
         tx.commit().await?;
         return Ok((StatusCode::CREATED, Json(json!(r))).into_response());
     }
@@ -844,16 +879,17 @@ pub async fn cancel_redemption(
         .redemption(&id)
         .await?
         .ok_or_else(|| ApiError::internal("redemption vanished"))?;
-    tx.commit().await?;
-    audit(
-        &state,
+    // Under the customer, so that the entry is seen within the customer's scope.
+    crate::privacy::audit_in(
+        &mut tx,
         &me,
         "loyalty.redemption_cancelled",
-        "redemption",
-        Some(&id),
-        json!({}),
+        "customer",
+        Some(&r.customer_id),
+        json!({"redemption_id": id}),
     )
     .await?;
+    tx.commit().await?;
     Ok(Json(json!(r)).into_response())
 }
 

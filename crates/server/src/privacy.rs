@@ -39,6 +39,29 @@ pub async fn audit(
     Ok(())
 }
 
+/// Records what a staff member did inside the transaction that does it, so that a
+/// change and its audit entry are committed together or not at all.
+pub async fn audit_in(
+    tx: &mut forecourt_store::Tx,
+    me: &Actor,
+    action: &str,
+    kind: &str,
+    id: Option<&str>,
+    detail: Value,
+) -> ApiResult<()> {
+    let actor = me.audit_name();
+    tx.audit(&AuditEntry {
+        actor: &actor,
+        action,
+        target_kind: kind,
+        target_id: id,
+        source: me.source.as_deref(),
+        detail,
+    })
+    .await?;
+    Ok(())
+}
+
 async fn customer_for(
     state: &AppState,
     me: &Actor,
@@ -233,7 +256,11 @@ pub struct AuditQuery {
     before: Option<i64>,
 }
 
-/// `GET /api/v1/audit`: the newest audit entries, optionally of one target.
+/// How many pages a scoped audit listing reads at most to fill one answer.
+const AUDIT_SCAN_PAGES: usize = 20;
+
+/// `GET /api/v1/audit`: the newest audit entries in the caller's scope, optionally of
+/// one target.
 pub async fn get_audit(
     State(state): State<AppState>,
     Staff(me): Staff,
@@ -241,10 +268,32 @@ pub async fn get_audit(
 ) -> ApiResult<Response> {
     require(&me, Action::ViewAudit)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1_000);
-    let rows: Vec<Value> = state
-        .store()
-        .audit_page(q.target.as_deref(), q.before, limit)
-        .await?
+    let scoped = crate::access::Scope::of(&me) != crate::access::Scope::Company;
+    // Out of a company-wide scope, entries about customers, cards, adjustments and
+    // stations outside it are left out: pages are read on until `limit` entries in
+    // scope are found (a bounded number of pages, so that a request stays cheap).
+    let mut kept = Vec::new();
+    let mut before = q.before;
+    for _ in 0..if scoped { AUDIT_SCAN_PAGES } else { 1 } {
+        let page = state
+            .store()
+            .audit_page(q.target.as_deref(), before, limit)
+            .await?;
+        let exhausted = (page.len() as i64) < limit;
+        before = page.last().map(|a| a.seq);
+        for a in page {
+            if kept.len() as i64 >= limit {
+                break;
+            }
+            if !scoped || crate::access::audit_in_scope(&state, &me, &a).await? {
+                kept.push(a);
+            }
+        }
+        if exhausted || kept.len() as i64 >= limit {
+            break;
+        }
+    }
+    let rows: Vec<Value> = kept
         .into_iter()
         .map(|a| json!({"seq": a.seq, "at": clock::rfc3339(a.at), "actor": a.actor, "action": a.action, "target_kind": a.target_kind, "target_id": a.target_id, "source": a.source, "detail": serde_json::from_str::<Value>(&a.detail).unwrap_or(Value::Null)}))
         .collect();

@@ -1881,6 +1881,62 @@ impl Tx {
         Ok(id)
     }
 
+    /// Holds a coupon just issued in this transaction back for a second person's
+    /// approval: it turns `pending` (no till takes it) and an approval request joins
+    /// the adjustments' maker-checker queue under the coupon's own id (target
+    /// `coupon`). Returns that id.
+    pub async fn hold_coupon_for_approval(
+        &mut self,
+        code: &str,
+        reason: &str,
+        maker_user_id: &str,
+    ) -> Result<String, StoreError> {
+        let row = sqlx::query(
+            "select coupon_id, customer_id, amount_fen from coupon where code = $1 and state = 'issued'",
+        )
+        .bind(code)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or_else(|| StoreError::Conflict(format!("coupon {code} is not newly issued")))?;
+        let id: String = row.try_get(0)?;
+        let customer_id: Option<String> = row.try_get(1)?;
+        let amount: i64 = row.try_get(2)?;
+        sqlx::query("update coupon set state = 'pending' where coupon_id = $1")
+            .bind(&id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "insert into adjustment (adjustment_id, target, card_id, customer_id, amount, reason, maker_user_id, state, created_at) \
+             values ($1, 'coupon', null, $2, $3, $4, $5, 'pending', $6)",
+        )
+        .bind(&id)
+        .bind(customer_id)
+        .bind(amount)
+        .bind(reason)
+        .bind(maker_user_id)
+        .bind(now_us())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Ends a held coupon's wait: `issued` on approval, `void` on rejection. False if
+    /// the coupon was not pending.
+    pub async fn decide_held_coupon(
+        &mut self,
+        coupon_id: &str,
+        approve: bool,
+    ) -> Result<bool, StoreError> {
+        let n =
+            sqlx::query("update coupon set state = $1 where coupon_id = $2 and state = 'pending'")
+                .bind(if approve { "issued" } else { "void" })
+                .bind(coupon_id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+        Ok(n == 1)
+    }
+
     /// The adjustment, with its row locked for the decision.
     pub async fn lock_adjustment(&mut self, id: &str) -> Result<Option<Adjustment>, StoreError> {
         sqlx::query("update adjustment set state = state where adjustment_id = $1")

@@ -12,5 +12,6 @@ mod ops;
 mod portal;
 mod pos;
 mod rules;
+mod scope;
 mod security;
 mod staff;

@@ -228,13 +228,17 @@ mod tests {
     #[test]
     fn every_audit_action_written_has_a_label_in_both_languages() {
         const KINDS: &[&str] = &[
+            "adjustment",
             "card",
             "consent",
+            "coupon",
+            "credit",
             "customer",
             "loyalty",
             "member",
             "pos_token",
             "price",
+            "promotion",
             "station",
             "user",
         ];

@@ -46,7 +46,9 @@ pub async fn search(c: Console, Query(q): Query<HashMap<String, String>>) -> Res
         Err(f) => return failed(&c, title, &f),
     };
     let list = found["customers"].as_array().cloned().unwrap_or_default();
-    if list.len() == 1 {
+    // A match outside the user's scope comes without an id: it is listed, masked,
+    // and leads nowhere.
+    if list.len() == 1 && list[0]["id"].is_string() {
         return see_other(&format!("/customers/{}", s(&list[0], "id")));
     }
     let matched = s(&found, "matched_by");
@@ -61,7 +63,7 @@ pub async fn search(c: Console, Query(q): Query<HashMap<String, String>>) -> Res
                 tbody {
                     @for r in &list {
                         tr {
-                            td { a href={ "/customers/" (s(r, "id")) } { (s(r, "member_code")) } }
+                            td { @if r["id"].is_string() { a href={ "/customers/" (s(r, "id")) } { (s(r, "member_code")) } } @else { span.muted { (c.t("cust.out_of_scope")) } } }
                             td { (s(r, "name")) }
                             td.phone { (s(r, "phone")) }
                             td { (r["plates"].as_array().map(|p| p.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
