@@ -315,6 +315,20 @@ schemas["CardDetail"] = {
             {
                 "usage": ref("CardUsage"),
                 "sub_cards": arr(ref("CardSummary"), "Only on fleet main cards."),
+                "recent_sales": arr(
+                    obj(
+                        {
+                            "sale_id": s(format="uuid"),
+                            "station_code": s(),
+                            "occurred_at": time(),
+                            "net_fen": fen(),
+                            "points_earned": i64(),
+                            "refunded_fen": fen(),
+                        },
+                        required=["sale_id", "station_code", "occurred_at", "net_fen", "points_earned", "refunded_fen"],
+                    ),
+                    "Staff only: the card's last 10 sales, newest first. A POS token does not get them.",
+                ),
             },
             required=["usage"],
         ),
@@ -1433,15 +1447,19 @@ paths["/api/v1/auth/login"] = {
                 "csrf_token": s("64 hex digits: the `X-CSRF-Token` header that POST and PUT requests authenticated by the session cookie must carry.", pattern="^[0-9a-f]{64}$"),
             }, required=["token", "expires_at", "role", "csrf_token"])),
         }},
-        BODY_ERRORS + ["invalid_credentials", "account_locked", "rate_limited"],
+        BODY_ERRORS + ["invalid_credentials", "rate_limited"],
         desc=("Exchanges a username and password for a staff session. The token is "
               "returned in the body (for `Authorization: Bearer <token>`) and set as the "
               "console's session cookie `fc_session` (`HttpOnly`, `SameSite=Strict`); a "
               "request authenticated by the cookie with a method other than GET, HEAD or "
               "OPTIONS must send `X-CSRF-Token: <csrf_token>` (else 403 forbidden). A "
-              "session ends 12 hours after login or after 30 minutes unused. An unknown, "
-              "disabled or wrong login answers 401 invalid_credentials; after 10 wrong "
-              "passwords the account locks for 30 minutes (423 account_locked). At most "
+              "session ends 12 hours after login or after 30 minutes unused. An unknown or "
+              "disabled user, a wrong password and a locked account all answer 401 "
+              "invalid_credentials, alike in body and in work spent, so that accounts "
+              "cannot be probed; after 10 wrong passwords the account locks for 30 "
+              "minutes (the lock is audited as user.locked and shown on the users list, "
+              "never in this answer). Tries are counted before the password is checked, "
+              "so parallel attempts cannot pass the limit. At most "
               "30 sign-in attempts a minute are taken from one client address (429 "
               "rate_limited, checked before the password). Logins and failed logins are "
               "audited."),

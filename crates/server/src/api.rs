@@ -4,10 +4,9 @@ use crate::access::{require, Action, CardReader, CardView, CustomerView, ROLES};
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller, Source, Staff, SESSION_COOKIE};
+use crate::guard::{self, Judged};
 use crate::privacy::audit;
-use crate::secret::{
-    check_password_rules, hash_password, new_token, token_hash, valid_pin, verify_password,
-};
+use crate::secret::{check_password_rules, hash_password, new_token, token_hash, valid_pin};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -20,8 +19,8 @@ use forecourt_core::{CardKind, CardNo, CardState, Fen, Phone, Plate};
 use forecourt_store::audit::AuditEntry;
 use forecourt_store::ledger::NewJournal;
 use forecourt_store::{
-    now_us, Card, Customer, NewCard, NewContact, NewCustomer, NewStation, NewVehicle, StaffUser,
-    StoreError,
+    now_us, Card, Customer, Guesses, NewCard, NewContact, NewCustomer, NewStation, NewVehicle,
+    StaffUser, StoreError,
 };
 use rand::Rng;
 use serde::Deserialize;
@@ -80,48 +79,48 @@ pub async fn login(
             "too many sign-in attempts from this address; wait a minute",
         ));
     }
-    let user = store.user_by_username(body.username.trim()).await?;
-    let Some(user) = user.filter(|u| !u.disabled) else {
-        // Spend the same time as a real check so that usernames cannot be probed.
-        let _ = verify_password(&body.password, DUMMY_HASH);
-        return Err(ApiError::new(
-            "invalid_credentials",
-            "wrong username or password",
-        ));
+    // An unknown or disabled user, a wrong password and a locked account answer alike,
+    // each after one argon2 verification (`guard::judge_password`), so that neither
+    // the answer nor its time tells which it was. The lock is in the audit log.
+    let refused = || ApiError::new("invalid_credentials", "wrong username or password");
+    let user = store
+        .user_by_username(body.username.trim())
+        .await?
+        .filter(|u| !u.disabled);
+    let actor = format!("user:{}", body.username.trim());
+    let attempt = guard::Attempt {
+        actor: &actor,
+        source: source.as_deref(),
     };
-    if user.locked_until.is_some_and(|t| t > now) {
-        return Err(ApiError::new(
-            "account_locked",
-            "too many wrong passwords: the account is locked for 30 minutes",
-        ));
-    }
-    if !verify_password(&body.password, &user.password_hash) {
-        let mut tx = store.begin().await?;
-        tx.record_login_failure(
-            &user.user_id,
-            cfg.login_failures_max,
-            now + cfg.lockout_secs * 1_000_000,
-        )
-        .await?;
-        tx.audit(&AuditEntry {
-            actor: &format!("user:{}", user.username),
-            action: "user.login_failed",
-            target_kind: "user",
-            target_id: Some(&user.user_id),
-            source: source.as_deref(),
-            detail: json!({}),
-        })
-        .await?;
-        tx.commit().await?;
-        return Err(ApiError::new(
-            "invalid_credentials",
-            "wrong username or password",
-        ));
-    }
+    let judged = guard::judge_password(
+        &state,
+        Guesses::StaffPassword,
+        user.as_ref()
+            .map(|u| (u.user_id.as_str(), u.password_hash.as_str())),
+        &body.password,
+        &attempt,
+    )
+    .await?;
+    let user = match (judged, user) {
+        (Judged::Right, Some(user)) => user,
+        (Judged::Wrong(_), Some(user)) => {
+            store
+                .audit(&AuditEntry {
+                    actor: &actor,
+                    action: "user.login_failed",
+                    target_kind: "user",
+                    target_id: Some(&user.user_id),
+                    source: source.as_deref(),
+                    detail: json!({}),
+                })
+                .await?;
+            return Err(refused());
+        }
+        _ => return Err(refused()),
+    };
     let token = new_token("fcs_");
     let expires_at = now + cfg.session_ttl_secs * 1_000_000;
     let mut tx = store.begin().await?;
-    tx.record_login_success(&user.user_id).await?;
     tx.create_session(&token_hash(&token), &user.user_id, expires_at)
         .await?;
     tx.audit(&AuditEntry {
@@ -142,10 +141,6 @@ pub async fn login(
     let body = json!({"token": token, "expires_at": clock::rfc3339(expires_at), "role": user.role, "csrf_token": state.secret().csrf_token(&token)});
     Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
-
-/// A valid argon2id hash of a random password, verified against when the username is
-/// unknown so that both paths cost the same.
-pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4IyPp6Wq0cVw9m3eYtFzQm5l9G3QvS0oCq1k3xw0f0Q";
 
 /// `POST /api/v1/auth/logout`: revokes the caller's token.
 pub async fn logout(

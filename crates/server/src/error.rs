@@ -170,11 +170,6 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         "the card locked after too many wrong PINs",
     ),
     (
-        "account_locked",
-        423,
-        "the staff account is locked after too many wrong passwords",
-    ),
-    (
         "rate_limited",
         429,
         "too many requests from this user or address; wait and retry",

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod guard;
 pub mod import;
 pub mod ledger_ops;
 pub mod logging;

@@ -11,14 +11,15 @@
 use crate::access::{require, require_customer, Action};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Staff};
-use crate::secret::{hash_password, new_token, token_hash, verify_password};
+use crate::guard::{self, Judged};
+use crate::secret::{hash_password, new_token, token_hash};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use forecourt_core::{CardNo, Phone};
 use forecourt_store::audit::AuditEntry;
-use forecourt_store::{now_us, Card, Customer, StoreError};
+use forecourt_store::{now_us, Card, Customer, Guesses, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,10 +33,9 @@ pub const PASSWORD_CHARS_MAX: usize = 200;
 #[derive(Debug)]
 pub enum Refusal {
     /// An unknown card or phone, a wrong PIN or password, a card that may not sign in,
-    /// or a locked PIN: one answer for all of them, so that none can be told apart.
+    /// a locked PIN or a locked password: one answer for all of them, so that none can
+    /// be told apart (the lock is in the audit log).
     Invalid,
-    /// The portal password is locked after too many wrong tries.
-    Locked,
     /// Too many attempts from this address.
     RateLimited,
     /// The database failed.
@@ -130,9 +130,9 @@ async fn live_customer(state: &AppState, id: &str) -> Result<Option<Customer>, S
 }
 
 /// Signs in with a card number and its PIN; returns the member's customer id. A wrong
-/// PIN counts against the card exactly as at the POS (the card's PIN locks after
-/// `Config::pin_tries_max` wrong PINs, for the portal and the tills alike), and a
-/// locked PIN refuses.
+/// PIN counts against the card exactly as at the POS, through the same counter
+/// (`guard::judge`: the card's PIN locks after `Config::pin_tries_max` wrong PINs, for
+/// the portal and the tills alike), and a locked PIN refuses like a wrong one.
 pub async fn sign_in_card(
     state: &AppState,
     source: Option<&str>,
@@ -140,52 +140,65 @@ pub async fn sign_in_card(
     pin: &str,
 ) -> Result<String, Refusal> {
     rate_limit(state, source)?;
-    let Ok(no) = CardNo::parse(card_no) else {
+    let card = match CardNo::parse(card_no) {
+        Ok(no) => state.store().card_by_no(no.as_str()).await?,
+        Err(_) => None,
+    };
+    let mut signs_in = None;
+    if let Some(card) = card.filter(card_signs_in) {
+        if let (Some(customer_id), Some(hash)) = (card.customer_id.clone(), card.pin_hash.clone()) {
+            if live_customer(state, &customer_id).await?.is_some() {
+                signs_in = Some((card, customer_id, hash));
+            }
+        }
+    }
+    let Some((card, customer_id, hash)) = signs_in else {
+        // A PIN check costs a MAC; spend it here too.
+        let _ = state.secret().pin_matches("", pin, "");
         return Err(Refusal::Invalid);
     };
-    let Some(card) = state.store().card_by_no(no.as_str()).await? else {
-        return Err(Refusal::Invalid);
-    };
-    if !card_signs_in(&card) {
-        return Err(Refusal::Invalid);
-    }
-    let (Some(customer_id), Some(hash)) = (card.customer_id.as_deref(), &card.pin_hash) else {
-        return Err(Refusal::Invalid);
-    };
-    if live_customer(state, customer_id).await?.is_none() {
-        return Err(Refusal::Invalid);
-    }
-    if card.pin_failures >= state.config().pin_tries_max {
-        return Err(Refusal::Invalid);
-    }
-    if !state.secret().pin_matches(&card.card_id, pin, hash) {
-        let mut tx = state.store().begin().await?;
-        let failures = tx.record_pin_failure(&card.card_id).await?;
-        tx.commit().await?;
-        audit(
-            state,
-            customer_id,
-            "member.login_failed",
-            source,
-            json!({"via": "card", "card_id": card.card_id, "pin_failures": failures}),
-        )
-        .await?;
-        return Err(Refusal::Invalid);
-    }
-    audit(
-        state,
-        customer_id,
-        "member.login",
+    let actor = actor(&customer_id);
+    let attempt = guard::Attempt {
+        actor: &actor,
         source,
-        json!({"via": "card", "card_id": card.card_id}),
-    )
+    };
+    let judged = guard::judge(state, Guesses::CardPin, &card.card_id, &attempt, || {
+        state.secret().pin_matches(&card.card_id, pin, &hash)
+    })
     .await?;
-    Ok(customer_id.to_string())
+    match judged {
+        Judged::Right => {
+            audit(
+                state,
+                &customer_id,
+                "member.login",
+                source,
+                json!({"via": "card", "card_id": card.card_id}),
+            )
+            .await?;
+            Ok(customer_id)
+        }
+        Judged::Wrong(r) => {
+            audit(
+                state,
+                &customer_id,
+                "member.login_failed",
+                source,
+                json!({"via": "card", "card_id": card.card_id, "pin_failures": r.count}),
+            )
+            .await?;
+            Err(Refusal::Invalid)
+        }
+        Judged::Locked => Err(Refusal::Invalid),
+    }
 }
 
 /// Signs in with the phone on the member's record and the portal password; returns the
-/// member's customer id. Wrong passwords lock the password like a staff login
-/// (`Config::login_failures_max` tries, then `Config::lockout_secs`).
+/// member's customer id. Each member the phone may be is judged through its own counter
+/// (`guard::judge_password`: `Config::login_failures_max` wrong passwords, then a lock
+/// of `Config::lockout_secs`); an unknown phone, a wrong password and a locked password
+/// answer alike, each after one argon2 verification per member the phone names (at
+/// least one).
 pub async fn sign_in_phone(
     state: &AppState,
     source: Option<&str>,
@@ -193,7 +206,6 @@ pub async fn sign_in_phone(
     password: &str,
 ) -> Result<String, Refusal> {
     rate_limit(state, source)?;
-    let cfg = state.config();
     let candidates = match Phone::parse(phone) {
         Ok(p) => {
             state
@@ -204,46 +216,44 @@ pub async fn sign_in_phone(
         Err(_) => Vec::new(),
     };
     if candidates.is_empty() {
-        // Spend the same time as a real check so that phones cannot be probed.
-        let _ = verify_password(password, crate::api::DUMMY_HASH);
+        guard::password_matches(password, None);
         return Err(Refusal::Invalid);
     }
-    let now = now_us();
-    let open: Vec<_> = candidates
-        .iter()
-        .filter(|c| c.locked_until.is_none_or(|t| t <= now))
-        .collect();
-    if open.is_empty() {
-        return Err(Refusal::Locked);
-    }
-    if let Some(c) = open
-        .iter()
-        .find(|c| verify_password(password, &c.password_hash))
-    {
-        let mut tx = state.store().begin().await?;
-        tx.record_member_login_success(&c.customer_id).await?;
-        tx.commit().await?;
-        audit(
-            state,
-            &c.customer_id,
-            "member.login",
+    let mut wrong = Vec::new();
+    for c in &candidates {
+        let actor = actor(&c.customer_id);
+        let attempt = guard::Attempt {
+            actor: &actor,
             source,
-            json!({"via": "phone"}),
+        };
+        let judged = guard::judge_password(
+            state,
+            Guesses::MemberPassword,
+            Some((&c.customer_id, &c.password_hash)),
+            password,
+            &attempt,
         )
         .await?;
-        return Ok(c.customer_id.clone());
+        match judged {
+            Judged::Right => {
+                audit(
+                    state,
+                    &c.customer_id,
+                    "member.login",
+                    source,
+                    json!({"via": "phone"}),
+                )
+                .await?;
+                return Ok(c.customer_id.clone());
+            }
+            Judged::Wrong(_) => wrong.push(&c.customer_id),
+            Judged::Locked => {}
+        }
     }
-    let lock_until = now + cfg.lockout_secs * 1_000_000;
-    let mut tx = state.store().begin().await?;
-    for c in &open {
-        tx.record_member_login_failure(&c.customer_id, cfg.login_failures_max, lock_until)
-            .await?;
-    }
-    tx.commit().await?;
-    for c in &open {
+    for id in wrong {
         audit(
             state,
-            &c.customer_id,
+            id,
             "member.login_failed",
             source,
             json!({"via": "phone"}),
@@ -327,38 +337,43 @@ pub async fn current_secret_matches(
     customer: &Customer,
     secret: &str,
 ) -> Result<bool, StoreError> {
+    // Every secret it could be is reserved on its counter before any is compared (see
+    // `guard`). One that matches gives all the tries back; none matching leaves the
+    // answer counted against the password and, when it has a PIN's shape, the PINs.
     let store = state.store();
-    let credential = store.member_credential(&customer.customer_id).await?;
-    if let Some(c) = &credential {
-        let locked = c.locked_until.is_some_and(|t| t > now_us());
-        if !locked && verify_password(secret, &c.password_hash) {
-            return Ok(true);
-        }
-    }
-    let max = state.config().pin_tries_max;
-    for card in store.cards_of_customer(&customer.customer_id).await? {
-        if !card_signs_in(&card) || card.pin_failures >= max {
-            continue;
-        }
-        if let Some(h) = &card.pin_hash {
-            if state.secret().pin_matches(&card.card_id, secret, h) {
-                return Ok(true);
+    let actor = actor(&customer.customer_id);
+    let attempt = guard::Attempt {
+        actor: &actor,
+        source: None,
+    };
+    let mut held = Vec::new();
+    let mut right = false;
+    if let Some(c) = store.member_credential(&customer.customer_id).await? {
+        match guard::reserve(state, Guesses::MemberPassword, &c.customer_id).await? {
+            Some(r) => {
+                held.push((Guesses::MemberPassword, c.customer_id.clone(), r));
+                right |= guard::password_matches(secret, Some(&c.password_hash));
+            }
+            None => {
+                guard::password_matches(secret, None);
             }
         }
     }
-    if credential.is_some() {
-        // A wrong answer counts against the password, as a wrong sign-in would.
-        let cfg = state.config();
-        let mut tx = store.begin().await?;
-        tx.record_member_login_failure(
-            &customer.customer_id,
-            cfg.login_failures_max,
-            now_us() + cfg.lockout_secs * 1_000_000,
-        )
-        .await?;
-        tx.commit().await?;
+    if crate::secret::valid_pin(secret) {
+        for card in store.cards_of_customer(&customer.customer_id).await? {
+            let Some(hash) = card.pin_hash.as_deref().filter(|_| card_signs_in(&card)) else {
+                continue;
+            };
+            if let Some(r) = guard::reserve(state, Guesses::CardPin, &card.card_id).await? {
+                right |= state.secret().pin_matches(&card.card_id, secret, hash);
+                held.push((Guesses::CardPin, card.card_id.clone(), r));
+            }
+        }
     }
-    Ok(false)
+    for (counter, id, r) in held {
+        guard::settle(state, counter, &id, r, right, &attempt).await?;
+    }
+    Ok(right)
 }
 
 /// A member sets or changes the portal password from the portal: the other sessions of

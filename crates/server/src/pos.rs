@@ -10,6 +10,7 @@
 use crate::clock::{self, Local};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, ApiJson, Pos};
+use crate::guard;
 use crate::loyalty;
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -22,11 +23,11 @@ use forecourt_core::limits::{first_hard, Breach, RuleContext, RuleLine, Usage};
 use forecourt_core::pricing::{self, LineInput, PricedSale, ProductKind, TierBenefit};
 use forecourt_core::{CardKind, CardNo, CardState, DomainError, Fen, Phone, Plate};
 use forecourt_store::ledger::NewJournal;
-use forecourt_store::NewSale;
 use forecourt_store::{
     new_id, now_us, Card, Customer, PosRequest, SaleLineRecord, SalePaymentRecord, Station,
     StoreError, Tier, Tx,
 };
+use forecourt_store::{Guesses, NewSale};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -124,10 +125,6 @@ pub struct AuthorizationBody {
 /// Why a planned write did not happen.
 enum Refusal {
     Api(ApiError),
-    /// A wrong PIN: the failure is recorded after the rollback.
-    WrongPin {
-        card_id: String,
-    },
 }
 
 impl<E: Into<ApiError>> From<E> for Refusal {
@@ -213,24 +210,36 @@ async fn funding_card(tx: &mut Tx, card: &Card) -> Result<Card, StoreError> {
 }
 
 /// Checks the card's state and PIN. The PIN is needed when the card has one or its
-/// rules demand the driver's PIN.
-fn check_card(state: &AppState, card: &Card, pin: Option<&str>) -> Planned<bool> {
+/// rules demand the driver's PIN. A PIN is never compared here, inside the write's
+/// transaction: [`judge_pins`] judged it before the transaction began, with its try
+/// counted on its own, and `verified` holds the cards whose PIN it found right.
+fn check_card(
+    state: &AppState,
+    card: &Card,
+    pin: Option<&str>,
+    verified: &BTreeSet<String>,
+) -> Planned<bool> {
     CardState::parse(&card.state)?.check_usable()?;
     let needed = card.pin_hash.is_some() || card.rules.driver_pin_required();
     if !needed {
         return Ok(false);
     }
+    if verified.contains(&card.card_id) {
+        return Ok(true);
+    }
     if card.pin_failures >= state.config().pin_tries_max {
         return Err(DomainError::PinLocked.into());
     }
-    let Some(pin) = pin else {
+    if pin.is_none() {
         return Err(DomainError::PinRequired.into());
-    };
+    }
     match &card.pin_hash {
-        Some(h) if state.secret().pin_matches(&card.card_id, pin, h) => Ok(true),
-        Some(_) => Err(Refusal::WrongPin {
-            card_id: card.card_id.clone(),
-        }),
+        // The card took a PIN after the PINs were judged: the till sends the sale again.
+        Some(_) => Err(ApiError::validation(
+            "pin",
+            "the card changed while the sale was checked; send it again",
+        )
+        .into()),
         // The rules demand a PIN the holder never set.
         None => Err(ApiError::validation(
             "pin",
@@ -240,33 +249,69 @@ fn check_card(state: &AppState, card: &Card, pin: Option<&str>) -> Planned<bool>
     }
 }
 
-/// Records a wrong PIN in its own transaction and returns the refusal to send.
-async fn record_wrong_pin(state: &AppState, card_id: &str) -> ApiError {
-    let result: Result<i64, StoreError> = async {
-        let mut tx = state.store().begin().await?;
-        let n = tx.record_pin_failure(card_id).await?;
-        tx.commit().await?;
-        Ok(n)
+/// Judges the PINs a write carries (card number, PIN) before its transaction begins:
+/// each try is reserved on the card's counter and committed on its own first (see
+/// `guard`), so that neither parallel sales nor the rollback of a refused sale can let
+/// more than `Config::pin_tries_max` wrong PINs be judged. Returns the ids of the cards
+/// whose PIN is right, or the answer already given to this `pos_txn_id` (a replay
+/// judges nothing).
+async fn judge_pins(
+    state: &AppState,
+    station: &Station,
+    key: Key<'_>,
+    given: &[(&str, Option<&str>)],
+) -> ApiResult<Result<BTreeSet<String>, Response>> {
+    let mut verified = BTreeSet::new();
+    if given.iter().all(|(_, pin)| pin.is_none()) {
+        return Ok(Ok(verified));
     }
-    .await;
-    match result {
-        Ok(n) => {
-            let max = state.config().pin_tries_max;
-            if n >= max {
-                DomainError::PinLocked.into()
-            } else {
-                DomainError::PinIncorrect {
-                    tries_left: (max - n) as u32,
+    let store = state.store();
+    {
+        let mut tx = store.begin_read().await?;
+        if let Some(prev) = tx.pos_request(key.station_id, key.pos_txn_id).await? {
+            return replay(&prev, key.kind, key.hash).map(Err);
+        }
+    }
+    let actor = format!("pos:{}", station.code);
+    let attempt = guard::Attempt {
+        actor: &actor,
+        source: None,
+    };
+    let max = state.config().pin_tries_max;
+    for (no, pin) in given {
+        let Some(pin) = pin else { continue };
+        // A malformed or unknown number is refused inside the transaction.
+        let Ok(no) = CardNo::parse(no) else { continue };
+        let Some(card) = store.card_by_no(no.as_str()).await? else {
+            continue;
+        };
+        let Some(hash) = &card.pin_hash else { continue };
+        if verified.contains(&card.card_id) {
+            continue;
+        }
+        let judged = guard::judge(state, Guesses::CardPin, &card.card_id, &attempt, || {
+            state.secret().pin_matches(&card.card_id, pin, hash)
+        })
+        .await?;
+        match judged {
+            guard::Judged::Right => {
+                verified.insert(card.card_id.clone());
+            }
+            guard::Judged::Wrong(r) if !r.locks => {
+                return Err(DomainError::PinIncorrect {
+                    tries_left: (max - r.count) as u32,
                 }
-                .into()
+                .into())
+            }
+            guard::Judged::Wrong(_) | guard::Judged::Locked => {
+                return Err(DomainError::PinLocked.into())
             }
         }
-        Err(e) => e.into(),
     }
+    Ok(Ok(verified))
 }
 
-/// Runs a transactional write with retries on serialisation failures, turning a wrong
-/// PIN into its recorded refusal.
+/// Runs a transactional write with retries on serialisation failures.
 async fn with_retries<F, Fut>(state: &AppState, key: Key<'_>, mut attempt: F) -> ApiResult<Response>
 where
     F: FnMut() -> Fut,
@@ -275,9 +320,6 @@ where
     for n in 0..RETRIES_MAX {
         match attempt().await {
             Ok(r) => return Ok(r),
-            Err(Refusal::WrongPin { card_id }) => {
-                return Err(record_wrong_pin(state, &card_id).await)
-            }
             Err(Refusal::Api(e)) if e.code == "unavailable" && n + 1 < RETRIES_MAX => {
                 tokio::time::sleep(std::time::Duration::from_millis(2 + 3 * n as u64)).await;
             }
@@ -518,12 +560,13 @@ struct Prepared {
     lines: Vec<LineInput>,
     identified: Identified,
     loyalty: Arc<loyalty::LoyaltyConfig>,
+    /// The cards whose PIN was judged right before the transaction (`judge_pins`).
+    pins: BTreeSet<String>,
 }
 
 async fn prepare(state: &AppState, body: &SaleBody) -> ApiResult<Prepared> {
     let unplanned = |r: Refusal| match r {
         Refusal::Api(e) => e,
-        Refusal::WrongPin { .. } => ApiError::internal("a PIN was checked while preparing"),
     };
     Ok(Prepared {
         lines: line_inputs(state, &body.lines).await.map_err(unplanned)?,
@@ -531,6 +574,7 @@ async fn prepare(state: &AppState, body: &SaleBody) -> ApiResult<Prepared> {
             .await
             .map_err(unplanned)?,
         loyalty: loyalty::config(state).await?,
+        pins: BTreeSet::new(),
     })
 }
 
@@ -703,7 +747,7 @@ async fn plan_sale(
             "card" => {
                 let no = card_nos[i].as_ref().expect("card payments have numbers");
                 let card = locked[&cards[no].card_id].clone();
-                let pin_given = check_card(state, &card, p.pin.as_deref())?;
+                let pin_given = check_card(state, &card, p.pin.as_deref(), &pre.pins)?;
                 let funding = match &card.main_card_id {
                     Some(main)
                         if card.kind == CardKind::FleetSub.as_str()
@@ -961,7 +1005,6 @@ pub async fn quote(
     let plan = match plan_sale(&state, &mut tx, &pos, &body, at, false, &pre).await {
         Ok(p) => p,
         Err(Refusal::Api(e)) => return Err(e),
-        Err(Refusal::WrongPin { .. }) => return Err(ApiError::internal("a quote checked a PIN")),
     };
     let balance = balance_of(&mut tx, plan.balance_card.as_deref()).await?;
     drop(tx);
@@ -1011,17 +1054,31 @@ pub async fn sale(
     check_station(&state, &pos, &body.station_code).await?;
     let at = clock::parse_time("occurred_at", &body.occurred_at)?;
     let started = std::time::Instant::now();
-    let pre = prepare(&state, &body).await?;
-    let result = with_retries(
-        &state,
-        Key {
-            station_id: &pos.station_id,
-            pos_txn_id: &body.pos_txn_id,
-            kind: "sale",
-            hash: &hash,
-        },
-        || post_sale(&state, &pos, &body, at, &hash, &pre),
-    )
+    let key = Key {
+        station_id: &pos.station_id,
+        pos_txn_id: &body.pos_txn_id,
+        kind: "sale",
+        hash: &hash,
+    };
+    let given: Vec<(&str, Option<&str>)> = body
+        .payments
+        .iter()
+        .filter(|p| p.method == "card")
+        .filter_map(|p| Some((p.card_no.as_deref()?, p.pin.as_deref())))
+        .collect();
+    let pins = match judge_pins(&state, &pos, key, &given).await {
+        Ok(Ok(pins)) => pins,
+        Ok(Err(replayed)) => return Ok(replayed),
+        Err(e) => {
+            state.metrics().record_pos("sale", false, started.elapsed());
+            return Err(e);
+        }
+    };
+    let mut pre = prepare(&state, &body).await?;
+    pre.pins = pins;
+    let result = with_retries(&state, key, || {
+        post_sale(&state, &pos, &body, at, &hash, &pre)
+    })
     .await;
     state
         .metrics()
@@ -1737,8 +1794,19 @@ pub async fn authorize(
         kind: "authorization",
         hash: &hash,
     };
+    let pins = match judge_pins(
+        &state,
+        &pos,
+        key,
+        &[(card_no.as_str(), body.pin.as_deref())],
+    )
+    .await?
+    {
+        Ok(pins) => pins,
+        Err(replayed) => return Ok(replayed),
+    };
     with_retries(&state, key, || {
-        post_authorization(&state, &pos, &body, &card_no, at, &hash)
+        post_authorization(&state, &pos, &body, &card_no, at, &hash, &pins)
     })
     .await
 }
@@ -1750,6 +1818,7 @@ async fn post_authorization(
     card_no: &CardNo,
     at: i64,
     hash: &str,
+    pins: &BTreeSet<String>,
 ) -> Planned<Response> {
     let mut tx = match begin_write(state, station, &body.pos_txn_id, "authorization", hash).await? {
         Ok(tx) => tx,
@@ -1763,7 +1832,7 @@ async fn post_authorization(
         locked.insert(id.clone(), tx.lock_card(id).await?);
     }
     let card = locked[&found.card_id].clone();
-    let pin_given = check_card(state, &card, body.pin.as_deref())?;
+    let pin_given = check_card(state, &card, body.pin.as_deref(), pins)?;
     let funding = funding_card(&mut tx, &card).await?;
     CardState::parse(&funding.state)?.check_usable()?;
     let local = clock::local(&station.time_zone, at);

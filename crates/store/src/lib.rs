@@ -15,6 +15,7 @@ pub mod audit;
 pub mod bulk;
 pub mod dashboard;
 mod error;
+mod guess;
 pub mod ledger;
 pub mod loyalty;
 mod migrate;
@@ -32,6 +33,7 @@ pub use queries::{AccountMovement, Adjustment, Consent, CreditMovement, NewSale}
 pub use sales_export::{ExportedLine, ExportedPayment, ExportedSale, SalesCursor, SalesFilter};
 
 pub use error::StoreError;
+pub use guess::{Guesses, Reserved};
 pub use ledger::CheckReport;
 pub use model::*;
 

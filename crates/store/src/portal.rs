@@ -189,38 +189,6 @@ impl Tx {
         Ok(())
     }
 
-    /// Records a wrong portal password; locks the credential until `lock_until` once
-    /// `max` is reached.
-    pub async fn record_member_login_failure(
-        &mut self,
-        customer_id: &str,
-        max: i64,
-        lock_until: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "update member_credential set failed_logins = failed_logins + 1, locked_until = case when failed_logins + 1 >= $1 then $2 else locked_until end where customer_id = $3",
-        )
-        .bind(max)
-        .bind(lock_until)
-        .bind(customer_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn record_member_login_success(
-        &mut self,
-        customer_id: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "update member_credential set failed_logins = 0, locked_until = null where customer_id = $1 and (failed_logins <> 0 or locked_until is not null)",
-        )
-        .bind(customer_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
     pub async fn create_member_session(
         &mut self,
         token_hash: &str,

@@ -1135,20 +1135,6 @@ impl Tx {
         Ok(())
     }
 
-    /// Records a wrong PIN; returns the number of failures now.
-    pub async fn record_pin_failure(&mut self, card_id: &str) -> Result<i64, StoreError> {
-        sqlx::query("update card set pin_failures = pin_failures + 1 where card_id = $1")
-            .bind(card_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(
-            sqlx::query_scalar("select pin_failures from card where card_id = $1")
-                .bind(card_id)
-                .fetch_one(&mut *self.tx)
-                .await?,
-        )
-    }
-
     pub async fn reset_pin_failures(&mut self, card_id: &str) -> Result<(), StoreError> {
         sqlx::query("update card set pin_failures = 0 where card_id = $1 and pin_failures <> 0")
             .bind(card_id)
@@ -1635,34 +1621,6 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         Ok(id)
-    }
-
-    /// Records a failed login; locks the user until `lock_until` once `max` is reached.
-    pub async fn record_login_failure(
-        &mut self,
-        user_id: &str,
-        max: i64,
-        lock_until: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "update staff_user set failed_logins = failed_logins + 1, locked_until = case when failed_logins + 1 >= $1 then $2 else locked_until end where user_id = $3",
-        )
-        .bind(max)
-        .bind(lock_until)
-        .bind(user_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn record_login_success(&mut self, user_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "update staff_user set failed_logins = 0, locked_until = null where user_id = $1",
-        )
-        .bind(user_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
     }
 
     pub async fn create_session(

@@ -4,6 +4,7 @@
 mod analytics;
 mod console;
 mod export;
+mod guesses;
 mod harness;
 mod import;
 mod ledger_ops;

@@ -399,7 +399,12 @@ async fn portal_phone_sign_in_with_a_password_and_its_lockout() {
         assert_eq!(p.error(), none.error());
     }
     let locked = phone_login(&app, "13800002001", "member-pass-1").await;
-    assert_eq!(locked.status, StatusCode::LOCKED, "{}", locked.body);
+    assert_eq!(locked.status, StatusCode::UNAUTHORIZED, "{}", locked.body);
+    assert_eq!(
+        locked.error(),
+        none.error(),
+        "a lock answers as a wrong password"
+    );
     assert!(locked.error().contains("30"), "{}", locked.error());
     // The card still opens the portal.
     sign_in(&app, &a.card, PIN_A).await;

@@ -264,7 +264,7 @@ async fn thirty_wrong_passwords_lock_the_account() {
         )
         .await;
     assert!(
-        st == StatusCode::LOCKED || st == StatusCode::TOO_MANY_REQUESTS,
+        st == StatusCode::UNAUTHORIZED || st == StatusCode::TOO_MANY_REQUESTS,
         "the right password after 30 wrong ones: {st} {v}"
     );
 }

@@ -52,8 +52,8 @@ async fn login_refuses_wrong_passwords_and_locks() {
         .await;
     assert_eq!(
         (st, code(&v)),
-        (StatusCode::LOCKED, "account_locked"),
-        "10 wrong passwords lock even the right one out"
+        (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        "10 wrong passwords lock even the right one out, answered as a wrong one"
     );
     // A revoked token stops working.
     let t = app.login("admin", ADMIN_PASSWORD).await;

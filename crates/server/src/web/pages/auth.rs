@@ -82,7 +82,6 @@ pub async fn submit(
     }
     let code = reply.body["error"]["code"].as_str().unwrap_or("");
     let text = match code {
-        "account_locked" => ctx.t("login.locked"),
         "rate_limited" => ctx.t("login.rate_limited"),
         "invalid_credentials" | "validation_failed" | "invalid_json" => ctx.t("login.invalid"),
         _ => ctx.t("err.unknown"),

@@ -137,20 +137,19 @@ pub async fn submit(
     let (status, text) = match refusal {
         Refusal::Invalid if via == "phone" => (
             StatusCode::UNAUTHORIZED,
-            ctx.t("portal.login.phone_invalid").to_string(),
+            fill(
+                ctx.t("portal.login.phone_invalid"),
+                &[
+                    ("n", &cfg.login_failures_max.to_string()),
+                    ("m", &(cfg.lockout_secs / 60).to_string()),
+                ],
+            ),
         ),
         Refusal::Invalid => (
             StatusCode::UNAUTHORIZED,
             fill(
                 ctx.t("portal.login.card_invalid"),
                 &[("n", &cfg.pin_tries_max.to_string())],
-            ),
-        ),
-        Refusal::Locked => (
-            StatusCode::LOCKED,
-            fill(
-                ctx.t("portal.login.locked"),
-                &[("m", &(cfg.lockout_secs / 60).to_string())],
             ),
         ),
         Refusal::RateLimited => (
