@@ -787,6 +787,7 @@ async fn a_recharge_over_the_cap_names_the_cards_own_cap() {
     assert_eq!(v["error"]["code"], "face_value_cap");
     assert_eq!(v["error"]["details"]["cap_fen"], 500_000);
     assert_eq!(v["error"]["details"]["would_be_fen"], 520_000);
+}
 
 /// Redirect targets a browser would read as another host (`/\t/evil` is `//evil` once
 /// the tab is dropped), with control characters, or with a scheme. Each lands on the
@@ -880,6 +881,8 @@ async fn redirect_targets_from_requests_stay_on_the_site() {
             )
             .await;
         assert_eq!(p.location.as_deref(), Some(good), "sign-in next={good:?}");
+    }
+}
 
 /// What a person reads on a page: the text between the tags, entities as written.
 fn visible_text(html: &str) -> String {
