@@ -1223,3 +1223,24 @@ async fn no_console_page_shows_an_engineers_time() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_console_shows_another_stations_customer_masked_and_refuses_the_profile() {
+    let app = spawn_app().await;
+    staff(&app, "mgr1", "station_manager", "station:S001").await;
+    let theirs = app
+        .customer("individual", "13912340002", json!({"home_station": "S002"}))
+        .await;
+    let mut m = Browser::new(&app);
+    m.sign_in("mgr1", "Staff-pass-1234").await;
+    // One match, but outside the scope: listed masked, with no way to the profile.
+    let p = m.get("/customers?q=13912340002").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.location.is_none());
+    // (The search box keeps what was typed; the results show only the masked phone.)
+    assert!(p.has("139****0002") && p.has("不在您的管辖范围"));
+    assert!(!p.has(&format!("/customers/{theirs}")));
+    let p = m.get(&format!("/customers/{theirs}")).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(!p.has("13912340002"));
+}

@@ -228,8 +228,22 @@ async fn adjustments_and_the_audit_log_are_listed_within_scope() {
     assert!(about(&mine), "R1's customer is in the region's log: {v}");
     assert!(!about(&theirs), "R2's customer is not: {v}");
     assert!(
-        entries.iter().all(|e| e["target_kind"] != "user"),
-        "user administration is network-wide: {v}"
+        entries
+            .iter()
+            .all(|e| e["target_kind"] != "user" || e["actor"] == "user:rm1"),
+        "user administration is network-wide (the manager sees only their own): {v}"
+    );
+    assert!(
+        entries.iter().any(|e| e["target_kind"] == "adjustment"),
+        "the region's adjustment request is in its log: {v}"
+    );
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["target_kind"] == "adjustment")
+            .count(),
+        1,
+        "only the region's adjustment, not R2's: {v}"
     );
     let (st, v) = app
         .get(&format!("/api/v1/audit?target={theirs}"), &region1)

@@ -225,16 +225,19 @@ async fn a_cashier_of_one_station_sells_there_and_nowhere_else() {
         .get(&format!("/api/v1/customers/{mine}/export"), &cashier)
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN, "exporting personal data");
-    // A station manager of S001 sees S001's customers unmasked but S002's masked.
+    // A station manager of S001 sees S001's customers unmasked; S002's profile is
+    // outside the scope and refused (a search lists it fully masked).
     let (_, manager) = user_with_scope(&app, "boss", "station_manager", "station:S001").await;
     let (_, v) = app
         .get(&format!("/api/v1/customers/{mine}"), &manager)
         .await;
     assert_eq!(v["phone"], "13700000001");
-    let (_, v) = app
+    let (st, v) = app
         .get(&format!("/api/v1/customers/{theirs}"), &manager)
         .await;
-    assert_eq!(v["phone"], "137****0002");
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
+    let (_, v) = app.get("/api/v1/customers?q=13700000002", &manager).await;
+    assert_eq!(v["customers"][0]["phone"], "137****0002");
     app.assert_clean().await;
 }
 

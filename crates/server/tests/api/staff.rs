@@ -279,9 +279,16 @@ async fn card_kinds_numbers_and_issuing_rules() {
     );
     // A sub-card lists under its main card; the card call works for the POS too.
     let sub = app.card(json!({"kind": "fleet_sub", "main_card_no": main, "limits": {"products": {"value": ["DIESEL_0"]}, "plate": {"value": "京A12345", "hard": false}}})).await;
-    let (st, v) = app.get(&format!("/api/v1/cards/{main}"), &app.pos1).await;
+    let (st, v) = app.get(&format!("/api/v1/cards/{main}"), &app.admin).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["sub_cards"][0]["card_no"], sub.as_str());
+    // A till of a station the card does not belong to sees it, its number masked.
+    let (st, v) = app.get(&format!("/api/v1/cards/{main}"), &app.pos1).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        v["sub_cards"][0]["card_no"],
+        forecourt_core::CardNo::parse(&sub).unwrap().masked()
+    );
     let (_, v) = app.get(&format!("/api/v1/cards/{sub}"), &app.admin).await;
     assert_eq!(v["limits"]["plate"]["hard"], false);
     assert_eq!(
