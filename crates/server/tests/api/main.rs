@@ -6,6 +6,7 @@ mod console;
 mod export;
 mod harness;
 mod import;
+mod inputs;
 mod ledger_ops;
 mod loyalty;
 mod portal;
