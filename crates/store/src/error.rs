@@ -49,6 +49,16 @@ impl From<sqlx::Error> for StoreError {
             if db.is_unique_violation() {
                 return StoreError::Conflict(db.message().to_string());
             }
+            // PostgreSQL: character_not_in_repertoire (a NUL in text, which it cannot
+            // store) and untranslatable_character. The input is at fault, not the
+            // server: whatever path a NUL took to the database (a query string, a path,
+            // a field the API edge did not see), it is refused as invalid.
+            if matches!(code.as_str(), "22021" | "22P05") {
+                return StoreError::Domain(forecourt_core::DomainError::invalid(
+                    "text",
+                    "text may not contain the NUL character (U+0000)",
+                ));
+            }
         }
         match e {
             // A pool that found no connection in its acquire time-out: the database is

@@ -7,6 +7,7 @@ mod export;
 mod guesses;
 mod harness;
 mod import;
+mod inputs;
 mod ledger_ops;
 mod loyalty;
 mod ops;
