@@ -315,6 +315,20 @@ schemas["CardDetail"] = {
             {
                 "usage": ref("CardUsage"),
                 "sub_cards": arr(ref("CardSummary"), "Only on fleet main cards."),
+                "recent_sales": arr(
+                    obj(
+                        {
+                            "sale_id": s(format="uuid"),
+                            "station_code": s(),
+                            "occurred_at": time(),
+                            "net_fen": fen(),
+                            "points_earned": i64(),
+                            "refunded_fen": fen(),
+                        },
+                        required=["sale_id", "station_code", "occurred_at", "net_fen", "points_earned", "refunded_fen"],
+                    ),
+                    "Staff only: the card's last 10 sales, newest first. A POS token does not get them.",
+                ),
             },
             required=["usage"],
         ),
