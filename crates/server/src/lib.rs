@@ -61,6 +61,11 @@ pub struct Config {
     pub member_session_ttl_secs: i64,
     /// A portal session unused for this long ends.
     pub member_session_idle_secs: i64,
+    /// The server's clock (the system time; tests set one by hand).
+    pub clock: clock::Clock,
+    /// How far a live till's `occurred_at` may be behind or ahead of the server's clock
+    /// (default 5 minutes behind, 1 minute ahead); the bulk import is not bound by it.
+    pub till_skew: clock::Skew,
 }
 
 impl Default for Config {
@@ -78,6 +83,8 @@ impl Default for Config {
             body_bytes_max: 256 * 1024,
             member_session_ttl_secs: 30 * 86_400,
             member_session_idle_secs: 7 * 86_400,
+            clock: clock::Clock::system(),
+            till_skew: clock::Skew::default(),
         }
     }
 }
@@ -109,6 +116,14 @@ impl AppState {
         }))
     }
 
+    /// The same server with another clock (the sales import's, which stands at each past
+    /// sale's time).
+    pub fn with_clock(&self, clock: clock::Clock) -> Self {
+        let mut config = self.0.config.clone();
+        config.clock = clock;
+        Self::new(self.0.store.clone(), self.0.secret.clone(), config)
+    }
+
     pub fn store(&self) -> &Store {
         &self.0.store
     }
@@ -119,6 +134,16 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// The server's clock.
+    pub fn clock(&self) -> &clock::Clock {
+        &self.0.config.clock
+    }
+
+    /// A live till's `occurred_at`, checked against the server's clock.
+    pub fn till_time(&self, field: &str, s: &str) -> Result<clock::TillTime, error::ApiError> {
+        clock::till_time(&self.0.config.clock, self.0.config.till_skew, field, s)
     }
 
     pub fn metrics(&self) -> &metrics::Metrics {

@@ -7,7 +7,7 @@
 //! commit. A refusal rolls everything back, so it changes nothing, with one deliberate
 //! exception: a wrong PIN is counted (in its own transaction), or PINs could be guessed.
 
-use crate::clock::{self, Local};
+use crate::clock::{self, Local, TillTime};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, ApiJson, Pos};
 use crate::loyalty;
@@ -955,7 +955,10 @@ pub async fn quote(
 ) -> ApiResult<Response> {
     let body: SaleBody = from_value(raw)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    // The business day (limits, promotions, coupon validity) is the server's.
+    let at = state
+        .till_time("occurred_at", &body.occurred_at)?
+        .business_at;
     let pre = prepare(&state, &body).await?;
     let mut tx = state.store().begin_read().await?;
     let plan = match plan_sale(&state, &mut tx, &pos, &body, at, false, &pre).await {
@@ -1009,7 +1012,7 @@ pub async fn sale(
     let body: SaleBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    let at = state.till_time("occurred_at", &body.occurred_at)?;
     let started = std::time::Instant::now();
     let pre = prepare(&state, &body).await?;
     let result = with_retries(
@@ -1033,10 +1036,13 @@ async fn post_sale(
     state: &AppState,
     station: &Station,
     body: &SaleBody,
-    at: i64,
+    time: TillTime,
     hash: &str,
     pre: &Prepared,
 ) -> Planned<Response> {
+    // Decisions and usage counters take the server's business time; the sale and its
+    // journal record the till's time as sent.
+    let at = time.business_at;
     let mut tx = match begin_write(state, station, &body.pos_txn_id, "sale", hash).await? {
         Ok(tx) => tx,
         Err(replayed) => return Ok(replayed),
@@ -1046,7 +1052,7 @@ async fn post_sale(
         idempotency_key: format!("sale:{}:{}", station.station_id, body.pos_txn_id),
         kind: "sale",
         station_id: Some(&station.station_id),
-        occurred_at: at,
+        occurred_at: time.occurred_at,
         memo: None,
     };
     let posted = tx.post(&journal, &plan.transfers, false).await;
@@ -1098,7 +1104,7 @@ async fn post_sale(
         journal_id,
         customer_id: customer_id.clone(),
         card_id,
-        occurred_at: at,
+        occurred_at: time.occurred_at,
         gross_fen: plan.priced.gross_fen.0,
         discount_fen: plan.priced.discount_fen.0,
         net_fen: plan.priced.net_fen.0,
@@ -1158,7 +1164,7 @@ async fn post_sale(
         "sale_id": sale_id,
         "pos_txn_id": body.pos_txn_id,
         "station_code": station.code,
-        "occurred_at": clock::rfc3339(at),
+        "occurred_at": clock::rfc3339(time.occurred_at),
         "gross_amount_fen": plan.priced.gross_fen.0,
         "discount_fen": plan.priced.discount_fen.0,
         "net_amount_fen": plan.priced.net_fen.0,
@@ -1288,7 +1294,7 @@ pub async fn recharge(
     let body: RechargeBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    let at = state.till_time("occurred_at", &body.occurred_at)?;
     let card_no = parse_card_no("card_no", &body.card_no)?;
     if body.amount_fen <= 0 || body.amount_fen > RECHARGE_FEN_MAX {
         return Err(ApiError::validation(
@@ -1319,9 +1325,10 @@ async fn post_recharge(
     station: &Station,
     body: &RechargeBody,
     card_no: &CardNo,
-    at: i64,
+    time: TillTime,
     hash: &str,
 ) -> Planned<Response> {
+    let at = time.occurred_at;
     let mut tx = match begin_write(state, station, &body.pos_txn_id, "recharge", hash).await? {
         Ok(tx) => tx,
         Err(replayed) => return Ok(replayed),
@@ -1338,7 +1345,8 @@ async fn post_recharge(
         )
         .into());
     }
-    let promotion = tx.best_promotion(body.amount_fen, at).await?;
+    // Which promotion runs is the server's business time, not the till's.
+    let promotion = tx.best_promotion(body.amount_fen, time.business_at).await?;
     let bonus = promotion.as_ref().map(|p| p.bonus_fen).unwrap_or(0);
     let balance = tx.card_balance(&card.card_id).await?;
     let cap = card.cap_fen.or_else(|| {
@@ -1431,7 +1439,9 @@ pub async fn refund(
     let body: RefundBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    let at = state
+        .till_time("occurred_at", &body.occurred_at)?
+        .occurred_at;
     let started = std::time::Instant::now();
     let result = with_retries(
         &state,
@@ -1724,8 +1734,14 @@ pub async fn authorize(
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
     let at = match &body.occurred_at {
-        Some(t) => clock::parse_time("occurred_at", t)?,
-        None => now_us(),
+        Some(t) => state.till_time("occurred_at", t)?,
+        None => {
+            let now = state.clock().now_us();
+            TillTime {
+                occurred_at: now,
+                business_at: now,
+            }
+        }
     };
     let card_no = parse_card_no("card_no", &body.card_no)?;
     if body.max_amount_fen <= 0 || body.max_amount_fen > pricing::LINE_AMOUNT_FEN_MAX {
@@ -1748,9 +1764,10 @@ async fn post_authorization(
     station: &Station,
     body: &AuthorizationBody,
     card_no: &CardNo,
-    at: i64,
+    time: TillTime,
     hash: &str,
 ) -> Planned<Response> {
+    let at = time.occurred_at;
     let mut tx = match begin_write(state, station, &body.pos_txn_id, "authorization", hash).await? {
         Ok(tx) => tx,
         Err(replayed) => return Ok(replayed),
@@ -1766,7 +1783,7 @@ async fn post_authorization(
     let pin_given = check_card(state, &card, body.pin.as_deref())?;
     let funding = funding_card(&mut tx, &card).await?;
     CardState::parse(&funding.state)?.check_usable()?;
-    let local = clock::local(&station.time_zone, at);
+    let local = clock::local(&station.time_zone, time.business_at);
     let used = usage(&mut tx, &card, &local).await?;
     // Rules that do not depend on the amount are checked now; amount limits lower the
     // hold instead, so that the pump stops where the card's limits stop.

@@ -13,3 +13,4 @@ mod pos;
 mod rules;
 mod security;
 mod staff;
+mod till_clock;
