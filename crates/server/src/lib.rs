@@ -23,6 +23,7 @@ pub mod pos;
 pub mod privacy;
 pub mod ratelimit;
 pub mod secret;
+pub mod spend;
 pub mod web;
 
 use axum::extract::{DefaultBodyLimit, State};

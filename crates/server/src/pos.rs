@@ -11,6 +11,7 @@ use crate::clock::{self, Local, TillTime};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, ApiJson, Pos};
 use crate::loyalty;
+use crate::spend::Presented;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -44,6 +45,9 @@ pub struct CustomerRef {
     pub phone: Option<String>,
     pub plate: Option<String>,
     pub member_code: Option<String>,
+    /// The PIN of `card_no`, when the sale spends the member's coupons or credit and no
+    /// card payment gives it.
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -312,6 +316,8 @@ struct Identified {
     card: Option<Card>,
     plate: Option<String>,
     messages: Vec<String>,
+    /// How the member was identified: only a presented card (with its PIN) spends.
+    presented: Presented,
 }
 
 /// Reads who the sale is for before the transaction starts: a transaction must never wait
@@ -323,6 +329,7 @@ async fn identify(state: &AppState, r: Option<&CustomerRef>) -> Planned<Identifi
         card: None,
         plate: None,
         messages: Vec::new(),
+        presented: Presented::Nobody,
     };
     let Some(r) = r else { return Ok(out) };
     let store = state.store();
@@ -333,6 +340,7 @@ async fn identify(state: &AppState, r: Option<&CustomerRef>) -> Planned<Identifi
             .await?
             .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))?;
         let ids = card.customer_id.clone().into_iter().collect();
+        out.presented = Presented::card(card.pin_hash.is_some(), false);
         out.card = Some(card);
         ids
     } else if let Some(phone) = &r.phone {
@@ -359,7 +367,12 @@ async fn identify(state: &AppState, r: Option<&CustomerRef>) -> Planned<Identifi
             out.messages
                 .push("no member found: sold as a walk-in sale".into());
         }
-        [one] => out.customer = store.customer(one).await?,
+        [one] => {
+            out.customer = store.customer(one).await?;
+            if out.card.is_none() {
+                out.presented = Presented::Named;
+            }
+        }
         [_, _, ..] => out
             .messages
             .push("several members match: identify by card or member code to earn points".into()),
@@ -582,7 +595,16 @@ async fn plan_sale(
         authorization_id: None,
     };
     let net = plan.priced.net_fen.0;
+    let owned = owned_coupons(tx, &plan.coupons).await?;
     if !post {
+        if owned && !plan.identified.presented.may_see_codes() {
+            return Err(plan
+                .identified
+                .presented
+                .require_spend("the member's coupons")
+                .unwrap_err()
+                .into());
+        }
         if let Some(c) = &plan.identified.customer {
             let p = loyalty::plan_points(
                 tx,
@@ -685,6 +707,22 @@ async fn plan_sale(
     }
 
     let local = plan.local;
+    // The PIN of the presented card, when the sale gives it beside the customer.
+    let mut presented = plan.identified.presented;
+    if let (Some(pin), Some(card)) = (
+        body.customer.as_ref().and_then(|c| c.pin.as_deref()),
+        &plan.identified.card,
+    ) {
+        if card.pin_hash.is_some() {
+            let fresh = tx
+                .card_by_id(&card.card_id)
+                .await?
+                .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))?;
+            let verified = check_card(state, &fresh, Some(pin))?;
+            presented = Presented::card(true, verified);
+        }
+    }
+    let mut spends_credit = false;
     let mut spent: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let mut coupon_total = 0i64;
     for (i, p) in body.payments.iter().enumerate() {
@@ -704,6 +742,19 @@ async fn plan_sale(
                 let no = card_nos[i].as_ref().expect("card payments have numbers");
                 let card = locked[&cards[no].card_id].clone();
                 let pin_given = check_card(state, &card, p.pin.as_deref())?;
+                // The member's own card, paid with (and its PIN given): the card is
+                // presented.
+                if card.customer_id.is_some()
+                    && card.customer_id.as_deref()
+                        == plan
+                            .identified
+                            .customer
+                            .as_ref()
+                            .map(|c| c.customer_id.as_str())
+                    && !presented.may_spend()
+                {
+                    presented = Presented::card(card.pin_hash.is_some(), pin_given);
+                }
                 let funding = match &card.main_card_id {
                     Some(main)
                         if card.kind == CardKind::FleetSub.as_str()
@@ -825,6 +876,7 @@ async fn plan_sale(
                     )
                     .into());
                 }
+                spends_credit = true;
                 if tx.credit_limit(&customer.customer_id).await?.is_none() {
                     return Err(ApiError::new(
                         "no_credit_account",
@@ -906,6 +958,13 @@ async fn plan_sale(
         }
         plan.payments.push(record);
     }
+    // One rule for every way a sale spends what the member holds (SPEC F10).
+    if spends_credit {
+        presented.require_spend("the member's credit")?;
+    }
+    if owned_coupons(tx, &plan.coupons).await? {
+        presented.require_spend("the member's coupons")?;
+    }
     if body.authorization_id.is_some() && plan.authorization_id.is_none() {
         return Err(ApiError::validation(
             "authorization_id",
@@ -940,6 +999,45 @@ async fn plan_sale(
     Ok(plan)
 }
 
+/// Whether any of these coupons belongs to a member (a bearer coupon belongs to nobody).
+async fn owned_coupons(tx: &mut Tx, codes: &[String]) -> Planned<bool> {
+    for code in codes {
+        if let Some(c) = tx.member_coupon(code).await? {
+            if c.customer_id.is_some() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The member's card presented for spending their points or coupons outside a sale (a
+/// redemption): it must be the member's and usable, and its PIN, where it has one, is
+/// checked and a wrong one counted as at the till.
+pub(crate) async fn present_card(
+    state: &AppState,
+    card_no: Option<&str>,
+    pin: Option<&str>,
+    customer_id: &str,
+) -> ApiResult<Presented> {
+    let Some(no) = card_no else {
+        return Ok(Presented::Named);
+    };
+    let no = parse_card_no("card_no", no)?;
+    let card = state
+        .store()
+        .card_by_no(no.as_str())
+        .await?
+        .filter(|c| c.customer_id.as_deref() == Some(customer_id))
+        .ok_or_else(|| ApiError::validation("card_no", "not a card of this member"))?;
+    let verified = match check_card(state, &card, pin) {
+        Ok(v) => v,
+        Err(Refusal::WrongPin { card_id }) => return Err(record_wrong_pin(state, &card_id).await),
+        Err(Refusal::Api(e)) => return Err(e),
+    };
+    Ok(Presented::card(card.pin_hash.is_some(), verified))
+}
+
 async fn balance_of(tx: &mut Tx, card_id: Option<&str>) -> Result<Value, StoreError> {
     Ok(match card_id {
         Some(id) => json!(tx.card_balance(id).await?.available_fen()),
@@ -969,7 +1067,7 @@ pub async fn quote(
     let balance = balance_of(&mut tx, plan.balance_card.as_deref()).await?;
     drop(tx);
     // The member's coupons that could be used now, for the cashier to offer.
-    let available: Vec<Value> = match &plan.identified.customer {
+    let held: Vec<Value> = match &plan.identified.customer {
         Some(c) => state
             .store()
             .coupons_of(&c.customer_id)
@@ -983,6 +1081,20 @@ pub async fn quote(
             .collect(),
         None => Vec::new(),
     };
+    // A member named only by phone, plate or member code is told that coupons exist,
+    // never their codes: the codes are what spends them.
+    let mut messages = plan.identified.messages.clone();
+    let coupons_held = held.len();
+    let available = if plan.identified.presented.may_see_codes() {
+        held
+    } else {
+        if coupons_held > 0 {
+            messages.push(format!(
+                "the member holds {coupons_held} coupon(s): present the member's card to use them"
+            ));
+        }
+        Vec::new()
+    };
     Ok(Json(json!({
         "station_code": pos.code,
         "gross_amount_fen": plan.priced.gross_fen.0,
@@ -994,10 +1106,11 @@ pub async fn quote(
         "points_detail": points_detail(&plan),
         "coupons_applied": plan.applied,
         "coupons_available": available,
+        "coupons_held": coupons_held,
         "tier": tier_json(plan.tier.as_ref()),
         "customer": plan.identified.customer.as_ref().map(|c| json!({"id": c.customer_id, "member_code": c.member_code})),
         "card_balance_fen": balance,
-        "messages": plan.identified.messages,
+        "messages": messages,
     }))
     .into_response())
 }

@@ -843,7 +843,7 @@ async fn the_catalogue_takes_points_through_the_ledger_and_a_cancellation_return
         .post(
             &path,
             &app.admin,
-            json!({"item_id": item["item_id"], "request_id": "X1"}),
+            json!({"card_no": card, "item_id": item["item_id"], "request_id": "X1"}),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{r}");
@@ -853,7 +853,7 @@ async fn the_catalogue_takes_points_through_the_ledger_and_a_cancellation_return
         .post(
             &path,
             &app.admin,
-            json!({"item_id": item["item_id"], "request_id": "X1"}),
+            json!({"card_no": card, "item_id": item["item_id"], "request_id": "X1"}),
         )
         .await;
     assert_eq!(
@@ -864,7 +864,7 @@ async fn the_catalogue_takes_points_through_the_ledger_and_a_cancellation_return
         .post(
             &path,
             &app.admin,
-            json!({"item_id": item["item_id"], "request_id": "X2"}),
+            json!({"card_no": card, "item_id": item["item_id"], "request_id": "X2"}),
         )
         .await;
     assert_eq!(
@@ -883,7 +883,7 @@ async fn the_catalogue_takes_points_through_the_ledger_and_a_cancellation_return
         .post(
             &path,
             &app.admin,
-            json!({"item_id": gift["item_id"], "request_id": "X3"}),
+            json!({"card_no": card, "item_id": gift["item_id"], "request_id": "X3"}),
         )
         .await;
     assert_eq!(

@@ -12,5 +12,6 @@ mod portal;
 mod pos;
 mod rules;
 mod security;
+mod spending;
 mod staff;
 mod till_clock;
