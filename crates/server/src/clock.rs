@@ -3,6 +3,90 @@
 use crate::error::ApiError;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+/// The server's clock: the system time, or in tests a time set by hand. Business time
+/// (the day and month of card limits and usage, promotions' day rules, coupon validity)
+/// is read from it and never from the till's `occurred_at`.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    /// The system time.
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// A clock that stands at `at_us` until it is set again (tests).
+    pub fn fixed(at_us: i64) -> Self {
+        Self(Some(Arc::new(AtomicI64::new(at_us))))
+    }
+
+    /// Moves a fixed clock; a system clock ignores it.
+    pub fn set(&self, at_us: i64) {
+        if let Some(t) = &self.0 {
+            t.store(at_us, Ordering::SeqCst);
+        }
+    }
+
+    pub fn now_us(&self) -> i64 {
+        match &self.0 {
+            Some(t) => t.load(Ordering::SeqCst),
+            None => forecourt_store::now_us(),
+        }
+    }
+}
+
+/// How far a till's `occurred_at` may stand from the server's clock on the live POS
+/// path. Anything outside is refused: a till cannot move a sale into another business
+/// day or month (and so past a limit already reached) by back-dating it.
+#[derive(Debug, Clone, Copy)]
+pub struct Skew {
+    pub behind_secs: i64,
+    pub ahead_secs: i64,
+}
+
+impl Default for Skew {
+    fn default() -> Self {
+        Self {
+            behind_secs: 5 * 60,
+            ahead_secs: 60,
+        }
+    }
+}
+
+/// A live POS write's times: what the till said (recorded as it was sent) and the
+/// server's time, which decides the business day.
+#[derive(Debug, Clone, Copy)]
+pub struct TillTime {
+    pub occurred_at: i64,
+    pub business_at: i64,
+}
+
+/// Reads a live till's `occurred_at` and checks it against the server's clock.
+pub fn till_time(clock: &Clock, skew: Skew, field: &str, s: &str) -> Result<TillTime, ApiError> {
+    let occurred_at = parse_time(field, s)?;
+    let now = clock.now_us();
+    let early = now - skew.behind_secs * 1_000_000;
+    let late = now + skew.ahead_secs * 1_000_000;
+    if occurred_at < early || occurred_at > late {
+        return Err(ApiError::new(
+            "occurred_at_out_of_range",
+            format!(
+                "{field} is {} but the server's time is {}: a live sale may be at most {} s behind or {} s ahead; post past sales through the bulk import",
+                rfc3339(occurred_at),
+                rfc3339(now),
+                skew.behind_secs,
+                skew.ahead_secs
+            ),
+        ));
+    }
+    Ok(TillTime {
+        occurred_at,
+        business_at: now,
+    })
+}
 
 /// A moment in a station's local time, with the bounds of its business day and month
 /// as UTC microseconds.
@@ -111,6 +195,24 @@ mod tests {
         assert_eq!(rfc3339(l.day_end_us), "2026-11-20T16:00:00Z");
         assert_eq!(rfc3339(l.month_start_us), "2026-10-31T16:00:00Z");
         assert_eq!(rfc3339(l.month_end_us), "2026-11-30T16:00:00Z");
+    }
+
+    #[test]
+    fn till_times_within_the_skew_only() {
+        let now = parse_time("t", "2026-11-20T08:30:00+08:00").unwrap();
+        let clock = Clock::fixed(now);
+        let skew = Skew::default();
+        let ok = till_time(&clock, skew, "t", "2026-11-20T08:26:00+08:00").unwrap();
+        assert_eq!((ok.occurred_at, ok.business_at), (now - 240_000_000, now));
+        assert!(till_time(&clock, skew, "t", "2026-11-20T08:30:59+08:00").is_ok());
+        for bad in [
+            "2026-11-20T08:24:59+08:00",
+            "2026-11-20T08:31:01+08:00",
+            "2026-11-19T08:30:00+08:00",
+        ] {
+            let e = till_time(&clock, skew, "t", bad).unwrap_err();
+            assert_eq!(e.code, "occurred_at_out_of_range", "{bad}");
+        }
     }
 
     #[test]

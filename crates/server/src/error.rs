@@ -114,6 +114,16 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
     ),
     ("pin_required", 422, "the card needs its PIN"),
     (
+        "occurred_at_out_of_range",
+        422,
+        "occurred_at is too far from the server's time for a live POS write; past sales go through the bulk import",
+    ),
+    (
+        "cardholder_required",
+        422,
+        "spending a member's coupons, points, credit or money needs the member's card (and its PIN) or the member's own portal session; a phone number, plate or member code only identifies",
+    ),
+    (
         "pin_incorrect",
         422,
         "wrong PIN; the message says how many tries are left",

@@ -25,6 +25,7 @@ pub mod pos;
 pub mod privacy;
 pub mod ratelimit;
 pub mod secret;
+pub mod spend;
 pub mod web;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -68,6 +69,11 @@ pub struct Config {
     /// A coupon worth more than this, issued by staff other than an admin, waits for a
     /// second person's approval before any till takes it.
     pub coupon_approval_above_fen: i64,
+    /// The server's clock (the system time; tests set one by hand).
+    pub clock: clock::Clock,
+    /// How far a live till's `occurred_at` may be behind or ahead of the server's clock
+    /// (default 5 minutes behind, 1 minute ahead); the bulk import is not bound by it.
+    pub till_skew: clock::Skew,
 }
 
 impl Default for Config {
@@ -87,6 +93,8 @@ impl Default for Config {
             member_session_idle_secs: 7 * 86_400,
             coupon_staff_max_fen: 50_000,
             coupon_approval_above_fen: 10_000,
+            clock: clock::Clock::system(),
+            till_skew: clock::Skew::default(),
         }
     }
 }
@@ -118,6 +126,14 @@ impl AppState {
         }))
     }
 
+    /// The same server with another clock (the sales import's, which stands at each past
+    /// sale's time).
+    pub fn with_clock(&self, clock: clock::Clock) -> Self {
+        let mut config = self.0.config.clone();
+        config.clock = clock;
+        Self::new(self.0.store.clone(), self.0.secret.clone(), config)
+    }
+
     pub fn store(&self) -> &Store {
         &self.0.store
     }
@@ -128,6 +144,16 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// The server's clock.
+    pub fn clock(&self) -> &clock::Clock {
+        &self.0.config.clock
+    }
+
+    /// A live till's `occurred_at`, checked against the server's clock.
+    pub fn till_time(&self, field: &str, s: &str) -> Result<clock::TillTime, error::ApiError> {
+        clock::till_time(&self.0.config.clock, self.0.config.till_skew, field, s)
     }
 
     pub fn metrics(&self) -> &metrics::Metrics {

@@ -698,6 +698,9 @@ pub struct RedeemBody {
     item_id: String,
     /// Makes a retried request redeem once.
     request_id: String,
+    /// The member's card, presented to spend their points, and its PIN where it has one.
+    card_no: Option<String>,
+    pin: Option<String>,
 }
 
 /// `POST /api/v1/customers/{id}/redemptions`: spends points on a catalogue item.
@@ -713,6 +716,11 @@ pub async fn post_redemption(
     if b.request_id.is_empty() || b.request_id.len() > 64 {
         return Err(ApiError::validation("request_id", "1 to 64 characters"));
     }
+    // Knowing the member (by phone, say) never spends their points: the card does.
+    let actor = format!("user:{}", me.username);
+    crate::pos::present_card(&state, &actor, b.card_no.as_deref(), b.pin.as_deref(), &id)
+        .await?
+        .require_spend("the member's points")?;
     let key = format!("redeem:{id}:{}", b.request_id);
     for _ in 0..5 {
         let mut tx = state.store().begin().await?;

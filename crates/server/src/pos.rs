@@ -7,11 +7,12 @@
 //! commit. A refusal rolls everything back, so it changes nothing, with one deliberate
 //! exception: a wrong PIN is counted (in its own transaction), or PINs could be guessed.
 
-use crate::clock::{self, Local};
+use crate::clock::{self, Local, TillTime};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, ApiJson, Pos};
 use crate::guard;
 use crate::loyalty;
+use crate::spend::Presented;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -45,6 +46,9 @@ pub struct CustomerRef {
     pub phone: Option<String>,
     pub plate: Option<String>,
     pub member_code: Option<String>,
+    /// The PIN of `card_no`, when the sale spends the member's coupons or credit and no
+    /// card payment gives it.
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -354,6 +358,8 @@ struct Identified {
     card: Option<Card>,
     plate: Option<String>,
     messages: Vec<String>,
+    /// How the member was identified: only a presented card (with its PIN) spends.
+    presented: Presented,
 }
 
 /// Reads who the sale is for before the transaction starts: a transaction must never wait
@@ -365,6 +371,7 @@ async fn identify(state: &AppState, r: Option<&CustomerRef>) -> Planned<Identifi
         card: None,
         plate: None,
         messages: Vec::new(),
+        presented: Presented::Nobody,
     };
     let Some(r) = r else { return Ok(out) };
     let store = state.store();
@@ -375,6 +382,7 @@ async fn identify(state: &AppState, r: Option<&CustomerRef>) -> Planned<Identifi
             .await?
             .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))?;
         let ids = card.customer_id.clone().into_iter().collect();
+        out.presented = Presented::card(card.pin_hash.is_some(), false);
         out.card = Some(card);
         ids
     } else if let Some(phone) = &r.phone {
@@ -401,7 +409,12 @@ async fn identify(state: &AppState, r: Option<&CustomerRef>) -> Planned<Identifi
             out.messages
                 .push("no member found: sold as a walk-in sale".into());
         }
-        [one] => out.customer = store.customer(one).await?,
+        [one] => {
+            out.customer = store.customer(one).await?;
+            if out.card.is_none() {
+                out.presented = Presented::Named;
+            }
+        }
         [_, _, ..] => out
             .messages
             .push("several members match: identify by card or member code to earn points".into()),
@@ -626,7 +639,16 @@ async fn plan_sale(
         authorization_id: None,
     };
     let net = plan.priced.net_fen.0;
+    let owned = owned_coupons(tx, &plan.coupons).await?;
     if !post {
+        if owned && !plan.identified.presented.may_see_codes() {
+            return Err(plan
+                .identified
+                .presented
+                .require_spend("the member's coupons")
+                .unwrap_err()
+                .into());
+        }
         if let Some(c) = &plan.identified.customer {
             let p = loyalty::plan_points(
                 tx,
@@ -729,6 +751,18 @@ async fn plan_sale(
     }
 
     let local = plan.local;
+    // The PIN of the presented card, when the sale gives it beside the customer.
+    let mut presented = plan.identified.presented;
+    if let (Some(_), Some(card)) = (
+        body.customer.as_ref().and_then(|c| c.pin.as_deref()),
+        &plan.identified.card,
+    ) {
+        // The PIN was judged (and its try counted) before the transaction began.
+        if card.pin_hash.is_some() {
+            presented = Presented::card(true, pre.pins.contains(&card.card_id));
+        }
+    }
+    let mut spends_credit = false;
     let mut spent: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let mut coupon_total = 0i64;
     for (i, p) in body.payments.iter().enumerate() {
@@ -748,6 +782,19 @@ async fn plan_sale(
                 let no = card_nos[i].as_ref().expect("card payments have numbers");
                 let card = locked[&cards[no].card_id].clone();
                 let pin_given = check_card(state, &card, p.pin.as_deref(), &pre.pins)?;
+                // The member's own card, paid with (and its PIN given): the card is
+                // presented.
+                if card.customer_id.is_some()
+                    && card.customer_id.as_deref()
+                        == plan
+                            .identified
+                            .customer
+                            .as_ref()
+                            .map(|c| c.customer_id.as_str())
+                    && !presented.may_spend()
+                {
+                    presented = Presented::card(card.pin_hash.is_some(), pin_given);
+                }
                 let funding = match &card.main_card_id {
                     Some(main)
                         if card.kind == CardKind::FleetSub.as_str()
@@ -869,6 +916,7 @@ async fn plan_sale(
                     )
                     .into());
                 }
+                spends_credit = true;
                 if tx.credit_limit(&customer.customer_id).await?.is_none() {
                     return Err(ApiError::new(
                         "no_credit_account",
@@ -950,6 +998,13 @@ async fn plan_sale(
         }
         plan.payments.push(record);
     }
+    // One rule for every way a sale spends what the member holds (SPEC F10).
+    if spends_credit {
+        presented.require_spend("the member's credit")?;
+    }
+    if owned_coupons(tx, &plan.coupons).await? {
+        presented.require_spend("the member's coupons")?;
+    }
     if body.authorization_id.is_some() && plan.authorization_id.is_none() {
         return Err(ApiError::validation(
             "authorization_id",
@@ -984,6 +1039,62 @@ async fn plan_sale(
     Ok(plan)
 }
 
+/// Whether any of these coupons belongs to a member (a bearer coupon belongs to nobody).
+async fn owned_coupons(tx: &mut Tx, codes: &[String]) -> Planned<bool> {
+    for code in codes {
+        if let Some(c) = tx.member_coupon(code).await? {
+            if c.customer_id.is_some() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The member's card presented for spending their points or coupons outside a sale (a
+/// redemption): it must be the member's and usable, and its PIN, where it has one, is
+/// checked and a wrong one counted as at the till.
+pub(crate) async fn present_card(
+    state: &AppState,
+    actor: &str,
+    card_no: Option<&str>,
+    pin: Option<&str>,
+    customer_id: &str,
+) -> ApiResult<Presented> {
+    let Some(no) = card_no else {
+        return Ok(Presented::Named);
+    };
+    let no = parse_card_no("card_no", no)?;
+    let card = state
+        .store()
+        .card_by_no(no.as_str())
+        .await?
+        .filter(|c| c.customer_id.as_deref() == Some(customer_id))
+        .ok_or_else(|| ApiError::validation("card_no", "not a card of this member"))?;
+    CardState::parse(&card.state)?.check_usable()?;
+    let (Some(pin), Some(hash)) = (pin, &card.pin_hash) else {
+        return Ok(Presented::card(card.pin_hash.is_some(), false));
+    };
+    // Judged like a PIN at the till: the try is reserved and counted first.
+    let attempt = guard::Attempt {
+        actor,
+        source: None,
+    };
+    let judged = guard::judge(state, Guesses::CardPin, &card.card_id, &attempt, || {
+        state.secret().pin_matches(&card.card_id, pin, hash)
+    })
+    .await?;
+    let max = state.config().pin_tries_max;
+    match judged {
+        guard::Judged::Right => Ok(Presented::card(true, true)),
+        guard::Judged::Wrong(r) if !r.locks => Err(DomainError::PinIncorrect {
+            tries_left: (max - r.count) as u32,
+        }
+        .into()),
+        guard::Judged::Wrong(_) | guard::Judged::Locked => Err(DomainError::PinLocked.into()),
+    }
+}
+
 async fn balance_of(tx: &mut Tx, card_id: Option<&str>) -> Result<Value, StoreError> {
     Ok(match card_id {
         Some(id) => json!(tx.card_balance(id).await?.available_fen()),
@@ -999,7 +1110,10 @@ pub async fn quote(
 ) -> ApiResult<Response> {
     let body: SaleBody = from_value(raw)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    // The business day (limits, promotions, coupon validity) is the server's.
+    let at = state
+        .till_time("occurred_at", &body.occurred_at)?
+        .business_at;
     let pre = prepare(&state, &body).await?;
     let mut tx = state.store().begin_read().await?;
     let plan = match plan_sale(&state, &mut tx, &pos, &body, at, false, &pre).await {
@@ -1009,7 +1123,7 @@ pub async fn quote(
     let balance = balance_of(&mut tx, plan.balance_card.as_deref()).await?;
     drop(tx);
     // The member's coupons that could be used now, for the cashier to offer.
-    let available: Vec<Value> = match &plan.identified.customer {
+    let held: Vec<Value> = match &plan.identified.customer {
         Some(c) => state
             .store()
             .coupons_of(&c.customer_id)
@@ -1023,6 +1137,20 @@ pub async fn quote(
             .collect(),
         None => Vec::new(),
     };
+    // A member named only by phone, plate or member code is told that coupons exist,
+    // never their codes: the codes are what spends them.
+    let mut messages = plan.identified.messages.clone();
+    let coupons_held = held.len();
+    let available = if plan.identified.presented.may_see_codes() {
+        held
+    } else {
+        if coupons_held > 0 {
+            messages.push(format!(
+                "the member holds {coupons_held} coupon(s): present the member's card to use them"
+            ));
+        }
+        Vec::new()
+    };
     Ok(Json(json!({
         "station_code": pos.code,
         "gross_amount_fen": plan.priced.gross_fen.0,
@@ -1034,10 +1162,11 @@ pub async fn quote(
         "points_detail": points_detail(&plan),
         "coupons_applied": plan.applied,
         "coupons_available": available,
+        "coupons_held": coupons_held,
         "tier": tier_json(plan.tier.as_ref()),
         "customer": plan.identified.customer.as_ref().map(|c| json!({"id": c.customer_id, "member_code": c.member_code})),
         "card_balance_fen": balance,
-        "messages": plan.identified.messages,
+        "messages": messages,
     }))
     .into_response())
 }
@@ -1052,7 +1181,7 @@ pub async fn sale(
     let body: SaleBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    let at = state.till_time("occurred_at", &body.occurred_at)?;
     let started = std::time::Instant::now();
     let key = Key {
         station_id: &pos.station_id,
@@ -1060,12 +1189,19 @@ pub async fn sale(
         kind: "sale",
         hash: &hash,
     };
-    let given: Vec<(&str, Option<&str>)> = body
+    // The PINs the sale carries: each card payment's, and the presented member card's
+    // (`customer.pin`, which lets the sale spend the member's coupons or credit).
+    let mut given: Vec<(&str, Option<&str>)> = body
         .payments
         .iter()
         .filter(|p| p.method == "card")
         .filter_map(|p| Some((p.card_no.as_deref()?, p.pin.as_deref())))
         .collect();
+    if let Some(c) = &body.customer {
+        if let (Some(no), Some(pin)) = (c.card_no.as_deref(), c.pin.as_deref()) {
+            given.push((no, Some(pin)));
+        }
+    }
     let pins = match judge_pins(&state, &pos, key, &given).await {
         Ok(Ok(pins)) => pins,
         Ok(Err(replayed)) => return Ok(replayed),
@@ -1090,10 +1226,13 @@ async fn post_sale(
     state: &AppState,
     station: &Station,
     body: &SaleBody,
-    at: i64,
+    time: TillTime,
     hash: &str,
     pre: &Prepared,
 ) -> Planned<Response> {
+    // Decisions and usage counters take the server's business time; the sale and its
+    // journal record the till's time as sent.
+    let at = time.business_at;
     let mut tx = match begin_write(state, station, &body.pos_txn_id, "sale", hash).await? {
         Ok(tx) => tx,
         Err(replayed) => return Ok(replayed),
@@ -1103,7 +1242,7 @@ async fn post_sale(
         idempotency_key: format!("sale:{}:{}", station.station_id, body.pos_txn_id),
         kind: "sale",
         station_id: Some(&station.station_id),
-        occurred_at: at,
+        occurred_at: time.occurred_at,
         memo: None,
     };
     let posted = tx.post(&journal, &plan.transfers, false).await;
@@ -1155,7 +1294,7 @@ async fn post_sale(
         journal_id,
         customer_id: customer_id.clone(),
         card_id,
-        occurred_at: at,
+        occurred_at: time.occurred_at,
         gross_fen: plan.priced.gross_fen.0,
         discount_fen: plan.priced.discount_fen.0,
         net_fen: plan.priced.net_fen.0,
@@ -1215,7 +1354,7 @@ async fn post_sale(
         "sale_id": sale_id,
         "pos_txn_id": body.pos_txn_id,
         "station_code": station.code,
-        "occurred_at": clock::rfc3339(at),
+        "occurred_at": clock::rfc3339(time.occurred_at),
         "gross_amount_fen": plan.priced.gross_fen.0,
         "discount_fen": plan.priced.discount_fen.0,
         "net_amount_fen": plan.priced.net_fen.0,
@@ -1345,7 +1484,7 @@ pub async fn recharge(
     let body: RechargeBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    let at = state.till_time("occurred_at", &body.occurred_at)?;
     let card_no = parse_card_no("card_no", &body.card_no)?;
     if body.amount_fen <= 0 || body.amount_fen > RECHARGE_FEN_MAX {
         return Err(ApiError::validation(
@@ -1376,9 +1515,10 @@ async fn post_recharge(
     station: &Station,
     body: &RechargeBody,
     card_no: &CardNo,
-    at: i64,
+    time: TillTime,
     hash: &str,
 ) -> Planned<Response> {
+    let at = time.occurred_at;
     let mut tx = match begin_write(state, station, &body.pos_txn_id, "recharge", hash).await? {
         Ok(tx) => tx,
         Err(replayed) => return Ok(replayed),
@@ -1395,7 +1535,8 @@ async fn post_recharge(
         )
         .into());
     }
-    let promotion = tx.best_promotion(body.amount_fen, at).await?;
+    // Which promotion runs is the server's business time, not the till's.
+    let promotion = tx.best_promotion(body.amount_fen, time.business_at).await?;
     let bonus = promotion.as_ref().map(|p| p.bonus_fen).unwrap_or(0);
     let balance = tx.card_balance(&card.card_id).await?;
     let cap = card.cap_fen.or_else(|| {
@@ -1488,7 +1629,9 @@ pub async fn refund(
     let body: RefundBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = clock::parse_time("occurred_at", &body.occurred_at)?;
+    let at = state
+        .till_time("occurred_at", &body.occurred_at)?
+        .occurred_at;
     let started = std::time::Instant::now();
     let result = with_retries(
         &state,
@@ -1781,8 +1924,14 @@ pub async fn authorize(
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
     let at = match &body.occurred_at {
-        Some(t) => clock::parse_time("occurred_at", t)?,
-        None => now_us(),
+        Some(t) => state.till_time("occurred_at", t)?,
+        None => {
+            let now = state.clock().now_us();
+            TillTime {
+                occurred_at: now,
+                business_at: now,
+            }
+        }
     };
     let card_no = parse_card_no("card_no", &body.card_no)?;
     if body.max_amount_fen <= 0 || body.max_amount_fen > pricing::LINE_AMOUNT_FEN_MAX {
@@ -1816,10 +1965,11 @@ async fn post_authorization(
     station: &Station,
     body: &AuthorizationBody,
     card_no: &CardNo,
-    at: i64,
+    time: TillTime,
     hash: &str,
     pins: &BTreeSet<String>,
 ) -> Planned<Response> {
+    let at = time.occurred_at;
     let mut tx = match begin_write(state, station, &body.pos_txn_id, "authorization", hash).await? {
         Ok(tx) => tx,
         Err(replayed) => return Ok(replayed),
@@ -1835,7 +1985,7 @@ async fn post_authorization(
     let pin_given = check_card(state, &card, body.pin.as_deref(), pins)?;
     let funding = funding_card(&mut tx, &card).await?;
     CardState::parse(&funding.state)?.check_usable()?;
-    let local = clock::local(&station.time_zone, at);
+    let local = clock::local(&station.time_zone, time.business_at);
     let used = usage(&mut tx, &card, &local).await?;
     // Rules that do not depend on the amount are checked now; amount limits lower the
     // hold instead, so that the pump stops where the card's limits stop.

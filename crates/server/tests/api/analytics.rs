@@ -32,6 +32,7 @@ async fn live_analyses_cover_every_member_and_are_for_company_wide_roles() {
             body["occurred_at"] = json!(format!("2026-10-{day:02}T09:00:00+08:00"));
             let amount = 7_500 * (i as i64 + 1);
             body["payments"] = json!([{"method": "cash", "amount_fen": amount}]);
+            app.set_now(body["occurred_at"].as_str().unwrap());
             let (st, v) = app.post("/api/v1/pos/sales", &app.pos1, body).await;
             assert_eq!(st, StatusCode::CREATED, "{v}");
         }

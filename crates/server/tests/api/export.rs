@@ -83,6 +83,8 @@ async fn exported_sales_import_into_a_copy_of_the_network_as_they_were() {
         ),
     ];
     for (token, body) in sales {
+        // Each sale is live at its time.
+        app.set_now(body["occurred_at"].as_str().unwrap());
         let (st, v) = app.post("/api/v1/pos/sales", &token, body).await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
     }

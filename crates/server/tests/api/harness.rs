@@ -17,13 +17,30 @@ pub struct App {
     /// POS token of station S001 (region R1, province 京) and of S002 (region R2, 粤).
     pub pos1: String,
     pub pos2: String,
+    /// The server's clock, standing at `NOW` until a test moves it.
+    pub clock: forecourt_server::clock::Clock,
 }
 
 pub async fn spawn_app() -> App {
     spawn_app_with(Config::default()).await
 }
 
-pub async fn spawn_app_with(config: Config) -> App {
+/// `NOW` as microseconds.
+pub fn now_us() -> i64 {
+    at_us(NOW)
+}
+
+/// An RFC 3339 time as microseconds.
+pub fn at_us(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .unwrap()
+        .timestamp_micros()
+}
+
+pub async fn spawn_app_with(mut config: Config) -> App {
+    // The server's clock stands at NOW, so that the tills' times in the tests are live.
+    config.clock = forecourt_server::clock::Clock::fixed(now_us());
+    let clock = config.clock.clone();
     // Server errors are logged; show them when a test fails.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -45,6 +62,7 @@ pub async fn spawn_app_with(config: Config) -> App {
         admin: String::new(),
         pos1: String::new(),
         pos2: String::new(),
+        clock,
     };
     app.admin = app.login("admin", ADMIN_PASSWORD).await;
     for (code, region, province) in [("S001", "R1", "京"), ("S002", "R2", "粤")] {
@@ -57,6 +75,11 @@ pub async fn spawn_app_with(config: Config) -> App {
 }
 
 impl App {
+    /// Moves the server's clock to `t` (RFC 3339), as time passing would.
+    pub fn set_now(&self, t: &str) {
+        self.clock.set(at_us(t));
+    }
+
     pub async fn pos_token(&self, station: &str) -> String {
         let s = self.store.station_by_code(station).await.unwrap().unwrap();
         let token = forecourt_server::secret::new_token("fcp_");

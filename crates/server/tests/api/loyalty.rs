@@ -55,6 +55,8 @@ async fn sell(app: &App, card: &str, product: &str, ml: i64, key: &str, extra: V
             body[k] = v;
         }
     }
+    // The sale happens at its time: the server's clock stands there too.
+    app.set_now(body["occurred_at"].as_str().unwrap());
     let (st, q) = app
         .post("/api/v1/pos/quotes", &app.pos1, body.clone())
         .await;
@@ -215,6 +217,7 @@ async fn every_rule_kind_and_condition_through_the_quote_and_the_sale() {
                     json!({"card_no": who}),
                     json!([{"product_code": product, "volume_ml": ml, "unit_price_fen": 800}]),
                 );
+                app.set_now(NOW);
                 let (_, q) = app
                     .post("/api/v1/pos/quotes", &app.pos2, body.clone())
                     .await;
@@ -316,6 +319,7 @@ async fn every_rule_kind_and_condition_through_the_quote_and_the_sale() {
     )
     .await;
     assert_eq!(from_rule(&s, "yuan2"), first, "a new month");
+    app.set_now(NOW);
     retire(
         &app,
         "yuan2",
@@ -448,6 +452,7 @@ async fn the_quote_promises_exactly_what_the_sale_gives_over_random_rules_and_ba
             rng.gen_range(0..60)
         );
         let mut body = json!({"pos_txn_id": format!("P{round}"), "station_code": "S001", "occurred_at": at, "customer": {"card_no": card}, "lines": lines});
+        app.set_now(&at);
         let (st, q) = app
             .post("/api/v1/pos/quotes", &app.pos1, body.clone())
             .await;
@@ -838,7 +843,7 @@ async fn the_catalogue_takes_points_through_the_ledger_and_a_cancellation_return
         .post(
             &path,
             &app.admin,
-            json!({"item_id": item["item_id"], "request_id": "X1"}),
+            json!({"card_no": card, "item_id": item["item_id"], "request_id": "X1"}),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{r}");
@@ -848,7 +853,7 @@ async fn the_catalogue_takes_points_through_the_ledger_and_a_cancellation_return
         .post(
             &path,
             &app.admin,
-            json!({"item_id": item["item_id"], "request_id": "X1"}),
+            json!({"card_no": card, "item_id": item["item_id"], "request_id": "X1"}),
         )
         .await;
     assert_eq!(
@@ -859,7 +864,7 @@ async fn the_catalogue_takes_points_through_the_ledger_and_a_cancellation_return
         .post(
             &path,
             &app.admin,
-            json!({"item_id": item["item_id"], "request_id": "X2"}),
+            json!({"card_no": card, "item_id": item["item_id"], "request_id": "X2"}),
         )
         .await;
     assert_eq!(
@@ -878,7 +883,7 @@ async fn the_catalogue_takes_points_through_the_ledger_and_a_cancellation_return
         .post(
             &path,
             &app.admin,
-            json!({"item_id": gift["item_id"], "request_id": "X3"}),
+            json!({"card_no": card, "item_id": gift["item_id"], "request_id": "X3"}),
         )
         .await;
     assert_eq!(

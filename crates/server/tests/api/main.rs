@@ -16,4 +16,6 @@ mod pos;
 mod rules;
 mod scope;
 mod security;
+mod spending;
 mod staff;
+mod till_clock;

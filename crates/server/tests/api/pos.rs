@@ -593,7 +593,7 @@ async fn refund_after_points_were_spent_records_a_shortfall() {
         .post(
             &format!("/api/v1/customers/{customer}/redemptions"),
             &app.admin,
-            json!({"item_id": item["item_id"], "request_id": "redeem-1"}),
+            json!({"card_no": card, "item_id": item["item_id"], "request_id": "redeem-1"}),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{r}");

@@ -408,6 +408,7 @@ async fn idle_sessions_end() {
         admin: app.admin.clone(),
         pos1: String::new(),
         pos2: String::new(),
+        clock: app.clock.clone(),
     };
     let (st, v) = idle.get("/api/v1/stations", &idle.admin).await;
     assert_eq!(

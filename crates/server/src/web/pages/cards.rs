@@ -367,7 +367,7 @@ pub async fn recharge(
     let body = json!({
         "pos_txn_id": format!("console-{}", request.chars().filter(|ch| ch.is_ascii_alphanumeric() || *ch == '-').take(40).collect::<String>()),
         "station_code": station,
-        "occurred_at": crate::clock::rfc3339(forecourt_store::now_us()),
+        "occurred_at": crate::clock::rfc3339(c.ctx.state.clock().now_us()),
         "card_no": no,
         "amount_fen": amount,
         "payments": [{"method": f.get("method").map(String::as_str).unwrap_or("cash"), "amount_fen": amount}],
