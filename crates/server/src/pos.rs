@@ -1072,8 +1072,11 @@ pub(crate) async fn present_card(
         .filter(|c| c.customer_id.as_deref() == Some(customer_id))
         .ok_or_else(|| ApiError::validation("card_no", "not a card of this member"))?;
     CardState::parse(&card.state)?.check_usable()?;
-    let (Some(pin), Some(hash)) = (pin, &card.pin_hash) else {
-        return Ok(Presented::card(card.pin_hash.is_some(), false));
+    let Some(hash) = &card.pin_hash else {
+        return Ok(Presented::card(false, false));
+    };
+    let Some(pin) = pin else {
+        return Err(DomainError::PinRequired.into());
     };
     // Judged like a PIN at the till: the try is reserved and counted first.
     let attempt = guard::Attempt {
