@@ -39,7 +39,14 @@ import argparse, atexit, http.client, json, os, random, shlex, shutil, signal, s
 import urllib.error, urllib.request, uuid
 from concurrent.futures import ThreadPoolExecutor
 
-NOW = "2026-11-20T08:30:00+08:00"
+def till_now():
+    """The till's clock: now, in China's time zone, as a live till sends it (the server
+    refuses a live write too far from its own clock). A replay resends the body it kept,
+    time included."""
+    import datetime
+    return datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).isoformat(timespec="seconds")
+
+
 RECHARGE = 200000
 LOW = 60000  # a card under this is recharged between cycles
 PRICE = 789
@@ -222,7 +229,7 @@ def main():
         (the amount, plus any recharge bonus)."""
         before = balance(no)
         recharges[0] += 1
-        st, rc = call("POST", "/api/v1/pos/recharges", {"pos_txn_id": f"CR-{run}-{recharges[0]}", "station_code": "S001", "occurred_at": NOW,
+        st, rc = call("POST", "/api/v1/pos/recharges", {"pos_txn_id": f"CR-{run}-{recharges[0]}", "station_code": "S001", "occurred_at": till_now(),
                       "card_no": no, "amount_fen": RECHARGE, "payments": [{"method": "cash", "amount_fen": RECHARGE}]}, pos)
         if st != 201: fail(f"recharge of {no} answered {st} {rc}")
         return balance(no) - before
@@ -297,7 +304,7 @@ def main():
                     return
                 no = fits[seq % len(fits)]
                 seq += 1
-                body = {"pos_txn_id": f"CT-{run}-{n}-{t}-{seq}", "station_code": "S001", "occurred_at": NOW, "customer": {"card_no": no},
+                body = {"pos_txn_id": f"CT-{run}-{n}-{t}-{seq}", "station_code": "S001", "occurred_at": till_now(), "customer": {"card_no": no},
                         "lines": [{"product_code": "GASOLINE_95", "volume_ml": rng.randint(VOL_MIN, VOL_MAX), "unit_price_fen": PRICE}]}
                 try:
                     how, st, q = post("/api/v1/pos/quotes", body)

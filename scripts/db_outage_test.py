@@ -26,7 +26,13 @@ The server and the cluster are always stopped and removed on exit."""
 import argparse, atexit, http.client, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 import uuid
 
-NOW = "2026-11-20T08:30:00+08:00"
+def till_now():
+    """The till's clock: now, in China's time zone, as a live till sends it (the server
+    refuses a live write too far from its own clock); a replay resends its kept body."""
+    import datetime
+    return datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).isoformat(timespec="seconds")
+
+
 RECHARGE = 500000
 PRICE = 789
 CLIENT_TIMEOUT = 30
@@ -196,7 +202,7 @@ def main():
             fail(f"issue card answered {st} {k}")
         no = str(k["card_no"]).replace(" ", "")
         st, _, rc = request("POST", "/api/v1/pos/recharges",
-                            {"pos_txn_id": f"OR-{run}-{i}", "station_code": "S001", "occurred_at": NOW, "card_no": no,
+                            {"pos_txn_id": f"OR-{run}-{i}", "station_code": "S001", "occurred_at": till_now(), "card_no": no,
                              "amount_fen": RECHARGE, "payments": [{"method": "cash", "amount_fen": RECHARGE}]}, pos)
         if st != 201:
             fail(f"recharge answered {st} {rc}")
@@ -217,7 +223,7 @@ def main():
         while mine and not stop.is_set():
             no = mine[seq % len(mine)]
             seq += 1
-            body = {"pos_txn_id": f"OT-{run}-{t}-{seq}", "station_code": "S001", "occurred_at": NOW,
+            body = {"pos_txn_id": f"OT-{run}-{t}-{seq}", "station_code": "S001", "occurred_at": till_now(),
                     "customer": {"card_no": no},
                     "lines": [{"product_code": "GASOLINE_95", "volume_ml": rng.randint(1000, 3000), "unit_price_fen": PRICE}]}
             p0, t0 = phase[0], time.monotonic()

@@ -1184,7 +1184,19 @@ pub async fn sale(
     let body: SaleBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = state.till_time("occurred_at", &body.occurred_at)?;
+    let at = match till_time_or_replay(
+        &state,
+        &pos.station_id,
+        &body.pos_txn_id,
+        "sale",
+        &hash,
+        &body.occurred_at,
+    )
+    .await?
+    {
+        Ok(t) => t,
+        Err(replayed) => return Ok(replayed),
+    };
     let started = std::time::Instant::now();
     let key = Key {
         station_id: &pos.station_id,
@@ -1477,6 +1489,29 @@ fn check_tender_payments(payments: &[PaymentBody], amount: i64) -> ApiResult<()>
     Ok(())
 }
 
+/// The time of a live till write, or, when it lies outside the accepted skew, the answer
+/// already given to this `pos_txn_id`: a till that retries long after an outage must
+/// learn what became of its sale, not be refused for the time it first sent.
+async fn till_time_or_replay(
+    state: &AppState,
+    station_id: &str,
+    pos_txn_id: &str,
+    kind: &str,
+    hash: &str,
+    occurred_at: &str,
+) -> ApiResult<Result<TillTime, Response>> {
+    match state.till_time("occurred_at", occurred_at) {
+        Ok(t) => Ok(Ok(t)),
+        Err(e) => {
+            let mut tx = state.store().begin_read().await?;
+            match tx.pos_request(station_id, pos_txn_id).await? {
+                Some(prev) => replay(&prev, kind, hash).map(Err),
+                None => Err(e),
+            }
+        }
+    }
+}
+
 /// `POST /api/v1/pos/recharges`.
 pub async fn recharge(
     State(state): State<AppState>,
@@ -1487,7 +1522,19 @@ pub async fn recharge(
     let body: RechargeBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = state.till_time("occurred_at", &body.occurred_at)?;
+    let at = match till_time_or_replay(
+        &state,
+        &pos.station_id,
+        &body.pos_txn_id,
+        "recharge",
+        &hash,
+        &body.occurred_at,
+    )
+    .await?
+    {
+        Ok(t) => t,
+        Err(replayed) => return Ok(replayed),
+    };
     let card_no = parse_card_no("card_no", &body.card_no)?;
     if body.amount_fen <= 0 || body.amount_fen > RECHARGE_FEN_MAX {
         return Err(ApiError::validation(
@@ -1632,9 +1679,19 @@ pub async fn refund(
     let body: RefundBody = from_value(raw)?;
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
-    let at = state
-        .till_time("occurred_at", &body.occurred_at)?
-        .occurred_at;
+    let at = match till_time_or_replay(
+        &state,
+        &pos.station_id,
+        &body.pos_txn_id,
+        "refund",
+        &hash,
+        &body.occurred_at,
+    )
+    .await?
+    {
+        Ok(t) => t.occurred_at,
+        Err(replayed) => return Ok(replayed),
+    };
     let started = std::time::Instant::now();
     let result = with_retries(
         &state,
@@ -1927,7 +1984,21 @@ pub async fn authorize(
     validate_txn_id(&body.pos_txn_id)?;
     check_station(&state, &pos, &body.station_code).await?;
     let at = match &body.occurred_at {
-        Some(t) => state.till_time("occurred_at", t)?,
+        Some(t) => {
+            match till_time_or_replay(
+                &state,
+                &pos.station_id,
+                &body.pos_txn_id,
+                "authorization",
+                &hash,
+                t,
+            )
+            .await?
+            {
+                Ok(t) => t,
+                Err(replayed) => return Ok(replayed),
+            }
+        }
         None => {
             let now = state.clock().now_us();
             TillTime {

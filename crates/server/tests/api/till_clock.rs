@@ -203,3 +203,47 @@ async fn every_live_pos_write_refuses_a_time_outside_the_skew() {
         assert_eq!(app.balance(&card).await, balance, "{path}");
     }
 }
+
+/// A till that retries long after an outage learns what became of its write: the same
+/// key and body an hour later replay the first answer instead of being refused for a
+/// time outside the skew, and another body under the key is still a conflict.
+#[tokio::test]
+async fn a_retry_after_the_skew_replays_the_stored_answer() {
+    let app = spawn_app().await;
+    let card = app.funded_card("13900009901", 100_000).await;
+    let (st, first) = sale_at(&app, &card, "LATE-1", NOW).await;
+    assert_eq!(st, StatusCode::CREATED, "{first}");
+    let recharge = json!({"pos_txn_id": "LATE-R", "station_code": "S001", "occurred_at": NOW,
+        "card_no": card, "amount_fen": 1_000, "payments": [{"method": "cash", "amount_fen": 1_000}]});
+    let (st, r1) = app
+        .post("/api/v1/pos/recharges", &app.pos1, recharge.clone())
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{r1}");
+    let balance = app.balance(&card).await;
+
+    app.set_now("2026-11-20T09:30:00+08:00");
+    let (st, again) = sale_at(&app, &card, "LATE-1", NOW).await;
+    assert_eq!(st, StatusCode::OK, "{again}");
+    assert_eq!(again["sale_id"], first["sale_id"]);
+    let (st, r2) = app.post("/api/v1/pos/recharges", &app.pos1, recharge).await;
+    assert_eq!(st, StatusCode::OK, "{r2}");
+    assert_eq!(r2["recharge_id"], r1["recharge_id"]);
+    assert_eq!(
+        app.balance(&card).await,
+        balance,
+        "a replay changes nothing"
+    );
+
+    // A new key at the old time is still refused, and so is another body under the key.
+    let (st, v) = sale_at(&app, &card, "LATE-2", NOW).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "occurred_at_out_of_range")
+    );
+    let (st, v) = sale_at(&app, &card, "LATE-1", "2026-11-20T08:31:00+08:00").await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::CONFLICT, "idempotency_conflict")
+    );
+    app.assert_clean().await;
+}
