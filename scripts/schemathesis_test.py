@@ -76,7 +76,7 @@ def main():
     ap.add_argument("--seed", type=int, default=14)
     a = ap.parse_args()
     t0 = time.monotonic()
-    exe = ensure_venv(a.venv)
+    exe = ensure_venv(os.path.abspath(a.venv))
     work = tempfile.mkdtemp(prefix="fc-schemathesis-")
     print(f"work directory {work}", flush=True)
     env = dict(os.environ)
