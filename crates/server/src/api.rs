@@ -314,7 +314,7 @@ pub async fn create_station(store: &forecourt_store::Store, s: NewStation) -> Ap
             "letters, digits, '-' and '_' only",
         ));
     }
-    text("name", &s.name, NAME_CHARS_MAX)?;
+    let name = text("name", &s.name, NAME_CHARS_MAX)?;
     // The other labels of a station are shown on receipts, reports and the console too.
     opt_text("region", &s.region_code, 64)?;
     opt_text("province", &s.province, 32)?;
@@ -340,6 +340,7 @@ pub async fn create_station(store: &forecourt_store::Store, s: NewStation) -> Ap
     let id = match tx
         .create_station(&NewStation {
             code: code.clone(),
+            name,
             ..s
         })
         .await
