@@ -16,6 +16,7 @@ pub mod money;
 pub mod person;
 pub mod points_expiry;
 pub mod pricing;
+pub mod text;
 pub mod tiers;
 
 pub use card::{CardKind, CardNo, CardState};

@@ -29,24 +29,30 @@ use serde_json::{json, Value};
 const NAME_CHARS_MAX: usize = 100;
 const SEARCH_RESULTS_MAX: i64 = 20;
 
-pub(crate) fn text(field: &str, s: &str, max: usize) -> ApiResult<String> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(ApiError::validation(field, "must not be empty"));
-    }
-    if t.chars().count() > max {
-        return Err(ApiError::validation(
-            field,
-            format!("at most {max} characters"),
-        ));
-    }
-    Ok(t.to_string())
+/// A one-line name or label a person typed: trimmed, 1 to `max` characters, no control
+/// or bidirectional control character (see `forecourt_core::text`). Every name the API
+/// and the console take passes here, so that the rule is the same everywhere.
+pub(crate) fn text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
+    Ok(forecourt_core::text::one_line_label(field, s, max)?)
 }
 
-fn opt_text(field: &str, s: &Option<String>, max: usize) -> ApiResult<Option<String>> {
+fn opt_text(field: &'static str, s: &Option<String>, max: usize) -> ApiResult<Option<String>> {
     match s.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(t) => text(field, t, max).map(Some),
+    }
+}
+
+/// Free text that may span lines (a note, a reason): line breaks and tabs are kept, NUL,
+/// other control characters and bidirectional controls are refused.
+pub(crate) fn long_text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
+    Ok(forecourt_core::text::multi_line_text(field, s, max)?)
+}
+
+fn opt_long_text(field: &'static str, s: &Option<String>, max: usize) -> ApiResult<Option<String>> {
+    match s.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => long_text(field, t, max).map(Some),
     }
 }
 
@@ -308,7 +314,12 @@ pub async fn create_station(store: &forecourt_store::Store, s: NewStation) -> Ap
             "letters, digits, '-' and '_' only",
         ));
     }
-    text("name", &s.name, NAME_CHARS_MAX)?;
+    let name = text("name", &s.name, NAME_CHARS_MAX)?;
+    // The other labels of a station are shown on receipts, reports and the console too.
+    opt_text("region", &s.region_code, 64)?;
+    opt_text("province", &s.province, 32)?;
+    opt_text("address", &s.address, 200)?;
+    opt_text("opening_hours", &s.opening_hours, 200)?;
     if let Some(tz) = &s.time_zone {
         if tz.parse::<chrono_tz::Tz>().is_err() {
             return Err(ApiError::validation(
@@ -329,6 +340,7 @@ pub async fn create_station(store: &forecourt_store::Store, s: NewStation) -> Ap
     let id = match tx
         .create_station(&NewStation {
             code: code.clone(),
+            name,
             ..s
         })
         .await
@@ -734,7 +746,7 @@ pub async fn post_customer(
         consent_marketing: b.consent_marketing,
         consent_sensitive: b.consent_sensitive,
         tags,
-        notes: opt_text("notes", &b.notes, 2000)?,
+        notes: opt_long_text("notes", &b.notes, 2000)?,
         id_number,
         address: opt_text("address", &b.address, 200)?,
         account_manager_id,
@@ -1490,7 +1502,7 @@ pub async fn post_card_state(
             "replace a card with POST /api/v1/cards/{card_no}/replace",
         ));
     }
-    opt_text("reason", &b.reason, 200)?;
+    opt_long_text("reason", &b.reason, 200)?;
     let found = managed_card(&state, &me, &no).await?;
     let mut tx = state.store().begin().await?;
     let card = tx.lock_card(&found.card_id).await?;

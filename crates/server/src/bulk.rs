@@ -561,7 +561,9 @@ impl Poster {
         }
         lines
             .iter()
-            .map(|l| {
+            .enumerate()
+            .map(|(i, l)| {
+                crate::pos::one_measure(i, l.volume_ml, l.quantity)?;
                 let p = self.products.get(&l.product_code).ok_or_else(|| {
                     ApiError::new("unknown_product", format!("no product {}", l.product_code))
                 })?;

@@ -61,8 +61,10 @@ pub async fn post_adjustment(
     ApiJson(b): ApiJson<AdjustmentBody>,
 ) -> ApiResult<Response> {
     require(&me, Action::RequestAdjustment)?;
-    let reason = b.reason.trim();
-    if reason.chars().count() < 4 || reason.chars().count() > REASON_CHARS_MAX {
+    // The reason is free text that may span lines, but it reaches the audit log and the
+    // approver's screen, so it holds no NUL or bidirectional control.
+    let reason = &crate::api::long_text("reason", &b.reason, REASON_CHARS_MAX)?;
+    if reason.chars().count() < 4 {
         return Err(ApiError::validation(
             "reason",
             "say why, in 4 to 500 characters",

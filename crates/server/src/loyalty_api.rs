@@ -388,7 +388,7 @@ pub async fn post_tier_override(
     require(&me, Action::ManagePromotions)?;
     let c = customer(&state, &id).await?;
     require_customer(&state, &me, &c).await?;
-    let reason = &text("reason", &b.reason, 200)?;
+    let reason = &crate::api::long_text("reason", &b.reason, 200)?;
     if let Some(code) = &b.tier_code {
         if state.store().tier(code).await?.is_none() {
             return Err(not_found("tier"));

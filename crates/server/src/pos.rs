@@ -423,6 +423,25 @@ async fn identify(state: &AppState, r: Option<&CustomerRef>) -> Planned<Identifi
     Ok(out)
 }
 
+/// A line is measured in millilitres (fuel) or in units (goods, services, watt-hours of
+/// charging), never both: with both, which one the price, the points and the fleet limits
+/// were computed on would depend on the product, and a till sending both most likely
+/// means something else than what would be charged. Shared by the quote, the sale and
+/// the bulk import so that they refuse the same lines.
+pub(crate) fn one_measure(
+    i: usize,
+    volume_ml: Option<i64>,
+    quantity: Option<i64>,
+) -> Result<(), ApiError> {
+    if volume_ml.is_some() && quantity.is_some() {
+        return Err(ApiError::validation(
+            &format!("lines[{i}]"),
+            "send volume_ml or quantity, not both",
+        ));
+    }
+    Ok(())
+}
+
 async fn line_inputs(state: &AppState, lines: &[LineBody]) -> Planned<Vec<LineInput>> {
     let mut out = Vec::with_capacity(lines.len());
     if lines.len() > pricing::LINES_MAX {
@@ -430,7 +449,8 @@ async fn line_inputs(state: &AppState, lines: &[LineBody]) -> Planned<Vec<LineIn
             ApiError::validation("lines", format!("at most {} lines", pricing::LINES_MAX)).into(),
         );
     }
-    for l in lines {
+    for (i, l) in lines.iter().enumerate() {
+        one_measure(i, l.volume_ml, l.quantity)?;
         let p = state
             .cache()
             .product(state.store(), &l.product_code)

@@ -1246,3 +1246,48 @@ async fn the_console_shows_another_stations_customer_masked_and_refuses_the_prof
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     assert!(!p.has("13912340002"));
 }
+
+/// A name typed into the console's form with a NUL (`%00`), a tab or a bidirectional
+/// override is refused with the form shown again, and no customer is created.
+#[tokio::test]
+async fn a_console_form_refuses_a_name_with_nul_tab_or_override() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let token = b.get("/customers").await.csrf();
+    for (name, phone) in [
+        ("%E5%BC%A0%00%E4%BC%9F", "13900139031"),
+        ("%E5%BC%A0%09%E4%BC%9F", "13900139032"),
+        ("%E5%BC%A0%E2%80%AE%E4%BC%9F", "13900139033"),
+    ] {
+        let p = b
+            .send(
+                "POST",
+                "/customers",
+                Some(format!(
+                    "_csrf={token}&kind=individual&name={name}&phone={phone}"
+                )),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert!(p.has("notice error"), "{name}: {}", p.body);
+        let (st, v) = app
+            .get(&format!("/api/v1/customers?q={phone}"), &app.admin)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert!(!v.to_string().contains(phone), "nothing was created: {v}");
+    }
+    // The same form with an ordinary name registers the member.
+    let p = b
+        .post(
+            "/customers",
+            &[
+                ("_csrf", &token),
+                ("kind", "individual"),
+                ("name", "阿卜杜·热合曼"),
+                ("phone", "13900139034"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+}
