@@ -330,6 +330,16 @@ impl From<StoreError> for AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Parses a JSON value into a request type; a body that does not fit is `invalid_json`.
+pub fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> AppResult<T> {
+    serde_json::from_value(v).map_err(|e| {
+        AppError::new(
+            "invalid_json",
+            format!("the body does not match the request: {e}"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

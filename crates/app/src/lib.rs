@@ -7,11 +7,20 @@
 //! numbers, no request or response types of a web framework. The server and the CLI
 //! are adapters over it.
 
+pub mod access;
+pub mod analytics;
+pub mod bulk;
 pub mod cache;
 pub mod clock;
+pub mod daily;
 pub mod error;
+pub mod export;
 pub mod guard;
+pub mod import;
+pub mod input;
 pub mod loyalty;
+pub mod network;
+pub mod pos;
 pub mod secret;
 pub mod spend;
 

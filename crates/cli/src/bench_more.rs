@@ -2,8 +2,9 @@
 
 use crate::simulate;
 use anyhow::{bail, Context};
-use forecourt_server::bulk::Poster;
-use forecourt_server::{AppState, Config, Secret};
+use forecourt_app::bulk::Poster;
+use forecourt_app::{Config, Secret};
+use forecourt_server::AppState;
 use forecourt_store::{DbUrl, Store, Vault};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -144,13 +145,11 @@ pub async fn import(db: Option<String>, sales: usize, customers: usize) -> anyho
     );
     let started = Instant::now();
     let report =
-        forecourt_server::import::import_sales(&state, std::fs::File::open(&file)?, |_, _| {})
-            .await?;
+        forecourt_app::import::import_sales(&state, std::fs::File::open(&file)?, |_, _| {}).await?;
     let first = started.elapsed();
     let started = Instant::now();
     let again =
-        forecourt_server::import::import_sales(&state, std::fs::File::open(&file)?, |_, _| {})
-            .await?;
+        forecourt_app::import::import_sales(&state, std::fs::File::open(&file)?, |_, _| {}).await?;
     let second = started.elapsed();
     let check = store.check().await?;
     println!("bulk import of sales ({}, {url})", store.backend().name());
@@ -217,7 +216,7 @@ pub async fn lookup(db: Option<String>, customers: usize, lookups: usize) -> any
     simulate::populate(&store, params).await?;
     eprintln!("written in {:.0} s", started.elapsed().as_secs_f64());
     let password = "Bench-pass-12345";
-    forecourt_server::api::create_user(&store, "bench", "cashier", None, password)
+    forecourt_app::network::create_user(&store, "bench", "cashier", None, password)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     store.close().await;

@@ -4,14 +4,10 @@
 //! Request and response shapes (DTOs) live here and only here; decisions are made by
 //! `forecourt-core`, storage by `forecourt-store`. Handlers never build SQL.
 
-pub mod access;
 pub mod analytics_api;
 pub mod api;
-pub mod bulk;
 pub mod error;
-pub mod export;
 pub mod extract;
-pub mod import;
 pub mod ledger_ops;
 pub mod logging;
 pub mod loyalty_api;
@@ -31,7 +27,9 @@ use forecourt_store::Store;
 use std::sync::Arc;
 
 pub use forecourt_app::secret::Secret;
-pub use forecourt_app::{cache, clock, guard, loyalty, secret, spend, App};
+pub use forecourt_app::{
+    access, bulk, cache, clock, export, guard, import, loyalty, secret, spend, App,
+};
 
 pub use forecourt_app::Config;
 
@@ -368,7 +366,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
             tick.tick().await;
             // The rate limiter forgets the keys whose allowance is whole again.
             sweeper_state.limiter().sweep();
-            match pos::expire_holds(&sweeper_state).await {
+            match forecourt_app::pos::expire_holds(&sweeper_state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "released expired pump holds"),
                 Err(e) => tracing::warn!(error = %e.message, "expiring pump holds failed"),
