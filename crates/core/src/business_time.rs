@@ -30,6 +30,8 @@ use chrono_tz::Tz;
 
 use crate::DomainError;
 
+mod china_data;
+
 /// At most this many consecutive days without an open minute are scanned before a
 /// computation gives up (ten years: no real station is closed that long, and a calendar
 /// with no hours at all must fail instead of looping).
@@ -237,7 +239,7 @@ pub enum DayKind {
 }
 
 /// A station's business calendar. Build it with [`Calendar::new`] and the `with_`
-/// methods.
+/// methods, or start from [`Calendar::china_mainland`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     time_zone: Tz,
@@ -263,6 +265,17 @@ impl Calendar {
     /// time.
     pub fn always_open(time_zone: Tz) -> Self {
         Calendar::new(time_zone, WeekHours::all_day())
+    }
+
+    /// China mainland's public holidays and make-up working days for the years the
+    /// product ships data for ([`china_data_years`]), in `Asia/Shanghai`, with these
+    /// weekly hours. The data comes from `scripts/china_calendar.py`; a station's
+    /// calendar is seeded from it and can then be changed.
+    pub fn china_mainland(week: WeekHours) -> Self {
+        let mut c = Calendar::new(chrono_tz::Asia::Shanghai, week);
+        c.holidays = china_holidays().map(|(d, _)| d).collect();
+        c.workdays = china_make_up_workdays().map(|(d, _)| d).collect();
+        c
     }
 
     /// Parses an IANA time-zone name such as `Asia/Shanghai`.
@@ -572,4 +585,30 @@ impl OpenPieces<'_> {
             self.day = self.day.succ_opt().ok_or(BusinessTimeError::OutOfRange)?;
         }
     }
+}
+
+/// The first and last year of the China mainland holiday data the product ships.
+pub fn china_data_years() -> (i32, i32) {
+    (china_data::FIRST_YEAR, china_data::LAST_YEAR)
+}
+
+/// China mainland's public holidays (every day off of each holiday period, weekends
+/// inside it included) with the holiday's English name, in date order.
+pub fn china_holidays() -> impl Iterator<Item = (NaiveDate, &'static str)> {
+    china_data::HOLIDAYS
+        .iter()
+        .map(|&((y, m, d), name)| (ymd(y, m, d), name))
+}
+
+/// China mainland's make-up working days (调休), with the holiday each one pays for.
+pub fn china_make_up_workdays() -> impl Iterator<Item = (NaiveDate, &'static str)> {
+    china_data::WORKDAYS
+        .iter()
+        .map(|&((y, m, d), name)| (ymd(y, m, d), name))
+}
+
+fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+    // The data is generated from real dates; a bad one is a bug in the generator,
+    // caught by the tests that read every entry.
+    NaiveDate::from_ymd_opt(y, m, d).expect("generated China calendar dates are valid")
 }
