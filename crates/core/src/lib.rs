@@ -1,5 +1,5 @@
 //! Forecourt's domain: money and volume units, fuel cards, card rules, pricing, the
-//! double-entry ledger model, loyalty, and the service desk's business time.
+//! double-entry ledger model, loyalty, and the service desk's business time and SLAs.
 //!
 //! This crate is pure: no IO, no async, no clock, no database, no HTTP. Every decision
 //! about money or points is a function here, so that it can be tested exhaustively and
@@ -18,6 +18,7 @@ pub mod money;
 pub mod person;
 pub mod points_expiry;
 pub mod pricing;
+pub mod sla;
 pub mod text;
 pub mod tiers;
 
