@@ -21,6 +21,7 @@ pub mod loyalty;
 mod migrate;
 pub mod model;
 pub mod network;
+pub mod outbox;
 mod personal;
 pub mod portal;
 mod queries;

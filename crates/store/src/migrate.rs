@@ -36,10 +36,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0004_portal.sql"),
         postgres: include_str!("../migrations/0004_portal.sql"),
     },
+    Migration {
+        version: 5,
+        name: "outbox",
+        sqlite: include_str!("../migrations/0005_outbox.sql"),
+        postgres: include_str!("../migrations/0005_outbox.sql"),
+    },
 ];
 
 /// The schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Default products of the POS contract: code, name, kind.
 const PRODUCTS: &[(&str, &str, &str)] = &[

@@ -75,6 +75,8 @@ pub const TABLES: &[&str] = &[
     "catalogue_item",
     "redemption",
     "consent",
+    "job",
+    "message",
     "setting",
     "audit_log",
     "audit_head",
