@@ -20,6 +20,7 @@ pub mod import;
 pub mod input;
 pub mod loyalty;
 pub mod network;
+pub mod outbox;
 pub mod pos;
 pub mod secret;
 pub mod spend;
@@ -66,6 +67,8 @@ pub struct Config {
     /// How far a live till's `occurred_at` may be behind or ahead of the server's clock
     /// (default 5 minutes behind, 1 minute ahead); the bulk import is not bound by it.
     pub till_skew: clock::Skew,
+    /// Where messages go (SMTP, the SMS gateway) and how the worker retries.
+    pub outbox: outbox::Settings,
 }
 
 impl Default for Config {
@@ -87,6 +90,7 @@ impl Default for Config {
             coupon_approval_above_fen: 10_000,
             clock: clock::Clock::system(),
             till_skew: clock::Skew::default(),
+            outbox: outbox::Settings::default(),
         }
     }
 }

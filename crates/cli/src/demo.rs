@@ -159,7 +159,12 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
             station_logins.push((role, username, pw, code.clone()));
         }
     }
-    let state = AppState::new(store.clone(), secret, Config::default());
+    let config = Config {
+        outbox: crate::outbox_settings()?,
+        ..Config::default()
+    };
+    let state = AppState::new(store.clone(), secret, config);
+    crate::start_outbox_worker(&state)?;
     println!("username: admin");
     println!("password: {password}");
     let listener = tokio::net::TcpListener::bind(listen)

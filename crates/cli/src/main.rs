@@ -153,6 +153,11 @@ enum Command {
         #[command(subcommand)]
         command: PrivacyCommand,
     },
+    /// The notification outbox: what waits, and a test batch of emails.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// The keys that encrypt personal data at rest.
     Keys {
         #[command(subcommand)]
@@ -342,6 +347,30 @@ enum BenchCommand {
 }
 
 #[derive(Subcommand)]
+enum OutboxCommand {
+    /// Messages per channel and state, and whether email and SMS are configured.
+    Status {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
+    /// Enqueue COUNT test emails to one address, in one transaction; a running server
+    /// (`serve`, `demo`) delivers them through FORECOURT_SMTP_URL.
+    TestBatch {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        secret: SecretArgs,
+        #[arg(long, default_value_t = 1)]
+        count: i64,
+        /// The address every test email goes to.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum PrivacyCommand {
     /// Anonymise customers whose data is past retention: created more than YEARS ago,
     /// no sale in the last YEARS years and no money left on their cards.
@@ -527,18 +556,64 @@ async fn serve(store: Store, secret: Secret, listen: &str) -> anyhow::Result<()>
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(Config::default().lookups_per_minute),
+        outbox: outbox_settings()?,
         ..Config::default()
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
+    let state = AppState::new(store.clone(), secret, config);
+    start_outbox_worker(&state)?;
     tracing::info!(address = %listener.local_addr()?, database = store.backend().name(), "serving");
     eprintln!(
         "forecourt listening on http://{} ({})",
         listener.local_addr()?,
         store.backend().name()
     );
-    forecourt_server::serve(AppState::new(store, secret, config), listener).await
+    forecourt_server::serve(state, listener).await
+}
+
+/// The outbox's settings from `FORECOURT_SMTP_URL`, `FORECOURT_SMTP_FROM`,
+/// `FORECOURT_SMS_URL` and the worker's `FORECOURT_OUTBOX_CONCURRENCY`,
+/// `FORECOURT_OUTBOX_LEASE_SECS`, `FORECOURT_OUTBOX_MAX_ATTEMPTS`.
+pub fn outbox_settings() -> anyhow::Result<forecourt_app::outbox::Settings> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let number = |name: &str| -> anyhow::Result<Option<u64>> {
+        var(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .with_context(|| format!("{name} is a whole number"))
+            })
+            .transpose()
+    };
+    let mut s = forecourt_app::outbox::Settings {
+        smtp: var("FORECOURT_SMTP_URL")
+            .map(|u| forecourt_app::outbox::SmtpSettings::parse(&u))
+            .transpose()
+            .map_err(api_error)?,
+        smtp_from: var("FORECOURT_SMTP_FROM"),
+        sms_url: var("FORECOURT_SMS_URL"),
+        ..Default::default()
+    };
+    if let Some(n) = number("FORECOURT_OUTBOX_CONCURRENCY")? {
+        s.concurrency = usize::try_from(n.clamp(1, 256))?;
+    }
+    if let Some(n) = number("FORECOURT_OUTBOX_LEASE_SECS")? {
+        s.lease = std::time::Duration::from_secs(n.max(1));
+    }
+    if let Some(n) = number("FORECOURT_OUTBOX_MAX_ATTEMPTS")? {
+        s.max_attempts = i64::try_from(n.max(1))?;
+    }
+    Ok(s)
+}
+
+/// Starts the outbox worker (message delivery and the job runner) beside the server.
+pub fn start_outbox_worker(state: &AppState) -> anyhow::Result<()> {
+    forecourt_app::outbox::Worker::new(state.app().clone(), Default::default())
+        .map_err(api_error)?
+        .spawn();
+    Ok(())
 }
 
 fn api_error(e: forecourt_app::AppError) -> anyhow::Error {
@@ -588,6 +663,41 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Outbox { command } => match command {
+            OutboxCommand::Status { db, secret } => {
+                let (url, store) = open_existing(&db.db).await?;
+                let secret = load_secret(&url, &secret)?;
+                let config = Config {
+                    outbox: outbox_settings()?,
+                    ..Config::default()
+                };
+                let app = forecourt_app::App::new(store, secret, config);
+                let status = app.outbox_status().await.map_err(api_error)?;
+                let said = |on: bool| if on { "configured" } else { "not configured" };
+                println!("email: {}", said(status.email_configured));
+                println!("sms: {}", said(status.sms_configured));
+                for (channel, state, n) in status.counts {
+                    println!("{channel} {state}: {n}");
+                }
+                Ok(())
+            }
+            OutboxCommand::TestBatch {
+                db,
+                secret,
+                count,
+                to,
+            } => {
+                let (url, store) = open_existing(&db.db).await?;
+                let secret = load_secret(&url, &secret)?;
+                let app = forecourt_app::App::new(store, secret, Config::default());
+                let batch = app
+                    .enqueue_test_batch(&to, count)
+                    .await
+                    .map_err(api_error)?;
+                println!("enqueued {count} test emails to {to}: batch {batch}");
+                Ok(())
+            }
+        },
         Command::Migrate { db } => {
             let (url, store) = open(&db.db).await?;
             println!("{url}: schema version {}", store.schema_version().await?);
