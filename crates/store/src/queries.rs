@@ -923,6 +923,12 @@ impl Tx {
             .bind(customer_id)
             .execute(&mut *self.tx)
             .await?;
+        // Their messages hold their address and what was said to them: erased, and
+        // none still waiting is sent to a person who is gone.
+        sqlx::query("delete from message where customer_id = $1")
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?;
         // The member can no longer sign in to the portal.
         sqlx::query("delete from member_credential where customer_id = $1")
             .bind(customer_id)

@@ -359,6 +359,12 @@ async fn inbox_messages_are_delivered_by_being_there() {
         "read once, at the first time"
     );
     assert_eq!(store.message(&a).await.unwrap().unwrap().state, "sent");
+    // Anonymising the member erases their messages.
+    let mut tx = store.begin().await.unwrap();
+    tx.anonymize_customer(&customers[0]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.inbox(&customers[0], 10).await.unwrap().is_empty());
+    assert_eq!(store.message(&a).await.unwrap(), None);
 }
 
 #[tokio::test]
