@@ -21,9 +21,10 @@ arrived (and one lease longer, for late resends), stops the server and checks:
       subject under two Message-IDs), and the extra copies are at most the worker's
       concurrency per kill (only messages in flight at a kill are sent again);
   (c) `forecourt outbox status` counts COUNT emails sent and no other email state.
-Prints the figures; the last line is `ok` when everything holds, otherwise
-`FAIL: reason` and exit status 1. The servers and the SMTP server are always stopped."""
-import argparse, atexit, email.parser, os, re, signal, socket, subprocess, sys, tempfile, time
+Prints the figures; the last line is `ok` when everything holds (the work directory is
+then removed), otherwise `FAIL: reason` and exit status 1 (the directory, with the
+servers' logs and the mailbox, is kept). The servers and the SMTP server are always stopped."""
+import argparse, atexit, email.parser, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 
 CHILDREN = []
 
@@ -186,6 +187,8 @@ def main():
     print(f"mailbox: {len(mail)} messages, {len(by_id)} distinct Message-IDs, "
           f"{twice} arrived twice with the same Message-ID (bound {bound}); "
           f"delivered in {delivered_in:.1f} s with {a.kills} kill(s); run {time.monotonic() - t0:.1f} s", flush=True)
+    stop_children()
+    shutil.rmtree(work, ignore_errors=True)  # kept on failure, for its logs and mailbox
     print("ok")
 
 
