@@ -403,7 +403,7 @@ async fn idle_sessions_end() {
     );
     let idle = App {
         url: app.url.clone(),
-        router: forecourt_server::router(state),
+        router: crate::harness::checked_router(forecourt_server::router(state)).await,
         store: app.store.clone(),
         admin: app.admin.clone(),
         pos1: String::new(),
