@@ -10,6 +10,7 @@ mod import;
 mod inputs;
 mod ledger_ops;
 mod loyalty;
+mod one_decider;
 mod ops;
 mod portal;
 mod pos;
