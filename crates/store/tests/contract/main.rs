@@ -7,6 +7,7 @@ use forecourt_store::ledger::NewJournal;
 use forecourt_store::{testing, NewCard, NewCustomer, Store, StoreError};
 use std::sync::Arc;
 
+mod group_commit;
 mod network;
 
 async fn store() -> Store {
