@@ -36,7 +36,7 @@ const RECHARGE_FEN_MAX: i64 = 100_000_000;
 const PAYMENTS_MAX: usize = 10;
 const RETRIES_MAX: usize = 20;
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 pub struct CustomerRef {
     pub card_no: Option<String>,
     pub phone: Option<String>,
@@ -47,7 +47,7 @@ pub struct CustomerRef {
     pub pin: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct LineBody {
     pub product_code: String,
     pub volume_ml: Option<i64>,
@@ -57,7 +57,7 @@ pub struct LineBody {
     pub pump_no: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PaymentBody {
     pub method: String,
     pub amount_fen: i64,
@@ -66,7 +66,7 @@ pub struct PaymentBody {
     pub coupon_code: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct SaleBody {
     #[serde(default)]
     pub pos_txn_id: String,
@@ -125,6 +125,8 @@ pub struct AuthorizationBody {
 /// Why a planned write did not happen.
 enum Refusal {
     Api(AppError),
+    /// A concurrent request with the same `pos_txn_id` committed first.
+    Raced,
 }
 
 impl<E: Into<AppError>> From<E> for Refusal {
@@ -323,6 +325,8 @@ where
             Err(Refusal::Api(e)) if e.code == "unavailable" && n + 1 < RETRIES_MAX => {
                 tokio::time::sleep(std::time::Duration::from_millis(2 + 3 * n as u64)).await;
             }
+            Err(Refusal::Raced) if n + 1 < RETRIES_MAX => {}
+            Err(Refusal::Raced) => break,
             Err(Refusal::Api(e)) => {
                 // A twin request with the same key may have committed while this one
                 // waited for the card's lock, and then seen the balance it left: the
@@ -585,6 +589,7 @@ struct SalePlan {
 
 /// What a sale needs that is read before its transaction: the products of its lines
 /// and who it is for.
+#[derive(Clone)]
 struct Prepared {
     lines: Vec<LineInput>,
     identified: Identified,
@@ -596,6 +601,7 @@ struct Prepared {
 async fn prepare(state: &App, body: &SaleBody) -> AppResult<Prepared> {
     let unplanned = |r: Refusal| match r {
         Refusal::Api(e) => e,
+        Refusal::Raced => AppError::new("unavailable", "a concurrent request is in flight; retry"),
     };
     Ok(Prepared {
         lines: line_inputs(state, &body.lines).await.map_err(unplanned)?,
@@ -1134,6 +1140,7 @@ pub async fn quote(state: &App, pos: Station, raw: Value) -> AppResult<Answer> {
     let plan = match plan_sale(state, &mut tx, &pos, &body, at, false, &pre).await {
         Ok(p) => p,
         Err(Refusal::Api(e)) => return Err(e),
+        Err(Refusal::Raced) => return Err(AppError::new("unavailable", "retry")),
     };
     let balance = balance_of(&mut tx, plan.balance_card.as_deref()).await?;
     drop(tx);
@@ -1236,8 +1243,46 @@ pub async fn sale(state: &App, pos: Station, raw: Value) -> AppResult<Answer> {
     .await
 }
 
+/// Posts the sale as one unit of the store's writer: on SQLite it is committed together
+/// with the units of concurrent tills (one fsync for the batch) and answered after that
+/// commit; on PostgreSQL it is a transaction of its own.
 async fn post_sale(
     state: &App,
+    station: &Station,
+    body: &SaleBody,
+    time: TillTime,
+    hash: &str,
+    pre: &Prepared,
+) -> Planned<Answer> {
+    let unit = (
+        state.clone(),
+        station.clone(),
+        body.clone(),
+        hash.to_string(),
+        pre.clone(),
+    );
+    let posted = state
+        .store()
+        .write(move |tx| {
+            Box::pin(async move {
+                let (state, station, body, hash, pre) = unit;
+                sale_unit(&state, tx, &station, &body, time, &hash, &pre).await
+            })
+        })
+        .await;
+    match posted {
+        Err(Refusal::Raced) => {
+            replay_after_race(state, station, &body.pos_txn_id, "sale", hash).await
+        }
+        other => other,
+    }
+}
+
+/// The sale's transaction: the stored answer of a retry, or the decision and its writes
+/// and the stored answer.
+async fn sale_unit(
+    state: &App,
+    tx: &mut Tx,
     station: &Station,
     body: &SaleBody,
     time: TillTime,
@@ -1247,11 +1292,13 @@ async fn post_sale(
     // Decisions and usage counters take the server's business time; the sale and its
     // journal record the till's time as sent.
     let at = time.business_at;
-    let mut tx = match begin_write(state, station, &body.pos_txn_id, "sale", hash).await? {
-        Ok(tx) => tx,
-        Err(replayed) => return Ok(replayed),
-    };
-    let plan = plan_sale(state, &mut tx, station, body, at, true, pre).await?;
+    if let Some(prev) = tx
+        .pos_request(&station.station_id, &body.pos_txn_id)
+        .await?
+    {
+        return Ok(replay(&prev, "sale", hash)?);
+    }
+    let plan = plan_sale(state, tx, station, body, at, true, pre).await?;
     let journal = NewJournal {
         idempotency_key: format!("sale:{}:{}", station.station_id, body.pos_txn_id),
         kind: "sale",
@@ -1261,11 +1308,9 @@ async fn post_sale(
     };
     let posted = tx.post(&journal, &plan.transfers, false).await;
     let journal_id = match posted {
-        Err(StoreError::Conflict(_)) => {
-            // Give the connection back before taking another one for the replay.
-            drop(tx);
-            return replay_after_race(state, station, &body.pos_txn_id, "sale", hash).await;
-        }
+        // A twin with the same key committed first: answered with its result once
+        // this unit is undone.
+        Err(StoreError::Conflict(_)) => return Err(Refusal::Raced),
         other => other?,
     };
     let sale_id = new_id();
@@ -1323,8 +1368,7 @@ async fn post_sale(
     .await?;
     let mut tier_after = None;
     if let (Some(id), Some(points)) = (&customer_id, &plan.points_plan) {
-        tier_after =
-            loyalty::record_points(&mut tx, &pre.loyalty, id, at, &plan.local, points).await?;
+        tier_after = loyalty::record_points(tx, &pre.loyalty, id, at, &plan.local, points).await?;
     }
     let volume = fuel_volume(&plan.priced);
     for (card_id, amount) in &plan.usage_rows {
@@ -1350,7 +1394,7 @@ async fn post_sale(
             .into());
         }
     }
-    let card_balance = balance_of(&mut tx, plan.balance_card.as_deref()).await?;
+    let card_balance = balance_of(tx, plan.balance_card.as_deref()).await?;
     let points_balance = match &customer_id {
         Some(id) => json!(tx
             .account_totals(&account::customer_points(id))
@@ -1386,7 +1430,7 @@ async fn post_sale(
         "flags": plan.flags,
         "messages": messages,
     });
-    finish(tx, station, &body.pos_txn_id, "sale", hash, response).await
+    finish_in(tx, station, &body.pos_txn_id, "sale", hash, response).await
 }
 
 /// Starts the transaction of a POS write, or answers with the stored result when this
@@ -1411,6 +1455,27 @@ async fn card_in_tx(tx: &mut Tx, card_no: &CardNo) -> Planned<Card> {
         .card_by_no(card_no.as_str())
         .await?
         .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))?)
+}
+
+/// Stores the answer under the `pos_txn_id` in the unit's transaction and answers 201
+/// (the store's writer commits).
+async fn finish_in(
+    tx: &mut Tx,
+    station: &Station,
+    pos_txn_id: &str,
+    kind: &str,
+    hash: &str,
+    response: Value,
+) -> Planned<Answer> {
+    let stored = PosRequest {
+        kind: kind.to_string(),
+        request_hash: hash.to_string(),
+        status: 201,
+        response: response.to_string(),
+    };
+    tx.save_pos_request(&station.station_id, pos_txn_id, &stored)
+        .await?;
+    Ok(Answer::created(response))
 }
 
 /// Stores the answer under the `pos_txn_id`, commits and answers 201.
