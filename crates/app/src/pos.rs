@@ -85,7 +85,7 @@ pub struct SaleBody {
     pub odometer_km: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct RechargeBody {
     pub pos_txn_id: String,
     pub station_code: String,
@@ -1615,6 +1615,7 @@ pub async fn recharge(state: &App, pos: Station, raw: Value) -> AppResult<Answer
     .await
 }
 
+/// Posts the recharge as one unit of the store's writer (see [`post_sale`]).
 async fn post_recharge(
     state: &App,
     station: &Station,
@@ -1623,16 +1624,49 @@ async fn post_recharge(
     time: TillTime,
     hash: &str,
 ) -> Planned<Answer> {
+    let unit = (
+        station.clone(),
+        body.clone(),
+        card_no.clone(),
+        hash.to_string(),
+    );
+    let posted = state
+        .store()
+        .write(move |tx| {
+            Box::pin(async move {
+                let (station, body, card_no, hash) = unit;
+                recharge_unit(tx, &station, &body, &card_no, time, &hash).await
+            })
+        })
+        .await;
+    match posted {
+        Err(Refusal::Raced) => {
+            replay_after_race(state, station, &body.pos_txn_id, "recharge", hash).await
+        }
+        other => other,
+    }
+}
+
+async fn recharge_unit(
+    tx: &mut Tx,
+    station: &Station,
+    body: &RechargeBody,
+    card_no: &CardNo,
+    time: TillTime,
+    hash: &str,
+) -> Planned<Answer> {
     let at = time.occurred_at;
-    let mut tx = match begin_write(state, station, &body.pos_txn_id, "recharge", hash).await? {
-        Ok(tx) => tx,
-        Err(replayed) => return Ok(replayed),
-    };
-    let found = card_in_tx(&mut tx, card_no).await?;
+    if let Some(prev) = tx
+        .pos_request(&station.station_id, &body.pos_txn_id)
+        .await?
+    {
+        return Ok(replay(&prev, "recharge", hash)?);
+    }
+    let found = card_in_tx(tx, card_no).await?;
     let card = tx.lock_card(&found.card_id).await?;
     CardState::parse(&card.state)?.check_usable()?;
     if card.kind == CardKind::FleetSub.as_str()
-        && funding_card(&mut tx, &card).await?.card_id != card.card_id
+        && funding_card(tx, &card).await?.card_id != card.card_id
     {
         return Err(AppError::new(
             "card_not_usable",
@@ -1691,8 +1725,7 @@ async fn post_recharge(
     let journal_id = match posted {
         Err(StoreError::Conflict(_)) => {
             // Give the connection back before taking another one for the replay.
-            drop(tx);
-            return replay_after_race(state, station, &body.pos_txn_id, "recharge", hash).await;
+            return Err(Refusal::Raced);
         }
         other => other?,
     };
@@ -1721,7 +1754,7 @@ async fn post_recharge(
         "paid_fen": after.paid_fen,
         "bonus_balance_fen": after.bonus_fen,
     });
-    finish(tx, station, &body.pos_txn_id, "recharge", hash, response).await
+    finish_in(tx, station, &body.pos_txn_id, "recharge", hash, response).await
 }
 
 /// `POST /api/v1/pos/refunds`.
