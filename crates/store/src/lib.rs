@@ -27,6 +27,7 @@ mod queries;
 mod sales_export;
 #[doc(hidden)]
 pub mod testing;
+pub mod tickets;
 pub use forecourt_privacy::Vault;
 pub use personal::normalise_name;
 pub use queries::{AccountMovement, Adjustment, Consent, CreditMovement, NewSale};

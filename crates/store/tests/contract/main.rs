@@ -8,8 +8,9 @@ use forecourt_store::{testing, NewCard, NewCustomer, Store, StoreError};
 use std::sync::Arc;
 
 mod network;
+mod tickets;
 
-async fn store() -> Store {
+pub(crate) async fn store() -> Store {
     let url = testing::fresh_db().await.expect("a fresh database");
     Store::open(&url, forecourt_store::Vault::for_tests())
         .await
@@ -101,7 +102,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let store = Store::open(&url, forecourt_store::Vault::for_tests())
         .await
         .unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), 6);
     store.migrate().await.unwrap();
     assert_eq!(
         store.products().await.unwrap().len(),
@@ -128,7 +129,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     match Store::open(&url, forecourt_store::Vault::for_tests()).await {
         Err(StoreError::SchemaTooNew {
             found: 99,
-            known: 4,
+            known: 6,
         }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
