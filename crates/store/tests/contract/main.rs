@@ -135,6 +135,30 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     }
 }
 
+/// Migrations written on parallel branches may be merged out of order: a database that
+/// has a higher version but lacks a lower one gets the lower one on its next start.
+#[tokio::test]
+async fn a_missing_lower_migration_is_applied_after_a_higher_one() {
+    let url = testing::fresh_db().await.unwrap();
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
+    store.close().await;
+    // As if version 4 had been merged after 6 was applied.
+    for sql in [
+        "drop table member_session",
+        "drop table member_credential",
+        "delete from schema_migration where version = 4",
+    ] {
+        sqlx_exec(&url, sql).await;
+    }
+    let store = Store::open(&url, forecourt_store::Vault::for_tests())
+        .await
+        .unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 6);
+    assert!(store.member_credential("nobody").await.unwrap().is_none());
+}
+
 async fn sqlx_exec(url: &forecourt_store::DbUrl, sql: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
