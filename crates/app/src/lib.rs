@@ -22,6 +22,7 @@ pub mod loyalty;
 pub mod network;
 pub mod pos;
 pub mod secret;
+pub mod service_desk;
 pub mod spend;
 
 pub use error::{AppError, AppResult};

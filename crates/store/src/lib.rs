@@ -32,6 +32,7 @@ mod queries;
 mod sales_export;
 #[doc(hidden)]
 pub mod testing;
+pub mod tickets;
 mod writer;
 pub use forecourt_privacy::Vault;
 pub use personal::normalise_name;

@@ -17,6 +17,7 @@ mod pos;
 mod rules;
 mod scope;
 mod security;
+mod service_desk;
 mod spending;
 mod staff;
 mod till_clock;
