@@ -25,10 +25,10 @@ pub fn export_sales(url: &str) -> anyhow::Result<Vec<u8>> {
         tokio::runtime::Handle::current().block_on(async move {
             let (_, store) = crate::open_existing(&url).await?;
             let mut out = Vec::new();
-            forecourt_server::export::export_sales(
+            forecourt_app::export::export_sales(
                 &store,
                 &mut out,
-                &forecourt_server::export::SalesExport {
+                &forecourt_app::export::SalesExport {
                     from: None,
                     to: None,
                     station_code: None,
@@ -44,7 +44,7 @@ pub fn export_sales(url: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Builds the transactions (the server's rule, shared with the API).
 pub fn transactions(sales: &[(String, i64, i64, i64)], never: &[String]) -> Transactions {
-    forecourt_server::analytics_api::transactions(sales, never)
+    forecourt_app::analytics::transactions(sales, never)
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use anyhow::{bail, Context};
 use axum::body::Body;
 use axum::http::Request;
-use forecourt_server::{AppState, Config, Secret};
+use forecourt_app::{Config, Secret};
+use forecourt_server::AppState;
 use forecourt_store::{DbUrl, Store, Vault};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -135,7 +136,7 @@ pub async fn run(b: PosBench) -> anyhow::Result<()> {
         bail!("the benchmark needs an empty database; {url} has stations");
     }
     let password = "Bench-pass-12345";
-    forecourt_server::api::create_user(&store, "bench", "admin", None, password)
+    forecourt_app::network::create_user(&store, "bench", "admin", None, password)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     let state = AppState::new(
@@ -163,11 +164,11 @@ pub async fn run(b: PosBench) -> anyhow::Result<()> {
         json!({"code": "B001", "name": "Bench"}),
     )
     .await?;
-    let pos = forecourt_server::secret::new_token("fcp_");
+    let pos = forecourt_app::secret::new_token("fcp_");
     let s = store.station_by_code("B001").await?.context("station")?;
     let mut tx = store.begin().await?;
     tx.create_pos_token(
-        &forecourt_server::secret::token_hash(&pos),
+        &forecourt_app::secret::token_hash(&pos),
         &s.station_id,
         None,
     )

@@ -4,7 +4,8 @@
 
 use crate::simulate;
 use anyhow::{bail, Context};
-use forecourt_server::{AppState, Config, Secret};
+use forecourt_app::{Config, Secret};
+use forecourt_server::AppState;
 use forecourt_store::{DbUrl, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -60,7 +61,7 @@ async fn portal_member(
         .context("the demo member's card")?;
     let pin = format!("{:06}", rng.gen_range(0..1_000_000u32));
     let password = random_password(rng);
-    let hash = forecourt_server::secret::hash_password(&password)?;
+    let hash = forecourt_app::secret::hash_password(&password)?;
     let mut tx = store.begin().await?;
     tx.set_card_pin(&card.card_id, Some(&secret.pin_hash(&card.card_id, &pin)))
         .await?;
@@ -95,7 +96,7 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
     // The data follow the seed; the password and the secret must not.
     let mut entropy = StdRng::from_entropy();
     let password = random_password(&mut entropy);
-    forecourt_server::api::create_user(&store, "admin", "admin", None, &password)
+    forecourt_app::network::create_user(&store, "admin", "admin", None, &password)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     // The secret keys card PINs and sessions; keep it beside the database so that
@@ -116,10 +117,10 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
     // sales qualifies them move up a tier, points past their date expire, the month's
     // car-wash coupons are issued. Without it every simulated member would still be
     // in the tier they joined in.
-    let yesterday = forecourt_server::clock::network_today()
+    let yesterday = forecourt_app::clock::network_today()
         .pred_opt()
         .context("no yesterday")?;
-    let run = forecourt_server::loyalty_api::daily_run(&store, yesterday)
+    let run = forecourt_app::daily::daily_run(&store, yesterday)
         .await
         .map_err(|e| anyhow::anyhow!("loyalty run: {}: {}", e.code, e.message))?;
     eprintln!(
@@ -146,7 +147,7 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
     if let Some(code) = member.as_ref().and_then(|m| m.station.clone()) {
         for (username, role) in [("manager", "station_manager"), ("cashier", "cashier")] {
             let pw = random_password(&mut entropy);
-            forecourt_server::api::create_user(
+            forecourt_app::network::create_user(
                 &store,
                 username,
                 role,

@@ -1,7 +1,7 @@
 //! `forecourt export network`, `forecourt import network` (moving a whole network to
 //! another database, e.g. from SQLite to PostgreSQL) and `forecourt export sales` (sales
 //! as the CSV that `forecourt import sales` reads). The work is done by
-//! `forecourt_store::network` and `forecourt_server::export`; this is the wiring.
+//! `forecourt_store::network` and `forecourt_app::export`; this is the wiring.
 
 use crate::{
     data_key_path, load_secret, open_existing, secret_path, vault_for, DbArgs, SecretArgs,
@@ -100,10 +100,10 @@ pub async fn export(command: ExportCommand) -> anyhow::Result<()> {
             let file = std::fs::File::create(&out)
                 .with_context(|| format!("creating {}", out.display()))?;
             let mut writer = std::io::BufWriter::new(file);
-            let report = forecourt_server::export::export_sales(
+            let report = forecourt_app::export::export_sales(
                 &store,
                 &mut writer,
-                &forecourt_server::export::SalesExport {
+                &forecourt_app::export::SalesExport {
                     from,
                     to,
                     station_code: station,

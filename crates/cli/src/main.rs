@@ -11,7 +11,8 @@ mod simulate;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use forecourt_server::{AppState, Config, Secret};
+use forecourt_app::{Config, Secret};
+use forecourt_server::AppState;
 use forecourt_store::{DbUrl, Store, Vault};
 use std::io::Read;
 use std::path::PathBuf;
@@ -326,6 +327,20 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         customers: usize,
     },
+    /// Small rows written by concurrent tasks, each in its own transaction
+    /// (`begin`/`commit`) and then through the group-commit writer (`Store::write`):
+    /// rows/s of both, commits, latency p50/p99.
+    GroupCommit {
+        /// An empty database; by default a temporary SQLite file.
+        #[arg(long)]
+        db: Option<String>,
+        /// Rows written by each of the two ways.
+        #[arg(long, default_value_t = 20_000)]
+        rows: usize,
+        /// Concurrent writing tasks (tills).
+        #[arg(long, default_value_t = 32)]
+        tasks: usize,
+    },
     /// Till lookups by phone, plate and card number through HTTP against `forecourt
     /// serve` on a network of many customers: p50/p99, and the server's memory.
     Lookup {
@@ -540,7 +555,7 @@ async fn serve(store: Store, secret: Secret, listen: &str) -> anyhow::Result<()>
     forecourt_server::serve(AppState::new(store, secret, config), listener).await
 }
 
-fn api_error(e: forecourt_server::error::ApiError) -> anyhow::Error {
+fn api_error(e: forecourt_app::AppError) -> anyhow::Error {
     anyhow::anyhow!("{}: {}", e.code, e.message)
 }
 
@@ -597,11 +612,11 @@ async fn main() -> anyhow::Result<()> {
             let day = match date {
                 Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                     .with_context(|| format!("--date {d}: expected YYYY-MM-DD"))?,
-                None => forecourt_server::clock::network_today()
+                None => forecourt_app::clock::network_today()
                     .pred_opt()
                     .context("no yesterday")?,
             };
-            let report = forecourt_server::loyalty_api::daily_run(&store, day)
+            let report = forecourt_app::daily::daily_run(&store, day)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
@@ -644,7 +659,7 @@ async fn main() -> anyhow::Result<()> {
                 province,
             } => {
                 let (_, store) = open_existing(&db.db).await?;
-                forecourt_server::api::create_station(
+                forecourt_app::network::create_station(
                     &store,
                     forecourt_store::NewStation {
                         code: code.clone(),
@@ -689,10 +704,10 @@ async fn main() -> anyhow::Result<()> {
             let Some(s) = store.station_by_code(&station).await? else {
                 bail!("no station {station}")
             };
-            let token = forecourt_server::secret::new_token("fcp_");
+            let token = forecourt_app::secret::new_token("fcp_");
             let mut tx = store.begin().await?;
             tx.create_pos_token(
-                &forecourt_server::secret::token_hash(&token),
+                &forecourt_app::secret::token_hash(&token),
                 &s.station_id,
                 label.as_deref(),
             )
@@ -728,7 +743,7 @@ async fn main() -> anyhow::Result<()> {
             let state = AppState::new(store, secret, Config::default());
             let input = std::fs::File::open(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let report = forecourt_server::import::import_sales(
+            let report = forecourt_app::import::import_sales(
                 &state,
                 std::io::BufReader::new(input),
                 |done, total| {
@@ -790,6 +805,9 @@ async fn main() -> anyhow::Result<()> {
                     customers,
                 },
         } => bench_more::import(db, sales, customers.max(10)).await,
+        Command::Bench {
+            command: BenchCommand::GroupCommit { db, rows, tasks },
+        } => bench_more::group_commit(db, rows.max(1), tasks.max(1)).await,
         Command::Bench {
             command:
                 BenchCommand::Lookup {
@@ -951,9 +969,9 @@ async fn main() -> anyhow::Result<()> {
             let mut input = String::new();
             std::io::stdin().read_to_string(&mut input)?;
             let password = input.lines().next().unwrap_or("").to_string();
-            forecourt_server::secret::check_password_rules(&password)
+            forecourt_app::secret::check_password_rules(&password)
                 .map_err(|m| anyhow::anyhow!("password: {m}"))?;
-            let hash = forecourt_server::secret::hash_password(&password)?;
+            let hash = forecourt_app::secret::hash_password(&password)?;
             let (_, store) = open_existing(&db.db).await?;
             let mut tx = store.begin().await?;
             if !tx.set_password(&username, &hash).await? {
@@ -985,7 +1003,7 @@ async fn main() -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut input)?;
             let password = input.lines().next().unwrap_or("").to_string();
             let (_, store) = open_existing(&db.db).await?;
-            forecourt_server::api::create_user(
+            forecourt_app::network::create_user(
                 &store,
                 &username,
                 &role,

@@ -10,7 +10,7 @@
 use crate::progress::Progress;
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
-use forecourt_server::bulk::{PayIn, Poster, SaleIn, Who};
+use forecourt_app::bulk::{PayIn, Poster, SaleIn, Who};
 use forecourt_sim::{sim_id, Params, Pay, World};
 use forecourt_store::bulk::{BulkCard, BulkCustomer, Rows};
 use forecourt_store::{Card, NewCard, NewCustomer, NewVehicle, Store};
@@ -363,7 +363,7 @@ async fn post_visit(
     let lines = v
         .lines
         .iter()
-        .map(|l| forecourt_server::bulk::LineIn {
+        .map(|l| forecourt_app::bulk::LineIn {
             product_code: l.product.clone(),
             volume_ml: (l.volume_ml > 0).then_some(l.volume_ml),
             quantity: (l.volume_ml == 0).then_some(l.quantity),
@@ -449,7 +449,7 @@ async fn post_visit(
 }
 
 fn record(
-    result: Result<Option<forecourt_server::bulk::SaleOut>, forecourt_server::error::ApiError>,
+    result: Result<Option<forecourt_app::bulk::SaleOut>, forecourt_app::AppError>,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
     match result {

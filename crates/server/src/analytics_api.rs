@@ -9,7 +9,7 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use forecourt_analytics::abc::{abc, AbcThresholds};
 use forecourt_analytics::churn::{self, ChurnParams};
 use forecourt_analytics::clv::{clv_report, ClvOptions};
@@ -31,27 +31,7 @@ use serde_json::{json, Value};
 const CST_OFFSET_US: i64 = 8 * 3_600_000_000;
 const LIMIT_MAX: usize = 1000;
 
-/// The members' sales as transactions: amounts in yuan net of refunds, volumes in
-/// litres, days in local time; members who never bought are customers without
-/// purchases.
-pub fn transactions(sales: &[(String, i64, i64, i64)], never: &[String]) -> Transactions {
-    let mut tx = Transactions::new(true);
-    for (customer, at_us, net_fen, volume_ml) in sales {
-        let local = DateTime::from_timestamp_micros(at_us + CST_OFFSET_US)
-            .unwrap_or_default()
-            .date_naive();
-        tx.push(
-            customer,
-            day_of(local),
-            *net_fen as f64 / 100.0,
-            Some(*volume_ml as f64 / 1000.0),
-        );
-    }
-    for customer in never {
-        tx.add_customer(customer);
-    }
-    tx
-}
+pub use forecourt_app::analytics::transactions;
 
 #[derive(Deserialize)]
 pub struct ViewQuery {

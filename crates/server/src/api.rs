@@ -1,12 +1,12 @@
 //! The staff API: login, users, network, customers and cards.
 
-use crate::access::{require, Action, CardReader, CardView, CustomerView, ROLES};
+use crate::access::{require, Action, CardReader, CardView, CustomerView};
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller, Source, Staff, SESSION_COOKIE};
 use crate::guard::{self, Judged};
 use crate::privacy::audit;
-use crate::secret::{check_password_rules, hash_password, new_token, token_hash, valid_pin};
+use crate::secret::{new_token, token_hash, valid_pin};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -26,37 +26,14 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-const NAME_CHARS_MAX: usize = 100;
+use forecourt_app::input::NAME_CHARS_MAX;
 const SEARCH_RESULTS_MAX: i64 = 20;
 
-/// A one-line name or label a person typed: trimmed, 1 to `max` characters, no control
-/// or bidirectional control character (see `forecourt_core::text`). Every name the API
-/// and the console take passes here, so that the rule is the same everywhere.
-pub(crate) fn text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
-    Ok(forecourt_core::text::one_line_label(field, s, max)?)
-}
-
-fn opt_text(field: &'static str, s: &Option<String>, max: usize) -> ApiResult<Option<String>> {
-    match s.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => text(field, t, max).map(Some),
-    }
-}
-
-/// Free text that may span lines (a note, a reason): line breaks and tabs are kept, NUL,
-/// other control characters and bidirectional controls are refused.
-pub(crate) fn long_text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
-    Ok(forecourt_core::text::multi_line_text(field, s, max)?)
-}
-
-fn opt_long_text(field: &'static str, s: &Option<String>, max: usize) -> ApiResult<Option<String>> {
-    match s.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => long_text(field, t, max).map(Some),
-    }
-}
+pub(crate) use forecourt_app::input::{long_text, opt_long_text, opt_text, text};
 
 // ---------------------------------------------------------------- auth and users
+
+pub use forecourt_app::network::{create_station, create_user};
 
 #[derive(Deserialize)]
 pub struct LoginBody {
@@ -203,59 +180,6 @@ pub struct UserBody {
     password: String,
 }
 
-/// Validates and creates a staff user; shared by the API and the CLI.
-pub async fn create_user(
-    store: &forecourt_store::Store,
-    username: &str,
-    role: &str,
-    scope: Option<&str>,
-    password: &str,
-) -> ApiResult<String> {
-    let username = text("username", username, 64)?;
-    if !username
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err(ApiError::validation(
-            "username",
-            "letters, digits, '.', '_' and '-' only",
-        ));
-    }
-    if !ROLES.contains(&role) {
-        return Err(ApiError::validation(
-            "role",
-            format!("one of {}", ROLES.join(", ")),
-        ));
-    }
-    let scope = scope.unwrap_or("company");
-    let scope_ok = scope == "company"
-        || scope == "own"
-        || scope
-            .strip_prefix("region:")
-            .or_else(|| scope.strip_prefix("station:"))
-            .is_some_and(|c| !c.is_empty());
-    if !scope_ok {
-        return Err(ApiError::validation(
-            "scope",
-            "company, own, region:CODE or station:CODE",
-        ));
-    }
-    check_password_rules(password).map_err(|m| ApiError::validation("password", m))?;
-    let hash = hash_password(password).map_err(ApiError::internal)?;
-    let mut tx = store.begin().await?;
-    let id = match tx.create_user(&username, &hash, role, scope).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                "conflict",
-                format!("the username {username} is taken"),
-            ))
-        }
-        other => other?,
-    };
-    tx.commit().await?;
-    Ok(id)
-}
-
 /// `POST /api/v1/users` (admin only).
 pub async fn post_user(
     State(state): State<AppState>,
@@ -300,58 +224,6 @@ pub struct StationBody {
     time_zone: Option<String>,
     province: Option<String>,
     opening_hours: Option<String>,
-}
-
-/// Validates and creates a station; shared by the API and the CLI.
-pub async fn create_station(store: &forecourt_store::Store, s: NewStation) -> ApiResult<String> {
-    let code = text("code", &s.code, 32)?;
-    if !code
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ApiError::validation(
-            "code",
-            "letters, digits, '-' and '_' only",
-        ));
-    }
-    let name = text("name", &s.name, NAME_CHARS_MAX)?;
-    // The other labels of a station are shown on receipts, reports and the console too.
-    opt_text("region", &s.region_code, 64)?;
-    opt_text("province", &s.province, 32)?;
-    opt_text("address", &s.address, 200)?;
-    opt_text("opening_hours", &s.opening_hours, 200)?;
-    if let Some(tz) = &s.time_zone {
-        if tz.parse::<chrono_tz::Tz>().is_err() {
-            return Err(ApiError::validation(
-                "time_zone",
-                "an IANA time zone such as Asia/Shanghai",
-            ));
-        }
-    }
-    if s.lat.is_some_and(|v| !(-90.0..=90.0).contains(&v))
-        || s.lon.is_some_and(|v| !(-180.0..=180.0).contains(&v))
-    {
-        return Err(ApiError::validation(
-            "lat/lon",
-            "latitude -90..90, longitude -180..180",
-        ));
-    }
-    let mut tx = store.begin().await?;
-    let id = match tx
-        .create_station(&NewStation {
-            code: code.clone(),
-            name,
-            ..s
-        })
-        .await
-    {
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new("conflict", format!("station {code} exists")))
-        }
-        other => other?,
-    };
-    tx.commit().await?;
-    Ok(id)
 }
 
 pub async fn post_station(
@@ -731,7 +603,7 @@ pub async fn post_customer(
         .tags
         .iter()
         .map(|t| text("tags", t, 32))
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<forecourt_app::AppResult<Vec<_>>>()?;
     let mut customer = NewCustomer {
         member_code: new_member_code(),
         kind: b.kind.clone(),

@@ -4,28 +4,19 @@
 //! Request and response shapes (DTOs) live here and only here; decisions are made by
 //! `forecourt-core`, storage by `forecourt-store`. Handlers never build SQL.
 
-pub mod access;
 pub mod analytics_api;
 pub mod api;
-pub mod bulk;
-pub mod cache;
-pub mod clock;
 pub mod error;
-pub mod export;
 pub mod extract;
-pub mod guard;
-pub mod import;
 pub mod ledger_ops;
 pub mod logging;
-pub mod loyalty;
 pub mod loyalty_api;
 pub mod member;
 pub mod metrics;
 pub mod pos;
 pub mod privacy;
 pub mod ratelimit;
-pub mod secret;
-pub mod spend;
+pub mod service_desk;
 pub mod web;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -36,124 +27,61 @@ use axum::Router;
 use forecourt_store::Store;
 use std::sync::Arc;
 
-pub use secret::Secret;
+pub use forecourt_app::secret::Secret;
+pub use forecourt_app::{
+    access, bulk, cache, clock, export, guard, import, loyalty, secret, spend, App,
+};
 
-/// Settings the server reads at start-up.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Wrong PINs before a card locks.
-    pub pin_tries_max: i64,
-    /// Absolute lifetime of a staff session.
-    pub session_ttl_secs: i64,
-    /// A session unused for this long ends.
-    pub session_idle_secs: i64,
-    /// Customer lookups a user may make per minute (a burst of this many, refilled
-    /// evenly), against scraping the customer base.
-    pub lookups_per_minute: u32,
-    /// Login attempts per minute from one address.
-    pub logins_per_minute: u32,
-    /// Mark the session cookie `Secure` (behind TLS).
-    pub secure_cookies: bool,
-    /// How long a pump authorisation holds money if no sale captures it.
-    pub hold_ttl_secs: i64,
-    /// Wrong passwords before a staff account locks, and for how long.
-    pub login_failures_max: i64,
-    pub lockout_secs: i64,
-    pub body_bytes_max: usize,
-    /// Absolute lifetime of a member's portal session.
-    pub member_session_ttl_secs: i64,
-    /// A portal session unused for this long ends.
-    pub member_session_idle_secs: i64,
-    /// The most one coupon issued by staff other than an admin may be worth.
-    pub coupon_staff_max_fen: i64,
-    /// A coupon worth more than this, issued by staff other than an admin, waits for a
-    /// second person's approval before any till takes it.
-    pub coupon_approval_above_fen: i64,
-    /// The server's clock (the system time; tests set one by hand).
-    pub clock: clock::Clock,
-    /// How far a live till's `occurred_at` may be behind or ahead of the server's clock
-    /// (default 5 minutes behind, 1 minute ahead); the bulk import is not bound by it.
-    pub till_skew: clock::Skew,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            pin_tries_max: 5,
-            session_ttl_secs: 12 * 3600,
-            session_idle_secs: 30 * 60,
-            lookups_per_minute: 120,
-            logins_per_minute: 30,
-            secure_cookies: false,
-            hold_ttl_secs: 30 * 60,
-            login_failures_max: 10,
-            lockout_secs: 30 * 60,
-            body_bytes_max: 256 * 1024,
-            member_session_ttl_secs: 30 * 86_400,
-            member_session_idle_secs: 7 * 86_400,
-            coupon_staff_max_fen: 50_000,
-            coupon_approval_above_fen: 10_000,
-            clock: clock::Clock::system(),
-            till_skew: clock::Skew::default(),
-        }
-    }
-}
+pub use forecourt_app::Config;
 
 struct Inner {
-    store: Store,
-    secret: Secret,
-    config: Config,
+    app: App,
     metrics: metrics::Metrics,
     limiter: ratelimit::RateLimiter,
-    cache: cache::Cache,
     scores: web::scores::Scores,
 }
 
-/// What every handler gets: the store, the secret, the settings and the metrics.
+/// What every handler gets: the application (store, secret, settings, caches) and what
+/// only HTTP needs (metrics, the rate limiter, the console's score cache).
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0.app
+    }
+}
+
 impl AppState {
     pub fn new(store: Store, secret: Secret, config: Config) -> Self {
+        Self::from_app(App::new(store, secret, config))
+    }
+
+    pub fn from_app(app: App) -> Self {
         Self(Arc::new(Inner {
-            store,
-            secret,
-            config,
+            app,
             metrics: metrics::Metrics::default(),
             limiter: Default::default(),
-            cache: Default::default(),
             scores: Default::default(),
         }))
+    }
+
+    /// The application the handlers call.
+    pub fn app(&self) -> &App {
+        &self.0.app
     }
 
     /// The same server with another clock (the sales import's, which stands at each past
     /// sale's time).
     pub fn with_clock(&self, clock: clock::Clock) -> Self {
-        let mut config = self.0.config.clone();
-        config.clock = clock;
-        Self::new(self.0.store.clone(), self.0.secret.clone(), config)
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.0.store
-    }
-
-    pub fn secret(&self) -> &Secret {
-        &self.0.secret
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.0.config
-    }
-
-    /// The server's clock.
-    pub fn clock(&self) -> &clock::Clock {
-        &self.0.config.clock
+        Self::from_app(self.0.app.with_clock(clock))
     }
 
     /// A live till's `occurred_at`, checked against the server's clock.
     pub fn till_time(&self, field: &str, s: &str) -> Result<clock::TillTime, error::ApiError> {
-        clock::till_time(&self.0.config.clock, self.0.config.till_skew, field, s)
+        Ok(self.0.app.till_time(field, s)?)
     }
 
     pub fn metrics(&self) -> &metrics::Metrics {
@@ -162,10 +90,6 @@ impl AppState {
 
     pub fn limiter(&self) -> &ratelimit::RateLimiter {
         &self.0.limiter
-    }
-
-    pub fn cache(&self) -> &cache::Cache {
-        &self.0.cache
     }
 
     /// The members' predictions shown on the console's profile.
@@ -404,6 +328,18 @@ pub fn router(state: AppState) -> Router {
         .route("/cards/{card_no}/limits", put(api::put_limits))
         .route("/cards/{card_no}/pin", put(api::put_pin))
         .route("/cards/{card_no}/allocations", post(api::post_allocation))
+        .route("/calendars/{code}", put(service_desk::put_calendar))
+        .route(
+            "/stations/{code}/calendar",
+            put(service_desk::put_station_calendar),
+        )
+        .route("/sla-policies/{severity}", put(service_desk::put_policy))
+        .route(
+            "/tickets",
+            get(service_desk::get_tickets).post(service_desk::post_ticket),
+        )
+        .route("/tickets/{id}", get(service_desk::get_ticket))
+        .route("/tickets/{id}/events", post(service_desk::post_event))
         .route("/pos/quotes", post(pos::quote))
         .route("/pos/sales", post(pos::sale))
         .route("/pos/recharges", post(pos::recharge))
@@ -443,7 +379,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
             tick.tick().await;
             // The rate limiter forgets the keys whose allowance is whole again.
             sweeper_state.limiter().sweep();
-            match pos::expire_holds(&sweeper_state).await {
+            match forecourt_app::pos::expire_holds(&sweeper_state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "released expired pump holds"),
                 Err(e) => tracing::warn!(error = %e.message, "expiring pump holds failed"),

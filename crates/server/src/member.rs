@@ -480,3 +480,61 @@ mod tests {
         assert!(check_password_rules(&"x".repeat(201)).is_err());
     }
 }
+
+#[cfg(test)]
+mod sign_in_cost {
+    use serde_json::json;
+
+    /// Time equality is held by structure: every sign-in by password spends exactly one
+    /// argon2 verification, whether the user is unknown, the password wrong, the account
+    /// locked or the password right.
+    #[tokio::test]
+    async fn every_sign_in_by_password_spends_one_verification() {
+        use crate::extract::{ApiJson, Source};
+        use axum::extract::State;
+        let url = forecourt_store::testing::fresh_db().await.unwrap();
+        let store = forecourt_store::Store::open(&url, forecourt_store::Vault::for_tests())
+            .await
+            .unwrap();
+        for name in ["clerk", "keeper"] {
+            crate::api::create_user(&store, name, "cashier", None, "Staff-pass-1234")
+                .await
+                .unwrap();
+        }
+        let state = crate::AppState::new(
+            store,
+            crate::Secret::from_bytes([7; 32]),
+            crate::Config {
+                logins_per_minute: 1_000,
+                ..Default::default()
+            },
+        );
+        let login = |username: &str, password: &str| {
+            let body = serde_json::from_value(json!({"username": username, "password": password}))
+                .unwrap();
+            crate::api::login(State(state.clone()), Source(None), ApiJson(body))
+        };
+        for _ in 0..10 {
+            assert!(login("keeper", "Wrong-pass-1").await.is_err());
+        }
+        for (username, password, ok) in [
+            ("nobody", "Staff-pass-1234", false),
+            ("clerk", "Wrong-pass-1", false),
+            ("keeper", "Staff-pass-1234", false),
+            ("clerk", "Staff-pass-1234", true),
+        ] {
+            let before = crate::guard::verifications();
+            assert_eq!(login(username, password).await.is_ok(), ok, "{username}");
+            assert_eq!(
+                crate::guard::verifications() - before,
+                1,
+                "{username} {password}"
+            );
+        }
+        // The portal: an unknown phone costs the same one verification.
+        let before = crate::guard::verifications();
+        let r = crate::member::sign_in_phone(&state, None, "13900009999", "member-pass-1").await;
+        assert!(matches!(r, Err(crate::member::Refusal::Invalid)));
+        assert_eq!(crate::guard::verifications() - before, 1);
+    }
+}

@@ -75,6 +75,11 @@ pub const TABLES: &[&str] = &[
     "catalogue_item",
     "redemption",
     "consent",
+    "calendar",
+    "station_calendar",
+    "sla_policy",
+    "ticket",
+    "ticket_event",
     "setting",
     "audit_log",
     "audit_head",
@@ -92,6 +97,8 @@ const SEEDED: &[&str] = &[
     "loyalty_rule",
     "loyalty_setting",
     "coupon_template",
+    "calendar",
+    "sla_policy",
 ];
 
 /// The tables the migrations do not create.

@@ -709,10 +709,7 @@ async fn expired_holds_are_released() {
         forecourt_server::Secret::from_bytes([7; 32]),
         Default::default(),
     );
-    assert_eq!(
-        forecourt_server::pos::expire_holds(&state).await.unwrap(),
-        1
-    );
+    assert_eq!(forecourt_app::pos::expire_holds(&state).await.unwrap(), 1);
     assert_eq!(app.balance(&card).await, 50_000);
     assert_eq!(
         app.store

@@ -16,7 +16,7 @@
 //! every check has passed.
 
 use crate::clock;
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::loyalty::LoyaltyConfig;
 use crate::pos::{fuel_volume, rule_lines, tier_benefit};
 use forecourt_core::card::{CardKind, CardNo, CardState};
@@ -388,14 +388,14 @@ impl Poster {
         self.finish_writing().await
     }
 
-    fn station(&self, code: &str) -> Result<Station, ApiError> {
+    fn station(&self, code: &str) -> Result<Station, AppError> {
         self.stations
             .get(code)
             .cloned()
-            .ok_or_else(|| ApiError::new("unknown_station", format!("no station {code}")))
+            .ok_or_else(|| AppError::new("unknown_station", format!("no station {code}")))
     }
 
-    async fn card(&mut self, no: &str) -> Result<Card, ApiError> {
+    async fn card(&mut self, no: &str) -> Result<Card, AppError> {
         let no = CardNo::parse(no)?.as_str().to_string();
         if !self.cards.contains_key(&no) {
             let card = self.store.card_by_no(&no).await?;
@@ -406,10 +406,10 @@ impl Poster {
         }
         self.cards[&no]
             .clone()
-            .ok_or_else(|| ApiError::new("card_not_found", "no card with this number"))
+            .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))
     }
 
-    async fn card_by_id(&mut self, id: &str) -> Result<Card, ApiError> {
+    async fn card_by_id(&mut self, id: &str) -> Result<Card, AppError> {
         if let Some(c) = self.cards_by_id.get(id) {
             return Ok(c.clone());
         }
@@ -433,7 +433,7 @@ impl Poster {
         }
     }
 
-    async fn member(&mut self, customer_id: &str) -> Result<Option<Member>, ApiError> {
+    async fn member(&mut self, customer_id: &str) -> Result<Option<Member>, AppError> {
         if !self.members.contains_key(customer_id) {
             let m = self
                 .store
@@ -454,7 +454,7 @@ impl Poster {
         r.needs_visits() || r.needs_month_volume() || r.needs_rule_points()
     }
 
-    async fn totals(&mut self, name: &str) -> Result<(Policy, Totals), ApiError> {
+    async fn totals(&mut self, name: &str) -> Result<(Policy, Totals), AppError> {
         if let Some(t) = self.accounts.get(name) {
             return Ok(*t);
         }
@@ -463,12 +463,12 @@ impl Poster {
             .accounts_where_in(&[name.to_string()])
             .await?
             .pop()
-            .ok_or_else(|| ApiError::internal(format!("no ledger account {name}")))?;
+            .ok_or_else(|| AppError::internal(format!("no ledger account {name}")))?;
         self.accounts.insert(name.to_string(), (policy, totals));
         Ok((policy, totals))
     }
 
-    async fn usage_of(&mut self, card: &Card, local: &clock::Local) -> Result<Usage, ApiError> {
+    async fn usage_of(&mut self, card: &Card, local: &clock::Local) -> Result<Usage, AppError> {
         if !card.rules.depends_on_usage() {
             return Ok(Usage::default());
         }
@@ -494,7 +494,7 @@ impl Poster {
     async fn identify(
         &mut self,
         who: Option<&Who>,
-    ) -> Result<(Option<Member>, Option<Card>, Option<String>), ApiError> {
+    ) -> Result<(Option<Member>, Option<Card>, Option<String>), AppError> {
         let Some(who) = who else {
             return Ok((None, None, None));
         };
@@ -511,13 +511,13 @@ impl Poster {
                 let key = match other {
                     Who::Phone(p) => Who::Phone(
                         Phone::parse(p)
-                            .map_err(ApiError::from)?
+                            .map_err(AppError::from)?
                             .as_str()
                             .to_string(),
                     ),
                     Who::Plate(p) => Who::Plate(
                         Plate::parse(p)
-                            .map_err(ApiError::from)?
+                            .map_err(AppError::from)?
                             .as_str()
                             .to_string(),
                     ),
@@ -552,9 +552,9 @@ impl Poster {
         Ok((member, card, plate))
     }
 
-    async fn line_inputs(&self, lines: &[LineIn]) -> Result<Vec<LineInput>, ApiError> {
+    async fn line_inputs(&self, lines: &[LineIn]) -> Result<Vec<LineInput>, AppError> {
         if lines.is_empty() || lines.len() > pricing::LINES_MAX {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "lines",
                 format!("1 to {} lines", pricing::LINES_MAX),
             ));
@@ -565,7 +565,7 @@ impl Poster {
             .map(|(i, l)| {
                 crate::pos::one_measure(i, l.volume_ml, l.quantity)?;
                 let p = self.products.get(&l.product_code).ok_or_else(|| {
-                    ApiError::new("unknown_product", format!("no product {}", l.product_code))
+                    AppError::new("unknown_product", format!("no product {}", l.product_code))
                 })?;
                 Ok(LineInput {
                     product_code: p.code.clone(),
@@ -586,7 +586,7 @@ impl Poster {
         station_id: &str,
         pos_txn_id: &str,
         kind: &str,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, AppError> {
         let key = (station_id.to_string(), format!("{kind}:{pos_txn_id}"));
         if self.keys.contains(&key) || self.keys_writing.contains(&key) {
             return Ok(true);
@@ -603,13 +603,13 @@ impl Poster {
 
     /// Decides a sale and adds it to the batch; `Ok(None)` when a sale with its key was
     /// posted before. A refusal changes nothing.
-    pub async fn sale(&mut self, s: &SaleIn) -> Result<Option<SaleOut>, ApiError> {
+    pub async fn sale(&mut self, s: &SaleIn) -> Result<Option<SaleOut>, AppError> {
         let station = self.station(&s.station_code)?;
         if s.pos_txn_id.is_empty()
             || s.pos_txn_id.len() > 64
             || !s.pos_txn_id.chars().all(|c| c.is_ascii_graphic())
         {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "pos_txn_id",
                 "1 to 64 printable ASCII characters",
             ));
@@ -626,7 +626,7 @@ impl Poster {
         if member.as_ref().is_some_and(|m| m.referral_pending)
             || (member.is_some() && self.rules_need_history())
         {
-            return Err(ApiError::new(
+            return Err(AppError::new(
                 "unsupported",
                 "a member with a pending referral, or points rules that need the member's history: posted through the POS API",
             ));
@@ -641,11 +641,11 @@ impl Poster {
 
         // Payments: amounts (the open one takes the rest), methods, sum.
         if s.payments.is_empty() || s.payments.len() > 8 {
-            return Err(ApiError::validation("payments", "1 to 8 payments"));
+            return Err(AppError::validation("payments", "1 to 8 payments"));
         }
         let fixed: i64 = s.payments.iter().filter_map(|p| p.amount_fen).sum();
         if s.payments.iter().filter(|p| p.amount_fen.is_none()).count() > 1 {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "payments",
                 "at most one payment takes the rest",
             ));
@@ -654,7 +654,7 @@ impl Poster {
         for p in &s.payments {
             let a = p.amount_fen.unwrap_or(net - fixed);
             if a <= 0 || a > pricing::LINE_AMOUNT_FEN_MAX {
-                return Err(ApiError::validation(
+                return Err(AppError::validation(
                     "payments.amount_fen",
                     "a payment is a positive amount",
                 ));
@@ -690,18 +690,18 @@ impl Poster {
                         (Some(no), _) => self.card(no).await?,
                         (None, Some(c)) => c.clone(),
                         (None, None) => {
-                            return Err(ApiError::validation(
+                            return Err(AppError::validation(
                                 "payments.card_no",
                                 "a card payment names its card",
                             ))
                         }
                     };
                     if usage_rows.iter().any(|(id, _)| *id == card.card_id) {
-                        return Err(ApiError::validation("payments", "one payment per card"));
+                        return Err(AppError::validation("payments", "one payment per card"));
                     }
                     CardState::parse(&card.state)?.check_usable()?;
                     if card.pin_hash.is_some() || card.rules.driver_pin_required() {
-                        return Err(ApiError::new(
+                        return Err(AppError::new(
                             "pin_required",
                             "the card needs its PIN, which a bulk posting cannot carry: post this sale through the POS API",
                         ));
@@ -754,7 +754,7 @@ impl Poster {
                 }
                 "credit" => {
                     let m = member.as_ref().ok_or_else(|| {
-                        ApiError::validation(
+                        AppError::validation(
                             "payments",
                             "a credit payment needs an identified customer",
                         )
@@ -762,14 +762,14 @@ impl Poster {
                     if shown_card.as_ref().and_then(|c| c.customer_id.as_deref())
                         != Some(m.customer_id.as_str())
                     {
-                        return Err(ApiError::validation(
+                        return Err(AppError::validation(
                             "customer.card_no",
                             "a credit payment needs the customer's card, not only a phone number, plate or member code",
                         ));
                     }
                     let name = account::customer_credit(&m.customer_id);
                     if self.store.credit_agreement(&m.customer_id).await?.is_none() {
-                        return Err(ApiError::new(
+                        return Err(AppError::new(
                             "no_credit_account",
                             "the customer has no credit (挂账) agreement",
                         ));
@@ -792,13 +792,13 @@ impl Poster {
                     ));
                 }
                 "coupon" => {
-                    return Err(ApiError::new(
+                    return Err(AppError::new(
                         "unsupported",
                         "coupon payments are posted through the POS API, one by one",
                     ))
                 }
                 _ => {
-                    return Err(ApiError::validation(
+                    return Err(AppError::validation(
                         "payments.method",
                         "one of card, cash, wechat, alipay, bank_card, credit, coupon",
                     ))
@@ -900,11 +900,11 @@ impl Poster {
             points.into(),
             tier.as_ref().map(|t| t.code.clone()).into(),
             serde_json::to_string(&flags)
-                .map_err(ApiError::internal)?
+                .map_err(AppError::internal)?
                 .into(),
             created.into(),
             match &earned {
-                Some((e, _)) => serde_json::to_string(&e.lines).map_err(ApiError::internal)?,
+                Some((e, _)) => serde_json::to_string(&e.lines).map_err(AppError::internal)?,
                 None => "[]".to_string(),
             }
             .into(),
@@ -964,7 +964,7 @@ impl Poster {
     }
 
     /// What a card can spend now (its main card's balance for a pooled sub-card).
-    pub async fn available_fen(&mut self, card_no: &str) -> Result<i64, ApiError> {
+    pub async fn available_fen(&mut self, card_no: &str) -> Result<i64, AppError> {
         let card = self.card(card_no).await?;
         let funding = self.funding(&card).await?;
         let (_, p) = self.totals(&account::card_paid(&funding.card_id)).await?;
@@ -972,7 +972,7 @@ impl Poster {
         Ok(p.available() + b.available())
     }
 
-    async fn funding(&mut self, card: &Card) -> Result<Card, ApiError> {
+    async fn funding(&mut self, card: &Card) -> Result<Card, AppError> {
         if card.kind == CardKind::FleetSub.as_str() {
             if let Some(main) = &card.main_card_id {
                 let main = self.card_by_id(main).await?;
@@ -994,7 +994,7 @@ impl Poster {
         card_no: &str,
         amount_fen: i64,
         method: &str,
-    ) -> Result<Option<i64>, ApiError> {
+    ) -> Result<Option<i64>, AppError> {
         let station = self.station(station_code)?;
         if self
             .seen(&station.station_id, pos_txn_id, "recharge")
@@ -1003,13 +1003,13 @@ impl Poster {
             return Ok(None);
         }
         if amount_fen <= 0 || amount_fen > pricing::LINE_AMOUNT_FEN_MAX {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "amount_fen",
                 "a recharge is a positive amount",
             ));
         }
         if !matches!(method, "cash" | "wechat" | "alipay" | "bank_card") {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "payments.method",
                 "one of cash, wechat, alipay, bank_card",
             ));
@@ -1017,7 +1017,7 @@ impl Poster {
         let card = self.card(card_no).await?;
         CardState::parse(&card.state)?.check_usable()?;
         if self.funding(&card).await?.card_id != card.card_id {
-            return Err(ApiError::new(
+            return Err(AppError::new(
                 "card_not_usable",
                 "a pooled sub-card spends its main card's balance: recharge the main card",
             ));

@@ -19,16 +19,12 @@
 //! adds its payment (a sale with more payments than lines).
 
 use crate::bulk::{LineIn, PayIn, Poster, SaleIn, Who};
-use crate::error::ApiError;
-use crate::secret::{new_token, token_hash};
-use crate::AppState;
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
+use crate::error::AppError;
+use crate::App;
+use forecourt_store::Station;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
-use tower::ServiceExt;
 
 /// Sales per transaction.
 const BATCH_SALES: usize = 5_000;
@@ -153,7 +149,7 @@ fn parse_row(row: &csv::StringRecord, index: &HashMap<String, usize>) -> Result<
 
 /// Imports the sales of a CSV file; `progress` is called with the sales done so far.
 pub async fn import_sales<R: std::io::Read>(
-    state: &AppState,
+    state: &App,
     input: R,
     mut progress: impl FnMut(usize, usize),
 ) -> anyhow::Result<ImportReport> {
@@ -222,12 +218,12 @@ pub async fn import_sales<R: std::io::Read>(
     // the batch before it is written.
     let store = state.store();
     let mut poster = Poster::live(store).await?;
-    let mut tokens: BTreeMap<String, String> = BTreeMap::new();
+    let mut stations: BTreeMap<String, Option<Station>> = BTreeMap::new();
     // The import is the explicit offline path for past sales: the sales it sends through
-    // the POS API are decided on their own day, so its router's clock stands at each
-    // sale's time (a live till's time must be within minutes of the server's).
+    // the POS use case are decided on their own day, so its clock stands at each sale's
+    // time (a live till's time must be within minutes of the clock).
     let clock = crate::clock::Clock::fixed(0);
-    let app = crate::router(state.with_clock(clock.clone()));
+    let app = state.with_clock(clock.clone());
     let total = sales.len();
     let mut batch_first_line = 0;
     // The first line of the batch being written behind.
@@ -303,10 +299,9 @@ pub async fn import_sales<R: std::io::Read>(
                 }
                 flush(&mut poster, batch_first_line, sale.first_line).await?;
                 poster.forget_balances();
-                outcome = through_api(
-                    state,
+                outcome = through_pos(
                     &app,
-                    &mut tokens,
+                    &mut stations,
                     sale.station.clone(),
                     sale.body,
                     sale.lines,
@@ -338,14 +333,6 @@ pub async fn import_sales<R: std::io::Read>(
         written_from = batch_first_line;
     }
     flush(&mut poster, written_from, usize::MAX).await?;
-    for station in tokens.keys() {
-        if let Some(s) = store.station_by_code(station).await? {
-            let mut tx = store.begin().await?;
-            tx.revoke_pos_tokens_labelled(&s.station_id, "import")
-                .await?;
-            tx.commit().await?;
-        }
-    }
     report.rejected.sort_by_key(|r| r.line);
     Ok(report)
 }
@@ -378,7 +365,7 @@ fn bulk_sale(
     head: &Map<String, Value>,
     lines: &[Value],
     payments: &[Value],
-) -> Result<SaleIn, ApiError> {
+) -> Result<SaleIn, AppError> {
     let at = crate::clock::parse_time(
         "occurred_at",
         head.get("occurred_at")
@@ -428,50 +415,35 @@ fn bulk_sale(
     })
 }
 
-/// Posts one sale through the POS API of its station, with a POS token made for the
-/// import (revoked at the end).
-async fn through_api(
-    state: &AppState,
-    app: &axum::Router,
-    tokens: &mut BTreeMap<String, String>,
+/// Posts one sale through the POS sale use case as its station's till.
+async fn through_pos(
+    app: &App,
+    stations: &mut BTreeMap<String, Option<Station>>,
     station: String,
     mut body: Map<String, Value>,
     lines: Vec<Value>,
     payments: Vec<Value>,
 ) -> anyhow::Result<Outcome> {
-    let store = state.store();
-    if !tokens.contains_key(&station) {
-        let Some(s) = store.station_by_code(&station).await? else {
-            return Ok(Outcome::Rejected(
-                "unknown_station".into(),
-                format!("no station {station}"),
-            ));
-        };
-        let token = new_token("fcp_");
-        let mut tx = store.begin().await?;
-        tx.create_pos_token(&token_hash(&token), &s.station_id, Some("import"))
-            .await?;
-        tx.commit().await?;
-        tokens.insert(station.clone(), token);
+    if !stations.contains_key(&station) {
+        let found = app.store().station_by_code(&station).await?;
+        stations.insert(station.clone(), found);
     }
+    let Some(till) = stations[&station].clone() else {
+        return Ok(Outcome::Rejected(
+            "unknown_station".into(),
+            format!("no station {station}"),
+        ));
+    };
     body.insert("lines".into(), Value::Array(lines));
     body.insert("payments".into(), Value::Array(payments));
-    let req = Request::post("/api/v1/pos/sales")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {}", tokens[&station]))
-        .body(Body::from(Value::Object(body).to_string()))?;
-    let res = app.clone().oneshot(req).await?;
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await?.to_bytes();
-    Ok(match status {
-        201 => Outcome::Imported,
-        200 => Outcome::Present,
-        _ => {
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            Outcome::Rejected(
-                v["error"]["code"].as_str().unwrap_or("error").to_string(),
-                v["error"]["message"].as_str().unwrap_or("").to_string(),
-            )
-        }
-    })
+    Ok(
+        match crate::pos::sale(app, till, Value::Object(body)).await {
+            Ok(answer) if answer.status == 201 => Outcome::Imported,
+            Ok(_) => Outcome::Present,
+            Err(e) if e.code == "internal" || e.code == "database_unavailable" => {
+                anyhow::bail!("{e}")
+            }
+            Err(e) => Outcome::Rejected(e.code.to_string(), e.message),
+        },
+    )
 }

@@ -1,6 +1,6 @@
 //! Business time: a UTC instant seen in a station's time zone.
 
-use crate::error::ApiError;
+use crate::error::AppError;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -65,13 +65,13 @@ pub struct TillTime {
 }
 
 /// Reads a live till's `occurred_at` and checks it against the server's clock.
-pub fn till_time(clock: &Clock, skew: Skew, field: &str, s: &str) -> Result<TillTime, ApiError> {
+pub fn till_time(clock: &Clock, skew: Skew, field: &str, s: &str) -> Result<TillTime, AppError> {
     let occurred_at = parse_time(field, s)?;
     let now = clock.now_us();
     let early = now - skew.behind_secs * 1_000_000;
     let late = now + skew.ahead_secs * 1_000_000;
     if occurred_at < early || occurred_at > late {
-        return Err(ApiError::new(
+        return Err(AppError::new(
             "occurred_at_out_of_range",
             format!(
                 "{field} is {} but the server's time is {}: a live sale may be at most {} s behind or {} s ahead; post past sales through the bulk import",
@@ -154,19 +154,19 @@ pub fn local(tz_name: &str, at_us: i64) -> Local {
 
 /// Parses an RFC 3339 time from the till. Times more than a day ahead are refused (a
 /// wrong clock); late ones are accepted, since a till may post after being offline.
-pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
+pub fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
     let t = DateTime::parse_from_rfc3339(s).map_err(|_| {
-        ApiError::validation(field, "an RFC 3339 time, e.g. 2026-11-20T08:30:00+08:00")
+        AppError::validation(field, "an RFC 3339 time, e.g. 2026-11-20T08:30:00+08:00")
     })?;
     let us = t.timestamp_micros();
     if us > forecourt_store::now_us() + 86_400_000_000 {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             field,
             "the time is more than a day in the future",
         ));
     }
     if t.year() < 2000 {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             field,
             "the time is before the year 2000",
         ));

@@ -6,7 +6,7 @@
 //! needs the member's card, with its PIN where the card has one, or the member's own
 //! portal session.
 
-use crate::error::ApiError;
+use crate::error::AppError;
 
 /// How the member of a sale, quote or redemption was identified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ impl Presented {
     }
 
     /// Refuses spending `what` unless the member authorised it.
-    pub fn require_spend(self, what: &str) -> Result<(), ApiError> {
+    pub fn require_spend(self, what: &str) -> Result<(), AppError> {
         if self.may_spend() {
             return Ok(());
         }
@@ -54,7 +54,7 @@ impl Presented {
             Presented::Card { .. } => "the card's PIN",
             _ => "the member's card (and its PIN) or the member's own portal session; a phone number, plate or member code only identifies",
         };
-        Err(ApiError::new(
+        Err(AppError::new(
             "cardholder_required",
             format!("spending {what} needs {why}"),
         ))

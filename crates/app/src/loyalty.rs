@@ -4,8 +4,8 @@
 //! promises exactly what the sale gives.
 
 use crate::clock::Local;
-use crate::error::ApiError;
-use crate::AppState;
+use crate::error::AppError;
+use crate::App;
 use forecourt_core::coupons::{self, Applied, CouponKind, CouponOffer};
 use forecourt_core::ledger::{account, Transfer, Unit};
 use forecourt_core::loyalty::{
@@ -111,18 +111,18 @@ async fn setting<T: for<'de> Deserialize<'de>>(
     store: &Store,
     key: &str,
     default: T,
-) -> Result<T, ApiError> {
+) -> Result<T, AppError> {
     match store.loyalty_setting(key).await? {
         Some(v) => serde_json::from_str(&v)
-            .map_err(|e| ApiError::internal(format!("loyalty setting {key}: {e}"))),
+            .map_err(|e| AppError::internal(format!("loyalty setting {key}: {e}"))),
         None => Ok(default),
     }
 }
 
 /// Reads the configuration from the store.
-pub async fn load_config(store: &Store) -> Result<LoyaltyConfig, ApiError> {
+pub async fn load_config(store: &Store) -> Result<LoyaltyConfig, AppError> {
     let stored = store.loyalty_rules().await?;
-    let rules = rule_set(&stored).map_err(ApiError::internal)?;
+    let rules = rule_set(&stored).map_err(AppError::internal)?;
     Ok(LoyaltyConfig {
         rules,
         stored,
@@ -143,7 +143,7 @@ pub async fn load_config(store: &Store) -> Result<LoyaltyConfig, ApiError> {
 }
 
 /// The configuration in force (cached for a moment).
-pub async fn config(state: &AppState) -> Result<Arc<LoyaltyConfig>, ApiError> {
+pub async fn config(state: &App) -> Result<Arc<LoyaltyConfig>, AppError> {
     let cache = &state.cache().loyalty;
     if let Some((c, at)) = cache.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         if at.elapsed() < CONFIG_TTL {
@@ -162,22 +162,22 @@ pub async fn apply_coupons(
     customer: Option<&Customer>,
     at: i64,
     priced: &mut PricedSale,
-) -> Result<Vec<Applied>, ApiError> {
+) -> Result<Vec<Applied>, AppError> {
     if codes.is_empty() {
         return Ok(Vec::new());
     }
     if codes.len() > 5 {
-        return Err(ApiError::validation("coupons", "at most 5 coupons a sale"));
+        return Err(AppError::validation("coupons", "at most 5 coupons a sale"));
     }
     let mut offers = Vec::with_capacity(codes.len());
     for code in codes {
         if offers.iter().any(|o: &CouponOffer| &o.code == code) {
-            return Err(ApiError::new("coupon_invalid", "a coupon is used once"));
+            return Err(AppError::new("coupon_invalid", "a coupon is used once"));
         }
         let c = tx
             .member_coupon(code)
             .await?
-            .ok_or_else(|| ApiError::new("coupon_invalid", format!("no coupon {code}")))?;
+            .ok_or_else(|| AppError::new("coupon_invalid", format!("no coupon {code}")))?;
         let owner_ok = match (&c.customer_id, customer) {
             (None, _) => true,
             (Some(owner), Some(cu)) => owner == &cu.customer_id,
@@ -188,13 +188,13 @@ pub async fn apply_coupons(
             || c.valid_until.is_some_and(|u| u <= at)
             || !owner_ok
         {
-            return Err(ApiError::new(
+            return Err(AppError::new(
                 "coupon_invalid",
                 format!("the coupon {code} is used, expired, not yet valid or not this customer's"),
             ));
         }
         let kind = CouponKind::parse(&c.kind).ok_or_else(|| {
-            ApiError::new(
+            AppError::new(
                 "coupon_invalid",
                 format!("the coupon {code} is a voucher: take it as a payment"),
             )
@@ -208,7 +208,7 @@ pub async fn apply_coupons(
         });
     }
     coupons::apply(priced, &offers).map_err(|e| {
-        ApiError::new(
+        AppError::new(
             "coupon_not_applicable",
             format!("coupon {}: {}", e.code, e.reason),
         )
@@ -399,7 +399,7 @@ pub async fn record_points(
     at: i64,
     local: &Local,
     plan: &PointsPlan,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, AppError> {
     let day = local.date.to_string();
     // What capped rules gave, for their caps per day and month.
     let capped: Vec<(&str, i64)> = plan
@@ -435,7 +435,7 @@ async fn review_on_sale(
     customer_id: &str,
     ml: &MemberLoyalty,
     at: i64,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, AppError> {
     let current_rank = cfg
         .tiers
         .iter()
@@ -482,7 +482,7 @@ pub async fn take_points(
     customer_id: &str,
     amount: i64,
     first_day: Option<&str>,
-) -> Result<Vec<(String, i64)>, ApiError> {
+) -> Result<Vec<(String, i64)>, AppError> {
     if amount <= 0 {
         return Ok(Vec::new());
     }
@@ -503,7 +503,7 @@ pub async fn take_points(
         }
     }
     if left > 0 {
-        return Err(ApiError::new(
+        return Err(AppError::new(
             "insufficient_points",
             format!("the member has {} points", amount - left),
         ));

@@ -2,8 +2,8 @@
 //! each user (company, region, station, own accounts). Every handler asks [`require`]
 //! for the action and one of the `*_in_scope` checks for the data before it acts.
 
-use crate::error::{ApiError, ApiResult};
-use crate::AppState;
+use crate::error::{AppError, AppResult};
+use crate::App;
 use forecourt_store::{Card, Customer, StaffUser, Station};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +38,17 @@ pub enum Action {
     RunCheck,
     /// Network-wide analytics over every member (RFM, ABC, lifecycle, CLV, …).
     ViewAnalytics,
+    /// Set the service desk's calendars (and which station runs on which) and SLA
+    /// policies: they decide every station's due times, so only admins do.
+    ManageServiceDesk,
+    /// Open tickets and move them through the workflow, at the stations in scope.
+    WorkTickets,
+    /// Read tickets of the stations in scope.
+    ViewTickets,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::ManageUsers,
         Action::ManageNetwork,
         Action::ViewNetwork,
@@ -63,6 +70,9 @@ impl Action {
         Action::ViewAudit,
         Action::RunCheck,
         Action::ViewAnalytics,
+        Action::ManageServiceDesk,
+        Action::WorkTickets,
+        Action::ViewTickets,
     ];
 }
 
@@ -84,7 +94,7 @@ pub fn allowed(role: &str, action: Action) -> bool {
         "admin" => true,
         "region_manager" => !matches!(
             action,
-            ManageUsers | ManageNetwork | Sell | RunCheck | ViewAnalytics
+            ManageUsers | ManageNetwork | Sell | RunCheck | ViewAnalytics | ManageServiceDesk
         ),
         "station_manager" => matches!(
             action,
@@ -102,6 +112,8 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | Sell
                 | ExportPersonalData
                 | ManageConsent
+                | WorkTickets
+                | ViewTickets
         ),
         "account_manager" => matches!(
             action,
@@ -126,20 +138,22 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | ViewCard
                 | Sell
                 | ManageConsent
+                | WorkTickets
+                | ViewTickets
         ),
         "analyst" => matches!(
             action,
-            ViewNetwork | ViewCustomer | ViewCard | RunCheck | ViewAnalytics
+            ViewNetwork | ViewCustomer | ViewCard | RunCheck | ViewAnalytics | ViewTickets
         ),
         _ => false,
     }
 }
 
-pub fn require(user: &StaffUser, action: Action) -> ApiResult<()> {
+pub fn require(user: &StaffUser, action: Action) -> AppResult<()> {
     if allowed(&user.role, action) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(format!(
+        Err(AppError::forbidden(format!(
             "the role {} may not do this ({action:?})",
             user.role
         )))
@@ -175,11 +189,11 @@ pub fn station_in_scope(user: &StaffUser, station: &Station) -> bool {
     scope_holds_station(&Scope::of(user), station)
 }
 
-pub fn require_station(user: &StaffUser, station: &Station) -> ApiResult<()> {
+pub fn require_station(user: &StaffUser, station: &Station) -> AppResult<()> {
     if station_in_scope(user, station) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(format!(
+        Err(AppError::forbidden(format!(
             "station {} is outside your scope ({})",
             station.code, user.scope
         )))
@@ -190,11 +204,11 @@ pub fn require_station(user: &StaffUser, station: &Station) -> ApiResult<()> {
 /// home station, an account manager's (`Own`, with the manager's user id) through being
 /// theirs.
 async fn scope_holds_customer(
-    state: &AppState,
+    state: &App,
     scope: &Scope,
     user_id: Option<&str>,
     c: &Customer,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     Ok(match scope {
         Scope::Company => true,
         Scope::Own => user_id.is_some() && c.account_manager_id.as_deref() == user_id,
@@ -220,11 +234,11 @@ fn scope_holds_station(scope: &Scope, station: &Station) -> bool {
 /// Whether a scope holds a card: through its customer, or, when anonymous, through the
 /// station that issued it.
 async fn scope_holds_card(
-    state: &AppState,
+    state: &App,
     scope: &Scope,
     user_id: Option<&str>,
     card: &Card,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     if *scope == Scope::Company {
         return Ok(true);
     }
@@ -243,33 +257,29 @@ async fn scope_holds_card(
 
 /// A customer is in a region's or station's scope through the customer's home station,
 /// and in an account manager's through being theirs.
-pub async fn customer_in_scope(
-    state: &AppState,
-    user: &StaffUser,
-    c: &Customer,
-) -> ApiResult<bool> {
+pub async fn customer_in_scope(state: &App, user: &StaffUser, c: &Customer) -> AppResult<bool> {
     scope_holds_customer(state, &Scope::of(user), Some(&user.user_id), c).await
 }
 
-pub async fn require_customer(state: &AppState, user: &StaffUser, c: &Customer) -> ApiResult<()> {
+pub async fn require_customer(state: &App, user: &StaffUser, c: &Customer) -> AppResult<()> {
     if customer_in_scope(state, user, c).await? {
         Ok(())
     } else {
-        Err(ApiError::forbidden("this customer is outside your scope"))
+        Err(AppError::forbidden("this customer is outside your scope"))
     }
 }
 
-pub async fn card_in_scope(state: &AppState, user: &StaffUser, card: &Card) -> ApiResult<bool> {
+pub async fn card_in_scope(state: &App, user: &StaffUser, card: &Card) -> AppResult<bool> {
     scope_holds_card(state, &Scope::of(user), Some(&user.user_id), card).await
 }
 
 /// A card is in scope through its customer, or, when anonymous, through the station
 /// that issued it.
-pub async fn require_card(state: &AppState, user: &StaffUser, card: &Card) -> ApiResult<()> {
+pub async fn require_card(state: &App, user: &StaffUser, card: &Card) -> AppResult<()> {
     if card_in_scope(state, user, card).await? {
         Ok(())
     } else {
-        Err(ApiError::forbidden("this card is outside your scope"))
+        Err(AppError::forbidden("this card is outside your scope"))
     }
 }
 
@@ -297,11 +307,7 @@ pub enum CustomerView {
     Outside,
 }
 
-pub async fn customer_view(
-    state: &AppState,
-    user: &StaffUser,
-    c: &Customer,
-) -> ApiResult<CustomerView> {
+pub async fn customer_view(state: &App, user: &StaffUser, c: &Customer) -> AppResult<CustomerView> {
     Ok(if !customer_in_scope(state, user, c).await? {
         CustomerView::Outside
     } else if allowed(&user.role, Action::SeePersonalData) {
@@ -312,13 +318,9 @@ pub async fn customer_view(
 }
 
 /// The view of a customer whose profile is read: refused out of scope.
-pub async fn read_customer(
-    state: &AppState,
-    user: &StaffUser,
-    c: &Customer,
-) -> ApiResult<CustomerView> {
+pub async fn read_customer(state: &App, user: &StaffUser, c: &Customer) -> AppResult<CustomerView> {
     match customer_view(state, user, c).await? {
-        CustomerView::Outside => Err(ApiError::forbidden("this customer is outside your scope")),
+        CustomerView::Outside => Err(AppError::forbidden("this customer is outside your scope")),
         v => Ok(v),
     }
 }
@@ -352,11 +354,7 @@ impl CardView {
 }
 
 /// The view of a card, or a refusal for staff out of its scope.
-pub async fn read_card(
-    state: &AppState,
-    reader: CardReader<'_>,
-    card: &Card,
-) -> ApiResult<CardView> {
+pub async fn read_card(state: &App, reader: CardReader<'_>, card: &Card) -> AppResult<CardView> {
     match reader {
         CardReader::Pos(station) => {
             let scope = Scope::Station(station.code.clone());
@@ -380,7 +378,7 @@ pub async fn read_card(
                 // of one station are its till, and see what a till sees.
                 Ok(CardView::Till)
             } else {
-                Err(ApiError::forbidden("this card is outside your scope"))
+                Err(AppError::forbidden("this card is outside your scope"))
             }
         }
     }
@@ -389,10 +387,10 @@ pub async fn read_card(
 /// Whether an adjustment (or a coupon awaiting approval) is in the user's scope,
 /// through its card or its customer. One without either is network-wide.
 pub async fn adjustment_in_scope(
-    state: &AppState,
+    state: &App,
     user: &StaffUser,
     a: &forecourt_store::Adjustment,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     if Scope::of(user) == Scope::Company {
         return Ok(true);
     }
@@ -415,10 +413,10 @@ pub async fn adjustment_in_scope(
 /// about a customer, card, adjustment or station in scope. Entries about users, rules
 /// and settings are network-wide: only a company-wide user sees them.
 pub async fn audit_in_scope(
-    state: &AppState,
+    state: &App,
     user: &StaffUser,
     row: &forecourt_store::audit::AuditRow,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     if Scope::of(user) == Scope::Company || row.actor == format!("user:{}", user.username) {
         return Ok(true);
     }
@@ -469,29 +467,29 @@ pub enum CouponIssue {
 /// coupon's money value (`None` for coupons not worth a fixed amount: per-litre,
 /// percent, car wash).
 pub fn coupon_issue(
-    state: &AppState,
+    state: &App,
     user: &StaffUser,
     customer_in_scope: Option<bool>,
     value_fen: Option<i64>,
-) -> ApiResult<CouponIssue> {
+) -> AppResult<CouponIssue> {
     if user.role == "admin" {
         return Ok(CouponIssue::Now);
     }
     match customer_in_scope {
         None => {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "customer_id",
                 "a coupon issued by anyone but an admin names a customer in your scope",
             ))
         }
         Some(false) => {
-            return Err(ApiError::forbidden("this customer is outside your scope"));
+            return Err(AppError::forbidden("this customer is outside your scope"));
         }
         Some(true) => {}
     }
     let config = state.config();
     match value_fen {
-        Some(v) if v > config.coupon_staff_max_fen => Err(ApiError::forbidden(format!(
+        Some(v) if v > config.coupon_staff_max_fen => Err(AppError::forbidden(format!(
             "a coupon you issue is worth at most {} CNY",
             forecourt_core::Fen(config.coupon_staff_max_fen).yuan()
         ))),
