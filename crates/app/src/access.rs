@@ -38,10 +38,17 @@ pub enum Action {
     RunCheck,
     /// Network-wide analytics over every member (RFM, ABC, lifecycle, CLV, …).
     ViewAnalytics,
+    /// Set the service desk's calendars (and which station runs on which) and SLA
+    /// policies: they decide every station's due times, so only admins do.
+    ManageServiceDesk,
+    /// Open tickets and move them through the workflow, at the stations in scope.
+    WorkTickets,
+    /// Read tickets of the stations in scope.
+    ViewTickets,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::ManageUsers,
         Action::ManageNetwork,
         Action::ViewNetwork,
@@ -63,6 +70,9 @@ impl Action {
         Action::ViewAudit,
         Action::RunCheck,
         Action::ViewAnalytics,
+        Action::ManageServiceDesk,
+        Action::WorkTickets,
+        Action::ViewTickets,
     ];
 }
 
@@ -84,7 +94,7 @@ pub fn allowed(role: &str, action: Action) -> bool {
         "admin" => true,
         "region_manager" => !matches!(
             action,
-            ManageUsers | ManageNetwork | Sell | RunCheck | ViewAnalytics
+            ManageUsers | ManageNetwork | Sell | RunCheck | ViewAnalytics | ManageServiceDesk
         ),
         "station_manager" => matches!(
             action,
@@ -102,6 +112,8 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | Sell
                 | ExportPersonalData
                 | ManageConsent
+                | WorkTickets
+                | ViewTickets
         ),
         "account_manager" => matches!(
             action,
@@ -126,10 +138,12 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | ViewCard
                 | Sell
                 | ManageConsent
+                | WorkTickets
+                | ViewTickets
         ),
         "analyst" => matches!(
             action,
-            ViewNetwork | ViewCustomer | ViewCard | RunCheck | ViewAnalytics
+            ViewNetwork | ViewCustomer | ViewCard | RunCheck | ViewAnalytics | ViewTickets
         ),
         _ => false,
     }

@@ -54,6 +54,8 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         404,
         "no pump authorisation with this id",
     ),
+    ("ticket_not_found", 404, "no ticket with this id"),
+    ("calendar_not_found", 404, "no calendar with this code"),
     (
         "method_not_allowed",
         405,
@@ -68,6 +70,16 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         "conflict",
         409,
         "the record exists already (a username, code or number in use)",
+    ),
+    (
+        "invalid_transition",
+        409,
+        "the ticket's workflow does not allow this step in its state; the message says why",
+    ),
+    (
+        "callback_required",
+        409,
+        "a complaint is closed only after a callback outcome: satisfaction 1-5 with a note, or unreachable after three attempts",
     ),
     ("payload_too_large", 413, "the body is larger than allowed"),
     (

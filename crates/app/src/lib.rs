@@ -23,6 +23,7 @@ pub mod network;
 pub mod outbox;
 pub mod pos;
 pub mod secret;
+pub mod service_desk;
 pub mod spend;
 
 pub use error::{AppError, AppResult};

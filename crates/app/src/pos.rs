@@ -20,6 +20,7 @@ use forecourt_core::limits::{first_hard, Breach, RuleContext, RuleLine, Usage};
 use forecourt_core::pricing::{self, LineInput, PricedSale, ProductKind, TierBenefit};
 use forecourt_core::{CardKind, CardNo, CardState, DomainError, Fen, Phone, Plate};
 use forecourt_store::ledger::NewJournal;
+use forecourt_store::BoxFuture;
 use forecourt_store::{
     new_id, now_us, Card, Customer, PosRequest, SaleLineRecord, SalePaymentRecord, Station,
     StoreError, Tier, Tx,
@@ -36,7 +37,7 @@ const RECHARGE_FEN_MAX: i64 = 100_000_000;
 const PAYMENTS_MAX: usize = 10;
 const RETRIES_MAX: usize = 20;
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 pub struct CustomerRef {
     pub card_no: Option<String>,
     pub phone: Option<String>,
@@ -47,7 +48,7 @@ pub struct CustomerRef {
     pub pin: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct LineBody {
     pub product_code: String,
     pub volume_ml: Option<i64>,
@@ -57,7 +58,7 @@ pub struct LineBody {
     pub pump_no: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PaymentBody {
     pub method: String,
     pub amount_fen: i64,
@@ -66,7 +67,7 @@ pub struct PaymentBody {
     pub coupon_code: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct SaleBody {
     #[serde(default)]
     pub pos_txn_id: String,
@@ -85,7 +86,7 @@ pub struct SaleBody {
     pub odometer_km: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct RechargeBody {
     pub pos_txn_id: String,
     pub station_code: String,
@@ -95,13 +96,13 @@ pub struct RechargeBody {
     pub payments: Vec<PaymentBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct RefundLine {
     pub line_no: i64,
     pub amount_fen: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct RefundBody {
     pub pos_txn_id: String,
     pub station_code: String,
@@ -110,7 +111,7 @@ pub struct RefundBody {
     pub lines: Option<Vec<RefundLine>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct AuthorizationBody {
     pub pos_txn_id: String,
     pub station_code: String,
@@ -125,6 +126,8 @@ pub struct AuthorizationBody {
 /// Why a planned write did not happen.
 enum Refusal {
     Api(AppError),
+    /// A concurrent request with the same `pos_txn_id` committed first.
+    Raced,
 }
 
 impl<E: Into<AppError>> From<E> for Refusal {
@@ -311,31 +314,84 @@ async fn judge_pins(
     Ok(Ok(verified))
 }
 
-/// Runs a transactional write with retries on serialisation failures.
-async fn with_retries<F, Fut>(state: &App, key: Key<'_>, mut attempt: F) -> AppResult<Answer>
+/// The one idempotency combinator of every POS write. It runs `decide` as one unit of
+/// the store's writer (on SQLite committed with the units of concurrent tills, on
+/// PostgreSQL a transaction of its own): first the stored answer of this
+/// `(station, pos_txn_id)` is replayed (`200`, or `idempotency_conflict` for another
+/// body); otherwise `decide` reads its snapshot, decides and writes, and its answer is
+/// stored under the key in the same unit and returned as `201` after the commit. A
+/// serialisation failure or busy database retries the whole unit; a twin with the same
+/// key that committed first is answered with its result.
+async fn idempotent<C>(
+    state: &App,
+    key: Key<'_>,
+    ctx: C,
+    decide: for<'t> fn(&'t App, &'t mut Tx, &'t C) -> BoxFuture<'t, Planned<Value>>,
+) -> AppResult<Answer>
 where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Planned<Answer>>,
+    C: Send + Sync + 'static,
 {
+    let ctx = Arc::new(ctx);
     for n in 0..RETRIES_MAX {
-        match attempt().await {
-            Ok(r) => return Ok(r),
+        let unit = (
+            state.clone(),
+            ctx.clone(),
+            key.station_id.to_string(),
+            key.pos_txn_id.to_string(),
+            key.kind.to_string(),
+            key.hash.to_string(),
+        );
+        let posted = state
+            .store()
+            .write(move |tx| {
+                Box::pin(async move {
+                    let (state, ctx, station_id, pos_txn_id, kind, hash) = unit;
+                    if let Some(prev) = tx.pos_request(&station_id, &pos_txn_id).await? {
+                        return Ok(replay(&prev, &kind, &hash)?);
+                    }
+                    let response = decide(&state, tx, &ctx).await?;
+                    let stored = PosRequest {
+                        kind,
+                        request_hash: hash,
+                        status: 201,
+                        response: response.to_string(),
+                    };
+                    tx.save_pos_request(&station_id, &pos_txn_id, &stored)
+                        .await?;
+                    Ok(Answer::created(response))
+                })
+            })
+            .await;
+        match posted {
+            Ok(answer) => return Ok(answer),
             Err(Refusal::Api(e)) if e.code == "unavailable" && n + 1 < RETRIES_MAX => {
                 tokio::time::sleep(std::time::Duration::from_millis(2 + 3 * n as u64)).await;
             }
+            Err(Refusal::Raced) => match stored_answer(state, key).await? {
+                Some(answer) => return Ok(answer),
+                None => continue,
+            },
             Err(Refusal::Api(e)) => {
                 // A twin request with the same key may have committed while this one
                 // waited for the card's lock, and then seen the balance it left: the
                 // answer is the twin's, not a refusal.
-                let mut tx = state.store().begin_read().await?;
-                if let Some(prev) = tx.pos_request(key.station_id, key.pos_txn_id).await? {
-                    return replay(&prev, key.kind, key.hash);
-                }
-                return Err(e);
+                return match stored_answer(state, key).await? {
+                    Some(answer) => Ok(answer),
+                    None => Err(e),
+                };
             }
         }
     }
     Err(AppError::new("unavailable", "the database is busy; retry"))
+}
+
+/// The stored answer of this key, replayed, if a request with it committed.
+async fn stored_answer(state: &App, key: Key<'_>) -> AppResult<Option<Answer>> {
+    let mut tx = state.store().begin_read().await?;
+    match tx.pos_request(key.station_id, key.pos_txn_id).await? {
+        Some(prev) => Ok(Some(replay(&prev, key.kind, key.hash)?)),
+        None => Ok(None),
+    }
 }
 
 /// The idempotency key of a POS write and the hash of its body.
@@ -585,6 +641,7 @@ struct SalePlan {
 
 /// What a sale needs that is read before its transaction: the products of its lines
 /// and who it is for.
+#[derive(Clone)]
 struct Prepared {
     lines: Vec<LineInput>,
     identified: Identified,
@@ -596,6 +653,7 @@ struct Prepared {
 async fn prepare(state: &App, body: &SaleBody) -> AppResult<Prepared> {
     let unplanned = |r: Refusal| match r {
         Refusal::Api(e) => e,
+        Refusal::Raced => AppError::new("unavailable", "a concurrent request is in flight; retry"),
     };
     Ok(Prepared {
         lines: line_inputs(state, &body.lines).await.map_err(unplanned)?,
@@ -1134,6 +1192,7 @@ pub async fn quote(state: &App, pos: Station, raw: Value) -> AppResult<Answer> {
     let plan = match plan_sale(state, &mut tx, &pos, &body, at, false, &pre).await {
         Ok(p) => p,
         Err(Refusal::Api(e)) => return Err(e),
+        Err(Refusal::Raced) => return Err(AppError::new("unavailable", "retry")),
     };
     let balance = balance_of(&mut tx, plan.balance_card.as_deref()).await?;
     drop(tx);
@@ -1230,28 +1289,32 @@ pub async fn sale(state: &App, pos: Station, raw: Value) -> AppResult<Answer> {
     };
     let mut pre = prepare(state, &body).await?;
     pre.pins = pins;
-    with_retries(state, key, || {
-        post_sale(state, &pos, &body, at, &hash, &pre)
-    })
-    .await
+    idempotent(state, key, (pos.clone(), body.clone(), at, pre), sale_unit).await
 }
 
+type SaleUnit = (Station, SaleBody, TillTime, Prepared);
+
+fn sale_unit<'t>(
+    state: &'t App,
+    tx: &'t mut Tx,
+    (station, body, time, pre): &'t SaleUnit,
+) -> BoxFuture<'t, Planned<Value>> {
+    Box::pin(post_sale(state, tx, station, body, *time, pre))
+}
+
+/// The sale's decision and writes, inside the unit of [`idempotent`].
 async fn post_sale(
     state: &App,
+    tx: &mut Tx,
     station: &Station,
     body: &SaleBody,
     time: TillTime,
-    hash: &str,
     pre: &Prepared,
-) -> Planned<Answer> {
+) -> Planned<Value> {
     // Decisions and usage counters take the server's business time; the sale and its
     // journal record the till's time as sent.
     let at = time.business_at;
-    let mut tx = match begin_write(state, station, &body.pos_txn_id, "sale", hash).await? {
-        Ok(tx) => tx,
-        Err(replayed) => return Ok(replayed),
-    };
-    let plan = plan_sale(state, &mut tx, station, body, at, true, pre).await?;
+    let plan = plan_sale(state, tx, station, body, at, true, pre).await?;
     let journal = NewJournal {
         idempotency_key: format!("sale:{}:{}", station.station_id, body.pos_txn_id),
         kind: "sale",
@@ -1261,11 +1324,9 @@ async fn post_sale(
     };
     let posted = tx.post(&journal, &plan.transfers, false).await;
     let journal_id = match posted {
-        Err(StoreError::Conflict(_)) => {
-            // Give the connection back before taking another one for the replay.
-            drop(tx);
-            return replay_after_race(state, station, &body.pos_txn_id, "sale", hash).await;
-        }
+        // A twin with the same key committed first: answered with its result once
+        // this unit is undone.
+        Err(StoreError::Conflict(_)) => return Err(Refusal::Raced),
         other => other?,
     };
     let sale_id = new_id();
@@ -1323,8 +1384,7 @@ async fn post_sale(
     .await?;
     let mut tier_after = None;
     if let (Some(id), Some(points)) = (&customer_id, &plan.points_plan) {
-        tier_after =
-            loyalty::record_points(&mut tx, &pre.loyalty, id, at, &plan.local, points).await?;
+        tier_after = loyalty::record_points(tx, &pre.loyalty, id, at, &plan.local, points).await?;
     }
     let volume = fuel_volume(&plan.priced);
     for (card_id, amount) in &plan.usage_rows {
@@ -1350,7 +1410,7 @@ async fn post_sale(
             .into());
         }
     }
-    let card_balance = balance_of(&mut tx, plan.balance_card.as_deref()).await?;
+    let card_balance = balance_of(tx, plan.balance_card.as_deref()).await?;
     let points_balance = match &customer_id {
         Some(id) => json!(tx
             .account_totals(&account::customer_points(id))
@@ -1386,23 +1446,7 @@ async fn post_sale(
         "flags": plan.flags,
         "messages": messages,
     });
-    finish(tx, station, &body.pos_txn_id, "sale", hash, response).await
-}
-
-/// Starts the transaction of a POS write, or answers with the stored result when this
-/// `pos_txn_id` was seen before (the `Err` side carries that answer).
-async fn begin_write(
-    state: &App,
-    station: &Station,
-    pos_txn_id: &str,
-    kind: &str,
-    hash: &str,
-) -> Planned<Result<Tx, Answer>> {
-    let mut tx = state.store().begin().await?;
-    match tx.pos_request(&station.station_id, pos_txn_id).await? {
-        Some(prev) => Ok(Err(replay(&prev, kind, hash)?)),
-        None => Ok(Ok(tx)),
-    }
+    Ok(response)
 }
 
 /// The card with this number, read in the transaction.
@@ -1411,45 +1455,6 @@ async fn card_in_tx(tx: &mut Tx, card_no: &CardNo) -> Planned<Card> {
         .card_by_no(card_no.as_str())
         .await?
         .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))?)
-}
-
-/// Stores the answer under the `pos_txn_id`, commits and answers 201.
-async fn finish(
-    mut tx: Tx,
-    station: &Station,
-    pos_txn_id: &str,
-    kind: &str,
-    hash: &str,
-    response: Value,
-) -> Planned<Answer> {
-    let stored = PosRequest {
-        kind: kind.to_string(),
-        request_hash: hash.to_string(),
-        status: 201,
-        response: response.to_string(),
-    };
-    tx.save_pos_request(&station.station_id, pos_txn_id, &stored)
-        .await?;
-    tx.commit().await?;
-    Ok(Answer::created(response))
-}
-
-/// A concurrent request with the same `pos_txn_id` committed first: answer with its
-/// result.
-async fn replay_after_race(
-    state: &App,
-    station: &Station,
-    pos_txn_id: &str,
-    kind: &str,
-    hash: &str,
-) -> Planned<Answer> {
-    let mut tx = state.store().begin_read().await?;
-    match tx.pos_request(&station.station_id, pos_txn_id).await? {
-        Some(prev) => Ok(replay(&prev, kind, hash)?),
-        None => {
-            Err(AppError::new("unavailable", "a concurrent request is in flight; retry").into())
-        }
-    }
 }
 
 fn check_tender_payments(payments: &[PaymentBody], amount: i64) -> AppResult<()> {
@@ -1544,30 +1549,39 @@ pub async fn recharge(state: &App, pos: Station, raw: Value) -> AppResult<Answer
         kind: "recharge",
         hash: &hash,
     };
-    with_retries(state, key, || {
-        post_recharge(state, &pos, &body, &card_no, at, &hash)
-    })
+    idempotent(
+        state,
+        key,
+        (pos.clone(), body.clone(), card_no, at),
+        recharge_unit,
+    )
     .await
 }
 
+type RechargeUnit = (Station, RechargeBody, CardNo, TillTime);
+
+fn recharge_unit<'t>(
+    _state: &'t App,
+    tx: &'t mut Tx,
+    (station, body, card_no, time): &'t RechargeUnit,
+) -> BoxFuture<'t, Planned<Value>> {
+    Box::pin(post_recharge(tx, station, body, card_no, *time))
+}
+
+/// The recharge's decision and writes, inside the unit of [`idempotent`].
 async fn post_recharge(
-    state: &App,
+    tx: &mut Tx,
     station: &Station,
     body: &RechargeBody,
     card_no: &CardNo,
     time: TillTime,
-    hash: &str,
-) -> Planned<Answer> {
+) -> Planned<Value> {
     let at = time.occurred_at;
-    let mut tx = match begin_write(state, station, &body.pos_txn_id, "recharge", hash).await? {
-        Ok(tx) => tx,
-        Err(replayed) => return Ok(replayed),
-    };
-    let found = card_in_tx(&mut tx, card_no).await?;
+    let found = card_in_tx(tx, card_no).await?;
     let card = tx.lock_card(&found.card_id).await?;
     CardState::parse(&card.state)?.check_usable()?;
     if card.kind == CardKind::FleetSub.as_str()
-        && funding_card(&mut tx, &card).await?.card_id != card.card_id
+        && funding_card(tx, &card).await?.card_id != card.card_id
     {
         return Err(AppError::new(
             "card_not_usable",
@@ -1626,8 +1640,7 @@ async fn post_recharge(
     let journal_id = match posted {
         Err(StoreError::Conflict(_)) => {
             // Give the connection back before taking another one for the replay.
-            drop(tx);
-            return replay_after_race(state, station, &body.pos_txn_id, "recharge", hash).await;
+            return Err(Refusal::Raced);
         }
         other => other?,
     };
@@ -1656,7 +1669,7 @@ async fn post_recharge(
         "paid_fen": after.paid_fen,
         "bonus_balance_fen": after.bonus_fen,
     });
-    finish(tx, station, &body.pos_txn_id, "recharge", hash, response).await
+    Ok(response)
 }
 
 /// `POST /api/v1/pos/refunds`.
@@ -1678,7 +1691,7 @@ pub async fn refund(state: &App, pos: Station, raw: Value) -> AppResult<Answer> 
         Ok(t) => t.occurred_at,
         Err(replayed) => return Ok(replayed),
     };
-    with_retries(
+    idempotent(
         state,
         Key {
             station_id: &pos.station_id,
@@ -1686,7 +1699,8 @@ pub async fn refund(state: &App, pos: Station, raw: Value) -> AppResult<Answer> 
             kind: "refund",
             hash: &hash,
         },
-        || post_refund(state, &pos, &body, at, &hash),
+        (pos.clone(), body.clone(), at),
+        refund_unit,
     )
     .await
 }
@@ -1702,17 +1716,18 @@ fn cumulative_share(total: i64, done_before: i64, done_after: i64, whole: i64) -
     f(done_after) - f(done_before)
 }
 
-async fn post_refund(
-    state: &App,
-    station: &Station,
-    body: &RefundBody,
-    at: i64,
-    hash: &str,
-) -> Planned<Answer> {
-    let mut tx = match begin_write(state, station, &body.pos_txn_id, "refund", hash).await? {
-        Ok(tx) => tx,
-        Err(replayed) => return Ok(replayed),
-    };
+type RefundUnit = (Station, RefundBody, i64);
+
+fn refund_unit<'t>(
+    _state: &'t App,
+    tx: &'t mut Tx,
+    (station, body, at): &'t RefundUnit,
+) -> BoxFuture<'t, Planned<Value>> {
+    Box::pin(post_refund(tx, station, body, *at))
+}
+
+/// The refund's decision and writes, inside the unit of [`idempotent`].
+async fn post_refund(tx: &mut Tx, station: &Station, body: &RefundBody, at: i64) -> Planned<Value> {
     let found = tx
         .sale(&body.sale_id)
         .await?
@@ -1895,8 +1910,7 @@ async fn post_refund(
     let journal_id = match posted {
         Err(StoreError::Conflict(_)) => {
             // Give the connection back before taking another one for the replay.
-            drop(tx);
-            return replay_after_race(state, station, &body.pos_txn_id, "refund", hash).await;
+            return Err(Refusal::Raced);
         }
         other => other?,
     };
@@ -1919,7 +1933,7 @@ async fn post_refund(
         let day = clock::local(&station.time_zone, sale.occurred_at)
             .date
             .to_string();
-        loyalty::take_points(&mut tx, customer, reversed, Some(&day)).await?;
+        loyalty::take_points(tx, customer, reversed, Some(&day)).await?;
     }
     // A sale refunded in full gives its discount coupons back to the member.
     if sale.refunded_fen + amount >= sale.net_fen {
@@ -1941,7 +1955,7 @@ async fn post_refund(
         tx.add_usage(card_id, sale.occurred_at, 0, -part, -volume, &refund_id)
             .await?;
     }
-    let card_balance = balance_of(&mut tx, balance_card.as_deref()).await?;
+    let card_balance = balance_of(tx, balance_card.as_deref()).await?;
     let response = json!({
         "refund_id": refund_id,
         "sale_id": sale.sale_id,
@@ -1951,7 +1965,7 @@ async fn post_refund(
         "points_shortfall": due - reversed,
         "card_balance_fen": card_balance,
     });
-    finish(tx, station, &body.pos_txn_id, "refund", hash, response).await
+    Ok(response)
 }
 
 /// `POST /api/v1/pos/authorizations`: holds money on a card before the pump runs.
@@ -1999,27 +2013,45 @@ pub async fn authorize(state: &App, pos: Station, raw: Value) -> AppResult<Answe
             Ok(pins) => pins,
             Err(replayed) => return Ok(replayed),
         };
-    with_retries(state, key, || {
-        post_authorization(state, &pos, &body, &card_no, at, &hash, &pins)
-    })
+    idempotent(
+        state,
+        key,
+        (pos.clone(), body.clone(), card_no, at, pins),
+        authorization_unit,
+    )
     .await
 }
 
+type AuthorizationUnit = (
+    Station,
+    AuthorizationBody,
+    CardNo,
+    TillTime,
+    BTreeSet<String>,
+);
+
+fn authorization_unit<'t>(
+    state: &'t App,
+    tx: &'t mut Tx,
+    (station, body, card_no, time, pins): &'t AuthorizationUnit,
+) -> BoxFuture<'t, Planned<Value>> {
+    Box::pin(post_authorization(
+        state, tx, station, body, card_no, *time, pins,
+    ))
+}
+
+/// The hold's decision and writes, inside the unit of [`idempotent`].
 async fn post_authorization(
     state: &App,
+    tx: &mut Tx,
     station: &Station,
     body: &AuthorizationBody,
     card_no: &CardNo,
     time: TillTime,
-    hash: &str,
     pins: &BTreeSet<String>,
-) -> Planned<Answer> {
+) -> Planned<Value> {
     let at = time.occurred_at;
-    let mut tx = match begin_write(state, station, &body.pos_txn_id, "authorization", hash).await? {
-        Ok(tx) => tx,
-        Err(replayed) => return Ok(replayed),
-    };
-    let found = card_in_tx(&mut tx, card_no).await?;
+    let found = card_in_tx(tx, card_no).await?;
     let mut ids = BTreeSet::from([found.card_id.clone()]);
     ids.extend(found.main_card_id.clone());
     let mut locked = BTreeMap::new();
@@ -2028,10 +2060,10 @@ async fn post_authorization(
     }
     let card = locked[&found.card_id].clone();
     let pin_given = check_card(state, &card, body.pin.as_deref(), pins)?;
-    let funding = funding_card(&mut tx, &card).await?;
+    let funding = funding_card(tx, &card).await?;
     CardState::parse(&funding.state)?.check_usable()?;
     let local = clock::local(&station.time_zone, time.business_at);
-    let used = usage(&mut tx, &card, &local).await?;
+    let used = usage(tx, &card, &local).await?;
     // Rules that do not depend on the amount are checked now; amount limits lower the
     // hold instead, so that the pump stops where the card's limits stop.
     let ctx = RuleContext {
@@ -2114,12 +2146,7 @@ async fn post_authorization(
     };
     let posted = tx.post(&journal, &transfers, true).await;
     let journal_id = match posted {
-        Err(StoreError::Conflict(_)) => {
-            // Give the connection back before taking another one for the replay.
-            drop(tx);
-            return replay_after_race(state, station, &body.pos_txn_id, "authorization", hash)
-                .await;
-        }
+        Err(StoreError::Conflict(_)) => return Err(Refusal::Raced),
         other => other?,
     };
     let id = new_id();
@@ -2142,15 +2169,7 @@ async fn post_authorization(
         "expires_at": clock::rfc3339(expires_at),
         "card_balance_fen": tx.card_balance(&funding.card_id).await?.available_fen(),
     });
-    finish(
-        tx,
-        station,
-        &body.pos_txn_id,
-        "authorization",
-        hash,
-        response,
-    )
-    .await
+    Ok(response)
 }
 
 /// Releases a pending hold as `voided` or `expired`. Returns the state it ends in.

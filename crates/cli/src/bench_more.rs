@@ -1,4 +1,4 @@
-//! `forecourt bench import` and `forecourt bench lookup`.
+//! `forecourt bench import`, `forecourt bench lookup` and `forecourt bench group-commit`.
 
 use crate::simulate;
 use anyhow::{bail, Context};
@@ -315,4 +315,120 @@ fn percent(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// How rows were written in one phase of `bench group-commit`.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    /// `Store::begin`, one row, `commit`: one transaction (one fsync on SQLite) a row.
+    Begin,
+    /// `Store::write`: the group-commit writer on SQLite.
+    Write,
+}
+
+/// One phase: `rows` small rows by `tasks` concurrent tasks. Returns the elapsed time
+/// and the latency of every write, sorted.
+async fn write_rows(
+    store: &Store,
+    path: Path,
+    rows: usize,
+    tasks: usize,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let prefix = match path {
+        Path::Begin => "gc-begin",
+        Path::Write => "gc-write",
+    };
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(tasks);
+    for t in 0..tasks {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(rows / tasks + 1);
+            for i in (t..rows).step_by(tasks) {
+                let key = format!("{prefix}-{i}");
+                let t0 = Instant::now();
+                match path {
+                    Path::Begin => {
+                        let mut tx = store.begin().await?;
+                        tx.set_loyalty_setting(&key, "bench").await?;
+                        tx.commit().await?;
+                    }
+                    Path::Write => {
+                        store
+                            .write(move |tx| {
+                                Box::pin(async move { tx.set_loyalty_setting(&key, "bench").await })
+                            })
+                            .await?;
+                    }
+                }
+                latencies.push(t0.elapsed());
+            }
+            Ok::<_, forecourt_store::StoreError>(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(rows);
+    for h in handles {
+        latencies.extend(h.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Ok((elapsed, latencies))
+}
+
+/// `forecourt bench group-commit`: small rows written by concurrent tasks, each in a
+/// transaction of its own (`begin`/`commit`, the reference of the same run), then
+/// through the group-commit writer (`Store::write`), on the same database.
+pub async fn group_commit(db: Option<String>, rows: usize, tasks: usize) -> anyhow::Result<()> {
+    let (url, store, dir) = fresh(db, "group-commit").await?;
+    println!(
+        "small rows written by {tasks} concurrent tasks ({}, {url}{})",
+        store.backend().name(),
+        match store.backend() {
+            forecourt_store::Backend::Sqlite => ", synchronous=FULL",
+            forecourt_store::Backend::Postgres => "",
+        }
+    );
+    let mut rates = Vec::new();
+    for (path, name) in [(Path::Begin, "begin/commit"), (Path::Write, "Store::write")] {
+        let before = store.write_stats();
+        eprintln!("{name}: {rows} rows…");
+        let (elapsed, latencies) = write_rows(&store, path, rows, tasks).await?;
+        let after = store.write_stats();
+        let rate = rows as f64 / elapsed.as_secs_f64();
+        rates.push(rate);
+        let commits = match path {
+            Path::Begin => rows as u64,
+            Path::Write => after.batches - before.batches,
+        };
+        println!(
+            "{name:<13} {rate:>8.0} rows/s ({:.1} s), {commits} commits ({:.1} rows each), latency p50 {:.2} ms, p99 {:.2} ms",
+            elapsed.as_secs_f64(),
+            rows as f64 / commits.max(1) as f64,
+            ms(&latencies, 0.5),
+            ms(&latencies, 0.99),
+        );
+        if path == Path::Write {
+            println!(
+                "               largest batch {} units, failed batches {}",
+                after.largest_batch,
+                after.failed_batches - before.failed_batches
+            );
+        }
+    }
+    println!("Store::write / begin: {:.1}×", rates[1] / rates[0]);
+    // Every row is there: spot-check both ends of each phase.
+    for prefix in ["gc-begin", "gc-write"] {
+        for i in [0, rows - 1] {
+            if store
+                .loyalty_setting(&format!("{prefix}-{i}"))
+                .await?
+                .is_none()
+            {
+                bail!("row {prefix}-{i} is missing");
+            }
+        }
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }

@@ -332,6 +332,20 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         customers: usize,
     },
+    /// Small rows written by concurrent tasks, each in its own transaction
+    /// (`begin`/`commit`) and then through the group-commit writer (`Store::write`):
+    /// rows/s of both, commits, latency p50/p99.
+    GroupCommit {
+        /// An empty database; by default a temporary SQLite file.
+        #[arg(long)]
+        db: Option<String>,
+        /// Rows written by each of the two ways.
+        #[arg(long, default_value_t = 20_000)]
+        rows: usize,
+        /// Concurrent writing tasks (tills).
+        #[arg(long, default_value_t = 32)]
+        tasks: usize,
+    },
     /// Till lookups by phone, plate and card number through HTTP against `forecourt
     /// serve` on a network of many customers: p50/p99, and the server's memory.
     Lookup {
@@ -901,6 +915,9 @@ async fn main() -> anyhow::Result<()> {
                     customers,
                 },
         } => bench_more::import(db, sales, customers.max(10)).await,
+        Command::Bench {
+            command: BenchCommand::GroupCommit { db, rows, tasks },
+        } => bench_more::group_commit(db, rows.max(1), tasks.max(1)).await,
         Command::Bench {
             command:
                 BenchCommand::Lookup {

@@ -158,7 +158,11 @@ async fn daily_rows(state: &AppState) -> ApiResult<Vec<SaleRow>> {
 fn sales_view(view: &str, rows: &[SaleRow], q: &ViewQuery) -> ApiResult<Value> {
     let limit = q.limit();
     let Some(last) = rows.iter().map(|r| r.day()).max() else {
-        return Ok(json!({"view": view, "rows": []}));
+        // `price` counts members (none found without sales), like the member views.
+        return Ok(match view {
+            "price" => json!({"view": view, "customers_total": 0, "rows": []}),
+            _ => json!({"view": view, "rows": []}),
+        });
     };
     let mut out = json!({"view": view, "as_of": date_of(last).to_string(), "offset": q.offset});
     match view {

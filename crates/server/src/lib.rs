@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod pos;
 pub mod privacy;
 pub mod ratelimit;
+pub mod service_desk;
 pub mod web;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -327,6 +328,18 @@ pub fn router(state: AppState) -> Router {
         .route("/cards/{card_no}/limits", put(api::put_limits))
         .route("/cards/{card_no}/pin", put(api::put_pin))
         .route("/cards/{card_no}/allocations", post(api::post_allocation))
+        .route("/calendars/{code}", put(service_desk::put_calendar))
+        .route(
+            "/stations/{code}/calendar",
+            put(service_desk::put_station_calendar),
+        )
+        .route("/sla-policies/{severity}", put(service_desk::put_policy))
+        .route(
+            "/tickets",
+            get(service_desk::get_tickets).post(service_desk::post_ticket),
+        )
+        .route("/tickets/{id}", get(service_desk::get_ticket))
+        .route("/tickets/{id}/events", post(service_desk::post_event))
         .route("/pos/quotes", post(pos::quote))
         .route("/pos/sales", post(pos::sale))
         .route("/pos/recharges", post(pos::recharge))

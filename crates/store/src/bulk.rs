@@ -371,6 +371,24 @@ pub struct BulkCustomer {
     pub customer: crate::NewCustomer,
 }
 
+/// The id of a customer's `k`th vehicle written in bulk: a UUIDv7 of the customer's
+/// creation time, like the ids of vehicles added one by one, whose random bits come from
+/// the customer's id and `k`, so that it is as reproducible as the customer's id.
+fn bulk_vehicle_id(customer_id: &str, k: usize, created_at_us: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"vehicle\0")
+        .chain_update(customer_id.as_bytes())
+        .chain_update((k as u64).to_le_bytes())
+        .finalize();
+    let mut random = [0u8; 10];
+    random.copy_from_slice(&digest[..10]);
+    let ms = u64::try_from(created_at_us / 1000).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(ms, &random)
+        .into_uuid()
+        .to_string()
+}
+
 /// A card to create in bulk.
 #[derive(Debug, Clone)]
 pub struct BulkCard {
@@ -580,8 +598,7 @@ impl Tx {
                 b.created_at.into(),
             ]);
             for (k, vh) in c.vehicles.iter().enumerate() {
-                // Vehicle ids follow the customer's, so that they are as reproducible.
-                let vehicle_id = format!("{id}-v{k}");
+                let vehicle_id = bulk_vehicle_id(id, k, b.created_at);
                 vehicles.push([
                     vehicle_id.as_str().into(),
                     id.into(),
@@ -860,5 +877,25 @@ impl crate::Store {
             sqlx::query("analyze").execute(&self.write).await?;
         }
         Ok(built)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bulk_vehicle_id;
+
+    #[test]
+    fn bulk_vehicle_ids_are_reproducible_uuids() {
+        let customer = "0192f0c4-7c1e-7a51-9a2e-3f6a1b2c3d4e";
+        let at_us = 1_763_598_600_000_000;
+        let first = bulk_vehicle_id(customer, 0, at_us);
+        let id = uuid::Uuid::parse_str(&first).expect("a UUID");
+        assert_eq!(id.get_version_num(), 7);
+        assert_eq!(first, bulk_vehicle_id(customer, 0, at_us));
+        assert_ne!(first, bulk_vehicle_id(customer, 1, at_us));
+        assert_ne!(
+            first,
+            bulk_vehicle_id("0192f0c4-7c1e-7a51-9a2e-3f6a1b2c3d4f", 0, at_us)
+        );
     }
 }

@@ -30,6 +30,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database: {0}")]
     Database(sqlx::Error),
+    /// A unit of [`crate::Store::write`] panicked (a bug); its writes were rolled back
+    /// and the other units were not affected.
+    #[error("a write unit panicked: {0}")]
+    Panicked(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -7,6 +7,11 @@
 //! Every write that touches money or points happens inside a [`Tx`], which
 //! applies ledger transfers with conditional updates so that no balance can go below
 //! zero and no credit account above its limit, whatever the callers do concurrently.
+//! A `Tx` comes either from [`Store::begin`] (a transaction of the caller's own) or,
+//! for short frequent writes such as a till's sale, from [`Store::write`], which on
+//! SQLite group-commits the units of concurrent callers: one writer task runs them in
+//! one transaction, each in its own savepoint, pays one fsync for all of them
+//! (`synchronous = full` is kept) and answers each caller only after that commit.
 //!
 //! This crate must never decide business rules (that is `forecourt-core`) nor know about
 //! HTTP.
@@ -28,6 +33,8 @@ mod queries;
 mod sales_export;
 #[doc(hidden)]
 pub mod testing;
+pub mod tickets;
+mod writer;
 pub use forecourt_privacy::Vault;
 pub use personal::normalise_name;
 pub use queries::{AccountMovement, Adjustment, Consent, CreditMovement, NewSale};
@@ -37,6 +44,7 @@ pub use error::StoreError;
 pub use guess::{Guesses, Reserved};
 pub use ledger::CheckReport;
 pub use model::*;
+pub use writer::{BoxFuture, WriteStats, BATCH_UNITS_MAX, BATCH_WORK_MAX, QUEUE_UNITS_MAX};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -179,12 +187,22 @@ pub struct PoolStats {
 /// queueing writers in the process is cheaper and fairer than letting them collide on
 /// the file lock. On PostgreSQL both pools are the same and writers serialise on row
 /// locks.
+///
+/// Writes come in two forms. [`Store::begin`] hands the caller a transaction of its
+/// own, which holds the SQLite write connection until it is committed or dropped.
+/// [`Store::write`] hands a unit of work to the group-commit writer, which on SQLite
+/// runs many callers' units in one transaction and pays one fsync for all of them.
+/// Both take the one write connection in turn (see [`Store::write`]).
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
     vault: Arc<Vault>,
+    /// The queue of the SQLite writer task; `None` on PostgreSQL, where a unit runs in
+    /// a transaction of its own.
+    writer: Option<writer::Queue>,
+    write_counters: Arc<writer::Counters>,
 }
 
 impl fmt::Debug for Store {
@@ -223,11 +241,15 @@ impl Store {
                     .after_connect(|conn, _meta| Box::pin(sqlite_setup(conn)))
                     .connect_with(opts)
                     .await?;
+                let write_counters = Arc::new(writer::Counters::default());
+                let writer = writer::spawn(write.clone(), vault.clone(), write_counters.clone());
                 Ok(Self {
                     backend: Backend::Sqlite,
                     read,
                     write,
                     vault,
+                    writer: Some(writer),
+                    write_counters,
                 })
             }
             Backend::Postgres => {
@@ -242,6 +264,8 @@ impl Store {
                     read: pool.clone(),
                     write: pool,
                     vault,
+                    writer: None,
+                    write_counters: Arc::default(),
                 })
             }
         }
@@ -370,14 +394,86 @@ impl Store {
         &self.vault
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction. On SQLite it holds the one write connection until
+    /// it is committed or dropped: never hold one while waiting for [`Store::write`],
+    /// whose batch needs that connection.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        if self.writer.is_some() {
+            writer::assert_not_in_writer("Store::begin");
+        }
         let tx = self.write.begin().await?;
         Ok(Tx {
             tx,
             backend: self.backend,
             vault: self.vault.clone(),
         })
+    }
+
+    /// Runs `unit` in a write transaction and answers with its result once that
+    /// transaction is committed: the group-commit path for short, frequent writes
+    /// (a till's sale).
+    ///
+    /// On SQLite the unit is handed to the store's one writer task, which runs every
+    /// unit queued at that moment (at most [`BATCH_UNITS_MAX`], taking no more once
+    /// [`BATCH_WORK_MAX`] has passed) in one transaction, each unit inside its own
+    /// savepoint, and commits once. So:
+    /// - a unit that returns `Err` has its savepoint rolled back and gets its own error;
+    ///   the other units of the batch are not affected;
+    /// - a unit that panics is treated the same way and gets [`StoreError::Panicked`];
+    ///   the writer goes on;
+    /// - every answer, `Ok` or `Err`, is sent only after the batch's COMMIT returned
+    ///   (with `synchronous = full`: after the fsync). If the commit fails, every unit
+    ///   of the batch gets that error ([`StoreError::Retry`] stays a retry, anything
+    ///   else becomes [`StoreError::Unavailable`]) and nothing of them was written;
+    /// - a unit sees the writes of the units before it in its batch, as it would if
+    ///   they had committed one after another;
+    /// - once handed in, a unit runs even if the caller stops waiting for it.
+    ///
+    /// The writer takes the write pool's one connection per batch, the same way
+    /// [`Store::begin`] does, so batches and transactions of `begin` take turns on it,
+    /// first come first served; neither waits for anything but that connection. A unit
+    /// must therefore not call `begin` or `write` itself (it would wait for its own
+    /// batch: this is asserted), and a caller must not hold a `Tx` of `begin` while it
+    /// waits for `write`.
+    ///
+    /// On PostgreSQL the unit runs in a transaction of its own on the pool (begin, the
+    /// unit, commit; rolled back on `Err` or panic), so that callers have one interface.
+    ///
+    /// The unit must own what it uses (`move` it in) since it may run on another task;
+    /// it writes the body of a transaction as usual, through the `&mut Tx`:
+    ///
+    /// ```no_run
+    /// # async fn example(store: forecourt_store::Store) -> Result<(), forecourt_store::StoreError> {
+    /// use forecourt_store::StoreError;
+    /// let key = String::from("points_name");
+    /// let version = store
+    ///     .write(move |tx| {
+    ///         Box::pin(async move {
+    ///             tx.set_loyalty_setting(&key, "积分").await?;
+    ///             Ok::<_, StoreError>(1)
+    ///         })
+    ///     })
+    ///     .await?;
+    /// # let _ = version;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn write<R, E, F>(&self, unit: F) -> Result<R, E>
+    where
+        F: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<R, E>> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(queue) => writer::submit(queue, &self.write_counters, unit).await,
+            None => writer::run_alone(self, &self.write_counters, unit).await,
+        }
+    }
+
+    /// What [`Store::write`] has done since the store was opened: units, batches
+    /// (commits), the largest batch and the units waiting.
+    pub fn write_stats(&self) -> WriteStats {
+        self.write_counters.snapshot()
     }
 
     /// Starts a read-only transaction on the read pool: a consistent snapshot that never

@@ -42,10 +42,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0005_outbox.sql"),
         postgres: include_str!("../migrations/0005_outbox.sql"),
     },
+    Migration {
+        version: 6,
+        name: "service_desk",
+        sqlite: include_str!("../migrations/0006_service_desk.sql"),
+        postgres: include_str!("../migrations/0006_service_desk.sql"),
+    },
 ];
 
-/// The schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 5;
+/// The schema version this binary knows: the highest of [`MIGRATIONS`].
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Default products of the POS contract: code, name, kind.
 const PRODUCTS: &[(&str, &str, &str)] = &[
@@ -108,18 +114,22 @@ impl Store {
             "create table if not exists schema_migration (version bigint primary key, name text not null, applied_at bigint not null)",
         )
         .await?;
-        let found: Option<i64> = sqlx::query_scalar("select max(version) from schema_migration")
-            .fetch_one(&mut *conn)
+        // Every applied version, not only the highest: migrations written on parallel
+        // branches get numbers in the order they were started but may be merged in
+        // another, and a database migrated with 6 must still receive 5 when it arrives.
+        let applied: Vec<i64> = sqlx::query_scalar("select version from schema_migration")
+            .fetch_all(&mut *conn)
             .await?;
-        let found = found.unwrap_or(0);
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found,
-                known: SCHEMA_VERSION,
-            });
+        if let Some(&found) = applied.iter().max() {
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooNew {
+                    found,
+                    known: SCHEMA_VERSION,
+                });
+            }
         }
         drop(conn);
-        for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+        for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
             let mut tx = self.write.begin().await?;
             let sql = match self.backend {
                 Backend::Sqlite => m.sqlite,
@@ -222,6 +232,9 @@ impl Store {
         .bind(&today)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        let mut tx = self.begin().await?;
+        tx.seed_service_desk().await?;
         tx.commit().await?;
         Ok(())
     }

@@ -77,6 +77,11 @@ pub const TABLES: &[&str] = &[
     "consent",
     "job",
     "message",
+    "calendar",
+    "station_calendar",
+    "sla_policy",
+    "ticket",
+    "ticket_event",
     "setting",
     "audit_log",
     "audit_head",
@@ -94,6 +99,8 @@ const SEEDED: &[&str] = &[
     "loyalty_rule",
     "loyalty_setting",
     "coupon_template",
+    "calendar",
+    "sla_policy",
 ];
 
 /// The tables the migrations do not create.

@@ -54,7 +54,7 @@ pub async fn spawn_app_with(mut config: Config) -> App {
         .await
         .expect("admin");
     let state = AppState::new(store.clone(), Secret::from_bytes([7; 32]), config);
-    let router = forecourt_server::router(state);
+    let router = checked_router(forecourt_server::router(state)).await;
     let mut app = App {
         url: url.clone(),
         router,
@@ -72,6 +72,23 @@ pub async fn spawn_app_with(mut config: Config) -> App {
     app.pos1 = app.pos_token("S001").await;
     app.pos2 = app.pos_token("S002").await;
     app
+}
+
+/// `router` with every JSON response it gives checked against the OpenAPI document it
+/// serves (see `openapi_check`): a response the document does not allow fails the test
+/// at the request.
+pub async fn checked_router(router: axum::Router) -> axum::Router {
+    let req = Request::get("/api/v1/openapi.json")
+        .body(Body::empty())
+        .unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "GET /api/v1/openapi.json");
+    let doc = res.into_body().collect().await.unwrap().to_bytes();
+    let checker = crate::openapi_check::checker_for(&doc);
+    router.layer(axum::middleware::from_fn_with_state(
+        checker,
+        crate::openapi_check::check_responses,
+    ))
 }
 
 impl App {

@@ -94,6 +94,9 @@ async fn exercise(
         Action::ViewAudit => app.get("/api/v1/audit", token).await,
         Action::RunCheck => app.get("/api/v1/ledger/check", token).await,
         Action::ViewAnalytics => app.get("/api/v1/analytics/rfm", token).await,
+        Action::ManageServiceDesk => app.put("/api/v1/sla-policies/low", token, json!({"first_response_minutes": 480, "resolution_minutes": 2880})).await,
+        Action::WorkTickets => app.post("/api/v1/tickets", token, json!({"kind": "inquiry", "channel": "counter", "station_code": "S001", "category": "other", "severity": "low", "description": "matrix test"})).await,
+        Action::ViewTickets => app.get("/api/v1/tickets?station=S001", token).await,
     }
 }
 
@@ -403,7 +406,7 @@ async fn idle_sessions_end() {
     );
     let idle = App {
         url: app.url.clone(),
-        router: forecourt_server::router(state),
+        router: crate::harness::checked_router(forecourt_server::router(state)).await,
         store: app.store.clone(),
         admin: app.admin.clone(),
         pos1: String::new(),

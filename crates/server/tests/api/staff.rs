@@ -588,6 +588,12 @@ async fn health_metrics_openapi_and_unknown_routes() {
         "/customers/{id}/consents",
         "/audit",
         "/ledger/check",
+        "/calendars/{code}",
+        "/stations/{code}/calendar",
+        "/sla-policies/{severity}",
+        "/tickets",
+        "/tickets/{id}",
+        "/tickets/{id}/events",
     ] {
         assert!(
             paths.contains_key(&format!("/api/v1{path}")) || paths.contains_key(path),

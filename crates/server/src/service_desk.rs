@@ -1,0 +1,103 @@
+//! The service desk's routes (SPEC "Service desk"): calendars, SLA policies, tickets
+//! and their events. Each handler extracts, calls one use case of
+//! `forecourt_app::service_desk` and answers with what it returns.
+
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Staff};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use forecourt_app::service_desk::{
+    self as desk, CalendarBody, EventBody, PolicyBody, TicketBody, TicketQuery,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+/// `PUT /api/v1/calendars/{code}` (admins).
+pub async fn put_calendar(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<CalendarBody>,
+) -> ApiResult<Response> {
+    let v = desk::put_calendar(state.app(), &me, me.source.as_deref(), &code, body).await?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StationCalendarBody {
+    calendar: String,
+}
+
+/// `PUT /api/v1/stations/{code}/calendar` (admins).
+pub async fn put_station_calendar(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<StationCalendarBody>,
+) -> ApiResult<Response> {
+    let v = desk::assign_calendar(
+        state.app(),
+        &me,
+        me.source.as_deref(),
+        &code,
+        &body.calendar,
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// `PUT /api/v1/sla-policies/{severity}` (admins).
+pub async fn put_policy(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(severity): Path<String>,
+    ApiJson(body): ApiJson<PolicyBody>,
+) -> ApiResult<Response> {
+    let v = desk::put_policy(state.app(), &me, me.source.as_deref(), &severity, body).await?;
+    Ok(Json(v).into_response())
+}
+
+/// `POST /api/v1/tickets` → `201` the ticket.
+pub async fn post_ticket(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ApiJson(body): ApiJson<TicketBody>,
+) -> ApiResult<Response> {
+    let v = desk::open_ticket(state.app(), &me, me.source.as_deref(), body).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `POST /api/v1/tickets/{id}/events` → the ticket after the step.
+pub async fn post_event(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EventBody>,
+) -> ApiResult<Response> {
+    let v = desk::apply_event(state.app(), &me, me.source.as_deref(), &id, body).await?;
+    Ok(Json(v).into_response())
+}
+
+/// `GET /api/v1/tickets/{id}`.
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let v = desk::get_ticket(state.app(), &me, &id).await?;
+    Ok(Json(v).into_response())
+}
+
+/// `GET /api/v1/tickets?station=&state=&breached=true`.
+pub async fn get_tickets(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Query(q): Query<TicketQuery>,
+) -> ApiResult<Response> {
+    let tickets = desk::list_tickets(state.app(), &me, q).await?;
+    Ok(Json(json!({ "tickets": tickets })).into_response())
+}
