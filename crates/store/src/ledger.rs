@@ -282,6 +282,20 @@ impl Tx {
         Ok(journal_id)
     }
 
+    /// What a hold still holds: (debited account, amount) of each pending transfer of the
+    /// journal.
+    pub async fn held_by(&mut self, journal_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "select debit_account_id, amount from transfer where journal_id = $1 and state = 'pending'",
+        )
+        .bind(journal_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Releases every pending transfer of a journal (a hold): capture, void and expiry
     /// all release the hold; a capture then posts what it takes as a new journal.
     /// Returns the amount released, 0 if it was already released.
