@@ -368,6 +368,9 @@ where
                     };
                     tx.save_pos_request(&station_id, &pos_txn_id, &stored)
                         .await?;
+                    // The writes a unit deferred go now, in one statement; a twin that
+                    // committed first shows here as a broken unique key.
+                    tx.flush().await.map_err(raced)?;
                     Ok(Answer::created(response))
                 })
             })
@@ -396,6 +399,14 @@ where
 }
 
 /// The stored answer of this key, replayed, if a request with it committed.
+/// A unique key broken by a twin request that committed first.
+fn raced(e: StoreError) -> Refusal {
+    match e {
+        StoreError::Conflict(_) => Refusal::Raced,
+        e => e.into(),
+    }
+}
+
 async fn stored_answer(state: &App, key: Key<'_>) -> AppResult<Option<Answer>> {
     let mut tx = state.store().begin_read().await?;
     match tx.pos_request(key.station_id, key.pos_txn_id).await? {
@@ -439,14 +450,18 @@ async fn identify(state: &App, r: Option<&CustomerRef>) -> Planned<Identified> {
     let store = state.store();
     let ids: Vec<String> = if let Some(no) = &r.card_no {
         let no = parse_card_no("customer.card_no", no)?;
-        let card = store
-            .card_by_no(no.as_str())
+        // The card and its holder in one read.
+        let (card, holder) = store
+            .card_and_holder_by_no(no.as_str())
             .await?
             .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))?;
-        let ids = card.customer_id.clone().into_iter().collect();
         out.presented = Presented::card(card.pin_hash.is_some(), false);
         out.card = Some(card);
-        ids
+        if let Some(holder) = holder {
+            out.customer = Some(holder);
+            return Ok(out);
+        }
+        Vec::new()
     } else if let Some(phone) = &r.phone {
         let phone = Phone::parse(phone).map_err(AppError::from)?;
         store.customer_ids_by_phone(phone.as_str()).await?
@@ -688,8 +703,14 @@ async fn plan_sale(
 ) -> Planned<SalePlan> {
     let lines = pre.lines.clone();
     let identified = pre.identified.clone();
+    // Tiers come with the loyalty configuration (cached as the points rules are).
     let tier = match &identified.customer {
-        Some(c) => tx.tier(&c.tier_code).await?.as_ref().map(tier_benefit),
+        Some(c) => pre
+            .loyalty
+            .tiers
+            .iter()
+            .find(|t| t.code == c.tier_code)
+            .map(tier_benefit),
         None => None,
     };
     let mut priced = pricing::price_sale(&lines, tier.as_ref())?;
@@ -788,23 +809,39 @@ async fn plan_sale(
     }
     let mut to_lock = BTreeSet::new();
     let mut card_ids: BTreeMap<String, String> = BTreeMap::new();
-    for no in card_nos.iter().flatten() {
+    let mut locked: BTreeMap<String, Card> = BTreeMap::new();
+    let numbers: Vec<&String> = card_nos.iter().flatten().collect();
+    if let [no] = numbers.as_slice() {
+        // One card: read and locked in one statement (the ascending-id order of several
+        // locks does not arise); its pooled main card, if any, after it.
         let card = tx
-            .card_by_no(no)
+            .lock_card_by_no(no)
             .await?
             .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))?;
-        to_lock.insert(card.card_id.clone());
-        if let Some(main) = &card.main_card_id {
-            to_lock.insert(main.clone());
+        card_ids.insert((*no).clone(), card.card_id.clone());
+        if let Some(main) = card.main_card_id.clone() {
+            let m = tx.lock_card(&main).await?;
+            locked.insert(main, m);
         }
-        if card_ids.insert(no.clone(), card.card_id).is_some() {
-            return Err(AppError::validation("payments", "one payment per card").into());
+        locked.insert(card.card_id.clone(), card);
+    } else {
+        for no in &numbers {
+            let card = tx
+                .card_by_no(no)
+                .await?
+                .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))?;
+            to_lock.insert(card.card_id.clone());
+            if let Some(main) = &card.main_card_id {
+                to_lock.insert(main.clone());
+            }
+            if card_ids.insert((*no).clone(), card.card_id).is_some() {
+                return Err(AppError::validation("payments", "one payment per card").into());
+            }
         }
-    }
-    let mut locked: BTreeMap<String, Card> = BTreeMap::new();
-    for id in &to_lock {
-        let c = tx.lock_card(id).await?;
-        locked.insert(id.clone(), c);
+        for id in &to_lock {
+            let c = tx.lock_card(id).await?;
+            locked.insert(id.clone(), c);
+        }
     }
     let local = plan.local;
     let mut cards = BTreeMap::new();
@@ -813,10 +850,25 @@ async fn plan_sale(
         .iter()
         .map(|id| funding_id(&locked, &locked[*id]))
         .collect();
+    // The balances decided on, read with the other accounts a sale's journal moves (in
+    // one statement; `post` reads them no more).
+    let mut names = vec![
+        account::SALES_REVENUE.to_string(),
+        account::POINTS_ISSUED.to_string(),
+    ];
+    for id in &funding {
+        names.extend([account::card_paid(id), account::card_bonus(id)]);
+    }
+    if let Some(c) = &plan.identified.customer {
+        names.push(account::customer_points(&c.customer_id));
+    }
+    let balances = tx.read_accounts(&names).await?;
     for (id, card) in &locked {
         let (paid_fen, bonus_fen) = if funding.contains(id) {
-            let b = tx.card_balance(id).await?;
-            (b.paid_fen, b.bonus_fen)
+            (
+                balances[&account::card_paid(id)].available(),
+                balances[&account::card_bonus(id)].available(),
+            )
         } else {
             (0, 0)
         };
@@ -1212,6 +1264,26 @@ async fn post_sale(
     // journal record the till's time as sent.
     let at = time.business_at;
     let plan = plan_sale(state, tx, station, body, at, true, pre).await?;
+    let customer_id = plan
+        .identified
+        .customer
+        .as_ref()
+        .map(|c| c.customer_id.clone());
+    // Decided. From here the writes are deferred (on PostgreSQL they go to the database
+    // as one statement when the answer is stored); what is read from here on is read
+    // before any of them and reads nothing they change.
+    tx.defer_writes();
+    let volume = fuel_volume(&plan.priced);
+    let mut tier_after = None;
+    if let (Some(id), Some(points)) = (&customer_id, &plan.points_plan) {
+        let this_sale = loyalty::SaleFigures {
+            spend_fen: plan.priced.net_fen.0,
+            volume_ml: volume,
+        };
+        tier_after =
+            loyalty::record_points(tx, &pre.loyalty, id, at, &plan.local, points, this_sale)
+                .await?;
+    }
     let journal = NewJournal {
         idempotency_key: format!("sale:{}:{}", station.station_id, body.pos_txn_id),
         kind: "sale",
@@ -1219,20 +1291,22 @@ async fn post_sale(
         occurred_at: time.occurred_at,
         memo: None,
     };
-    let posted = tx.post(&journal, &plan.transfers, false).await;
-    let journal_id = match posted {
+    // The balances the answer shows, read with the accounts the journal moves.
+    let mut shown = Vec::new();
+    if let Some(card) = &plan.balance_card {
+        shown.extend([account::card_paid(card), account::card_bonus(card)]);
+    }
+    if let Some(id) = &customer_id {
+        shown.push(account::customer_points(id));
+    }
+    let (journal_id, totals) = tx
+        .post_reading(&journal, &plan.transfers, false, &shown)
+        .await
         // A twin with the same key committed first: answered with its result once
         // this unit is undone.
-        Err(StoreError::Conflict(_)) => return Err(Refusal::Raced),
-        other => other?,
-    };
+        .map_err(raced)?;
     let sale_id = new_id();
     let flags = serde_json::to_string(&plan.flags).map_err(AppError::internal)?;
-    let customer_id = plan
-        .identified
-        .customer
-        .as_ref()
-        .map(|c| c.customer_id.clone());
     let lines: Vec<SaleLineRecord> = plan
         .priced
         .lines
@@ -1279,14 +1353,13 @@ async fn post_sale(
         payments: plan.payments.clone(),
     })
     .await?;
-    let mut tier_after = None;
-    if let (Some(id), Some(points)) = (&customer_id, &plan.points_plan) {
-        tier_after = loyalty::record_points(tx, &pre.loyalty, id, at, &plan.local, points).await?;
-    }
-    let volume = fuel_volume(&plan.priced);
     for (card_id, amount) in &plan.usage_rows {
         tx.add_usage(card_id, at, 1, *amount, volume, &sale_id)
             .await?;
+    }
+    if !plan.coupons.is_empty() || plan.authorization_id.is_some() {
+        // Coupons and authorisations point at the sale: it is written first.
+        tx.flush().await.map_err(raced)?;
     }
     for code in &plan.coupons {
         if !tx.redeem_coupon(code, &sale_id).await? {
@@ -1307,12 +1380,15 @@ async fn post_sale(
             .into());
         }
     }
-    let card_balance = balance_of(tx, plan.balance_card.as_deref()).await?;
+    let available = |name: String| totals.get(&name).map(|t| t.available()).unwrap_or(0);
+    let card_balance = match &plan.balance_card {
+        Some(card) => {
+            json!(available(account::card_paid(card)) + available(account::card_bonus(card)))
+        }
+        None => Value::Null,
+    };
     let points_balance = match &customer_id {
-        Some(id) => json!(tx
-            .account_totals(&account::customer_points(id))
-            .await?
-            .available()),
+        Some(id) => json!(available(account::customer_points(id))),
         None => Value::Null,
     };
     let mut messages = plan.identified.messages.clone();

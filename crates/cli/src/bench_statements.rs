@@ -142,7 +142,12 @@ pub async fn run(db: Option<String>, sales: usize, pg_log: Option<String>) -> an
                 .lines()
                 .skip(1)
                 .filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
-                .filter(|l| !l.contains(&marker))
+                // The run's own statements (markers, switching the log on and off).
+                .filter(|l| {
+                    !l.contains(&marker)
+                        && !l.contains("pg_reload_conf()")
+                        && !l.contains("alter system")
+                })
                 .count();
             server = Some(n);
         }
