@@ -16,6 +16,7 @@ pub mod cards;
 pub mod clock;
 pub mod customers;
 pub mod daily;
+pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod guard;

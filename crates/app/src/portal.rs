@@ -414,6 +414,190 @@ pub async fn set_portal_password(
     }))
 }
 
+// ---------------------------------------------------------------- what the portal shows
+//
+// Every read below is keyed by the session's customer id: a member sees only their own
+// cards, points, coupons and purchases.
+
+/// One of the member's cards as the portal lists it.
+pub struct CardRow {
+    pub card: Card,
+    /// Available fen, or `None` for a sub-card that spends its main card's pool.
+    pub balance: Option<i64>,
+    pub bonus: i64,
+}
+
+/// The member's cards, active ones first, and the money on them all.
+pub struct MemberCards {
+    pub rows: Vec<CardRow>,
+    pub total_fen: i64,
+}
+
+/// The member's cards: a sub-card of a pooled main card shows no balance of its own; a
+/// cancelled or replaced card is shown only while it still holds money.
+pub async fn cards(app: &App, customer_id: &str) -> AppResult<MemberCards> {
+    let store = app.store();
+    let cards = store.cards_of_customer(customer_id).await?;
+    let pools: Vec<&str> = cards
+        .iter()
+        .filter(|c| c.kind == "fleet_main" && c.balance_mode == "pool")
+        .map(|c| c.card_id.as_str())
+        .collect();
+    let mut rows = Vec::with_capacity(cards.len());
+    let mut total = 0i64;
+    for card in &cards {
+        let pooled = card.kind == "fleet_sub"
+            && card
+                .main_card_id
+                .as_deref()
+                .is_some_and(|m| pools.contains(&m));
+        let (balance, bonus) = if pooled {
+            (None, 0)
+        } else {
+            let b = store.card_balance(&card.card_id).await?;
+            total += b.available_fen();
+            (Some(b.available_fen()), b.bonus_fen)
+        };
+        let gone = matches!(card.state.as_str(), "cancelled" | "replaced");
+        if gone && balance.unwrap_or(0) == 0 {
+            continue;
+        }
+        rows.push(CardRow {
+            card: card.clone(),
+            balance,
+            bonus,
+        });
+    }
+    let order = |s: &str| match s {
+        "active" => 0,
+        "frozen" => 1,
+        "lost" => 2,
+        _ => 3,
+    };
+    rows.sort_by_key(|r| order(&r.card.state));
+    Ok(MemberCards {
+        rows,
+        total_fen: total,
+    })
+}
+
+/// The member's figures in the tier window that starts at `from_us`, and whether the
+/// tier was set by hand.
+pub async fn tier_figures(
+    app: &App,
+    customer_id: &str,
+    from_us: i64,
+) -> AppResult<(forecourt_store::loyalty::WindowMetric, bool)> {
+    let mut tx = app.store().begin_read().await?;
+    let figures = tx.window_metric(customer_id, from_us, true).await?;
+    let ml = tx.member_loyalty(customer_id).await?;
+    Ok((figures, ml.tier_override.is_some()))
+}
+
+/// The member's points balance and, when points will expire, the first day some do
+/// and how many.
+pub async fn points_summary(
+    app: &App,
+    customer_id: &str,
+) -> AppResult<(i64, Option<(chrono::NaiveDate, i64)>)> {
+    let store = app.store();
+    let balance = store.points_balance(customer_id).await?;
+    let cfg = crate::loyalty::config(app).await?;
+    let lots = store.points_lots(customer_id).await?;
+    let mut by_day: std::collections::BTreeMap<chrono::NaiveDate, i64> = Default::default();
+    for l in lots.iter().filter(|l| l.remaining > 0) {
+        if let Some(d) = forecourt_core::points_expiry::last_valid_day(&cfg.expiry, l.earned_on) {
+            *by_day.entry(d).or_default() += l.remaining;
+        }
+    }
+    Ok((balance, by_day.into_iter().next()))
+}
+
+/// The member's coupons a till would take now or later: issued and not expired at
+/// `now_us`, the soonest to end first.
+pub async fn usable_coupons(
+    app: &App,
+    customer_id: &str,
+    now_us: i64,
+) -> AppResult<Vec<forecourt_store::loyalty::MemberCoupon>> {
+    let mut coupons: Vec<_> = app
+        .store()
+        .coupons_of(customer_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.state == "issued" && c.valid_until.is_none_or(|u| u > now_us))
+        .collect();
+    coupons.sort_by_key(|c| c.valid_until.unwrap_or(i64::MAX));
+    Ok(coupons)
+}
+
+/// The member's last `limit` purchases, with the stations they were made at (by code;
+/// none read when there are no purchases).
+pub async fn recent_sales(
+    app: &App,
+    customer_id: &str,
+    limit: i64,
+) -> AppResult<(
+    Vec<forecourt_store::RecentSale>,
+    std::collections::HashMap<String, forecourt_store::Station>,
+)> {
+    let store = app.store();
+    let sales = store.recent_sales(customer_id, limit).await?;
+    let stations = if sales.is_empty() {
+        Default::default()
+    } else {
+        store
+            .stations()
+            .await?
+            .into_iter()
+            .map(|s| (s.code.clone(), s))
+            .collect()
+    };
+    Ok((sales, stations))
+}
+
+/// Whether the member has a portal password.
+pub async fn has_password(app: &App, customer_id: &str) -> AppResult<bool> {
+    Ok(app.store().member_credential(customer_id).await?.is_some())
+}
+
+/// One page of the member's points history (`per_page` lines from `offset`, and one
+/// more read to tell whether another page follows), with the balance.
+pub async fn points_history(
+    app: &App,
+    customer_id: &str,
+    per_page: i64,
+    offset: i64,
+) -> AppResult<(i64, Vec<forecourt_store::loyalty::PointsMovement>, bool)> {
+    let store = app.store();
+    let balance = store.points_balance(customer_id).await?;
+    let mut lines = store
+        .points_history_page(customer_id, per_page + 1, offset)
+        .await?;
+    let has_more = lines.len() as i64 > per_page;
+    lines.truncate(per_page as usize);
+    Ok((balance, lines, has_more))
+}
+
+/// Every station, and the fuel prices in force at `at_us` by station id.
+pub async fn stations_and_fuel_prices(
+    app: &App,
+    at_us: i64,
+) -> AppResult<(
+    Vec<forecourt_store::Station>,
+    std::collections::HashMap<String, Vec<forecourt_store::portal::CurrentPrice>>,
+)> {
+    let store = app.store();
+    let all = store.stations().await?;
+    let mut prices: std::collections::HashMap<String, Vec<_>> = Default::default();
+    for p in store.current_prices(at_us).await? {
+        if p.product_kind == "fuel" {
+            prices.entry(p.station_id.clone()).or_default().push(p);
+        }
+    }
+    Ok((all, prices))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
