@@ -19,6 +19,7 @@ pub mod person;
 pub mod points_expiry;
 pub mod pricing;
 pub mod sla;
+pub mod survey;
 pub mod text;
 pub mod tiers;
 
