@@ -25,6 +25,7 @@ pub mod pos;
 pub mod secret;
 pub mod service_desk;
 pub mod spend;
+pub mod surveys;
 
 pub use error::{AppError, AppResult};
 pub use secret::Secret;

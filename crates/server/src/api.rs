@@ -178,6 +178,9 @@ pub struct UserBody {
     role: String,
     scope: Option<String>,
     password: String,
+    /// Where the service desk's alerts reach the user.
+    email: Option<String>,
+    phone: Option<String>,
 }
 
 /// `POST /api/v1/users` (admin only).
@@ -187,6 +190,12 @@ pub async fn post_user(
     ApiJson(body): ApiJson<UserBody>,
 ) -> ApiResult<Response> {
     require(&me, Action::ManageUsers)?;
+    let contact = forecourt_app::service_desk::ContactBody {
+        email: body.email.clone(),
+        phone: body.phone.clone(),
+    };
+    // Checked before the user is created, so that a bad address creates nothing.
+    let checked = forecourt_app::service_desk::check_contact(&contact)?;
     let id = create_user(
         state.store(),
         &body.username,
@@ -195,6 +204,16 @@ pub async fn post_user(
         &body.password,
     )
     .await?;
+    if checked.email.is_some() || checked.phone.is_some() {
+        forecourt_app::service_desk::set_staff_contact(
+            state.app(),
+            &me,
+            me.source.as_deref(),
+            body.username.trim(),
+            contact,
+        )
+        .await?;
+    }
     audit(
         &state,
         &me,
