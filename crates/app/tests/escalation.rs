@@ -326,6 +326,37 @@ async fn a_breached_ticket_escalates_to_the_station_then_the_region_manager_by_e
     drain(&worker, &app).await;
     assert_eq!(mailbox(&dir), expected);
 
+    // Four business hours after the breach: headquarters (the company's admins).
+    clock.set(at("2026-11-20T16:30:30+08:00"));
+    drain(&worker, &app).await;
+    assert_eq!(
+        app.store()
+            .ticket(&late)
+            .await
+            .unwrap()
+            .unwrap()
+            .escalation_level,
+        3
+    );
+    let to_hq = emails_of(&app, &format!("ticket:{late}:escalation:hq")).await;
+    assert_eq!(
+        to_hq.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+        ["boss@example.com"]
+    );
+    expected.extend(to_hq);
+    expected.sort();
+    assert_eq!(mailbox(&dir), expected);
+    let escalations: Vec<String> = app
+        .store()
+        .ticket_events(&late)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "escalate")
+        .map(|e| e.note.unwrap_or_default())
+        .collect();
+    assert_eq!(escalations.len(), 3, "{escalations:?}");
+
     // The paused and the closed ticket, long past their due times: nothing.
     for id in [&paused, &closed] {
         assert_eq!(
