@@ -319,6 +319,7 @@ impl From<DomainError> for AppError {
             DomainError::PinIncorrect { .. } => "pin_incorrect",
             DomainError::PinLocked => "pin_locked",
             DomainError::PaymentMismatch { .. } => "payment_mismatch",
+            DomainError::Refused { code, .. } => code,
         };
         let details = match &e {
             DomainError::FaceValueCap { cap, would_be } => {
