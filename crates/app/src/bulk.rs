@@ -18,19 +18,21 @@
 use crate::clock;
 use crate::error::AppError;
 use crate::loyalty::LoyaltyConfig;
-use crate::pos::{fuel_volume, rule_lines, tier_benefit};
+use crate::pos::{card_facts, fuel_volume, rule_lines, tier_benefit};
+use crate::spend::Presented;
 use forecourt_core::card::{CardKind, CardNo, CardState};
-use forecourt_core::ledger::{account, check_debit, split_card_debit, Policy, Totals};
-use forecourt_core::limits::{first_hard, RuleContext, Usage};
+use forecourt_core::ledger::{account, Policy, Totals, Unit};
+use forecourt_core::limits::{RuleContext, Usage};
 use forecourt_core::loyalty;
 use forecourt_core::person::{Phone, Plate};
 use forecourt_core::pricing::{self, LineInput, ProductKind, TierBenefit};
+use forecourt_core::sale::{self, CardSnap, CreditFacts, Method, PaymentIn, PaymentsSnapshot};
 use forecourt_core::{DomainError, Fen};
 use forecourt_store::bulk::{is_constrained, Batch, MemberRow};
 use forecourt_store::{Card, Product, RechargePromotion, Station, Store, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Who a sale is for.
@@ -671,149 +673,158 @@ impl Poster {
         }
 
         let local = clock::local(&station.time_zone, at);
+        let methods = s
+            .payments
+            .iter()
+            .map(|p| Method::parse(&p.method))
+            .collect::<Result<Vec<_>, _>>()?;
+        if methods.contains(&Method::Coupon) {
+            return Err(AppError::new(
+                "unsupported",
+                "coupon payments are posted through the POS API, one by one",
+            ));
+        }
+        // The snapshot, from what the poster knows: the cards of the card payments (and
+        // their funding cards) with balances and usage, and the credit account.
+        let mut cards: BTreeMap<String, CardSnap> = BTreeMap::new();
+        let mut ins = Vec::with_capacity(s.payments.len());
+        for ((p, m), amount) in s.payments.iter().zip(&methods).zip(&amounts) {
+            let mut card_id = None;
+            if *m == Method::Card {
+                let card = match (&p.card_no, &shown_card) {
+                    (Some(no), _) => self.card(no).await?,
+                    (None, Some(c)) => c.clone(),
+                    (None, None) => {
+                        return Err(AppError::validation(
+                            "payments.card_no",
+                            "a card payment names its card",
+                        ))
+                    }
+                };
+                CardState::parse(&card.state)?.check_usable()?;
+                if card.pin_hash.is_some() || card.rules.driver_pin_required() {
+                    return Err(AppError::new(
+                        "pin_required",
+                        "the card needs its PIN, which a bulk posting cannot carry: post this sale through the POS API",
+                    ));
+                }
+                let funding = self.funding(&card).await?;
+                if !cards.contains_key(&funding.card_id) {
+                    let (_, paid_t) = self.totals(&account::card_paid(&funding.card_id)).await?;
+                    let (_, bonus_t) = self.totals(&account::card_bonus(&funding.card_id)).await?;
+                    cards.insert(
+                        funding.card_id.clone(),
+                        CardSnap {
+                            facts: card_facts(&funding)?,
+                            paid_fen: paid_t.available(),
+                            bonus_fen: bonus_t.available(),
+                            usage: Usage::default(),
+                        },
+                    );
+                }
+                let usage = self.usage_of(&card, &local).await?;
+                cards
+                    .entry(card.card_id.clone())
+                    .or_insert(CardSnap {
+                        facts: card_facts(&card)?,
+                        paid_fen: 0,
+                        bonus_fen: 0,
+                        usage: Usage::default(),
+                    })
+                    .usage = usage;
+                card_id = Some(card.card_id.clone());
+            }
+            ins.push(PaymentIn {
+                method: *m,
+                amount_fen: *amount,
+                card_id,
+                pin_sent: false,
+                coupon_code: None,
+            });
+        }
+        let credit = match (&member, methods.contains(&Method::Credit)) {
+            (Some(m), true) if self.store.credit_agreement(&m.customer_id).await?.is_some() => {
+                let (policy, totals) = self
+                    .totals(&account::customer_credit(&m.customer_id))
+                    .await?;
+                Some(CreditFacts { policy, totals })
+            }
+            _ => None,
+        };
+        let snapshot = PaymentsSnapshot {
+            net_fen: net,
+            at,
+            now: at,
+            station_id: station.station_id.clone(),
+            customer_id: member.as_ref().map(|m| m.customer_id.clone()),
+            shown_card: shown_card
+                .as_ref()
+                .map(|c| (c.card_id.clone(), c.customer_id.clone())),
+            presented: match (&shown_card, &member) {
+                (Some(c), _) => Presented::card(c.pin_hash.is_some(), false),
+                (None, Some(_)) => Presented::Named,
+                (None, None) => Presented::Nobody,
+            },
+            cards,
+            pins_verified: BTreeSet::new(),
+            pin_tries_max: u32::MAX,
+            credit,
+            authorization: None,
+            coupons: BTreeMap::new(),
+            discount_coupons: Vec::new(),
+            discount_coupons_owned: false,
+            rule_context: RuleContext {
+                station_code: station.code.clone(),
+                region_code: station.region_code.clone(),
+                province: station.province.clone(),
+                weekday: local.weekday,
+                minute_of_day: local.minute_of_day,
+                plate: s.plate.clone().or_else(|| plate.clone()),
+                odometer_km: None,
+                pin_given: false,
+                lines: rule_lines(&priced),
+                amount_fen: 0,
+            },
+        };
+        // The decision: the same pure function as the POS.
+        let decided = sale::decide_payments(&snapshot, &ins)?;
         let sale_id = self.ids.id(at);
         let journal_id = self.ids.id(at);
         let created = self.ids.created_at(at);
-        // (debit, credit, amount, unit) decided so far.
-        let mut transfers: Vec<(String, String, i64, &'static str)> = Vec::new();
-        let mut payments = Vec::new();
-        let mut usage_rows: Vec<(String, i64)> = Vec::new();
-        let mut spent: HashMap<String, (i64, i64)> = HashMap::new();
-        let mut flags = Vec::new();
-        let mut card_used: Option<String> = None;
-        for (i, p) in s.payments.iter().enumerate() {
-            let amount = amounts[i];
-            let (mut card_id, mut funding_id, mut from_paid, mut from_bonus) = (None, None, 0, 0);
-            match p.method.as_str() {
-                "card" => {
-                    let card = match (&p.card_no, &shown_card) {
-                        (Some(no), _) => self.card(no).await?,
-                        (None, Some(c)) => c.clone(),
-                        (None, None) => {
-                            return Err(AppError::validation(
-                                "payments.card_no",
-                                "a card payment names its card",
-                            ))
-                        }
-                    };
-                    if usage_rows.iter().any(|(id, _)| *id == card.card_id) {
-                        return Err(AppError::validation("payments", "one payment per card"));
-                    }
-                    CardState::parse(&card.state)?.check_usable()?;
-                    if card.pin_hash.is_some() || card.rules.driver_pin_required() {
-                        return Err(AppError::new(
-                            "pin_required",
-                            "the card needs its PIN, which a bulk posting cannot carry: post this sale through the POS API",
-                        ));
-                    }
-                    let funding = self.funding(&card).await?;
-                    if funding.card_id != card.card_id {
-                        CardState::parse(&funding.state)?.check_usable()?;
-                    }
-                    let ctx = RuleContext {
-                        station_code: station.code.clone(),
-                        region_code: station.region_code.clone(),
-                        province: station.province.clone(),
-                        weekday: local.weekday,
-                        minute_of_day: local.minute_of_day,
-                        plate: s.plate.clone().or_else(|| plate.clone()),
-                        odometer_km: None,
-                        pin_given: false,
-                        lines: rule_lines(&priced),
-                        amount_fen: amount,
-                    };
-                    let usage = self.usage_of(&card, &local).await?;
-                    let breaches = card.rules.check(&ctx, &usage);
-                    if let Some(refusal) = first_hard(&breaches) {
-                        return Err(refusal.into());
-                    }
-                    flags.extend(breaches);
-                    let paid_acc = account::card_paid(&funding.card_id);
-                    let bonus_acc = account::card_bonus(&funding.card_id);
-                    let (_, paid_t) = self.totals(&paid_acc).await?;
-                    let (_, bonus_t) = self.totals(&bonus_acc).await?;
-                    let used = spent.entry(funding.card_id.clone()).or_default();
-                    let (fp, fb) = split_card_debit(
-                        paid_t.available() - used.0,
-                        bonus_t.available() - used.1,
-                        amount,
-                    )?;
-                    used.0 += fp;
-                    used.1 += fb;
-                    if fp > 0 {
-                        transfers.push((paid_acc, account::SALES_REVENUE.into(), fp, "fen"));
-                    }
-                    if fb > 0 {
-                        transfers.push((bonus_acc, account::SALES_REVENUE.into(), fb, "fen"));
-                    }
-                    (from_paid, from_bonus) = (fp, fb);
-                    card_id = Some(card.card_id.clone());
-                    funding_id = Some(funding.card_id.clone());
-                    usage_rows.push((card.card_id.clone(), amount));
-                    card_used.get_or_insert(card.card_id.clone());
-                }
-                "credit" => {
-                    let m = member.as_ref().ok_or_else(|| {
-                        AppError::validation(
-                            "payments",
-                            "a credit payment needs an identified customer",
-                        )
-                    })?;
-                    if shown_card.as_ref().and_then(|c| c.customer_id.as_deref())
-                        != Some(m.customer_id.as_str())
-                    {
-                        return Err(AppError::validation(
-                            "customer.card_no",
-                            "a credit payment needs the customer's card, not only a phone number, plate or member code",
-                        ));
-                    }
-                    let name = account::customer_credit(&m.customer_id);
-                    if self.store.credit_agreement(&m.customer_id).await?.is_none() {
-                        return Err(AppError::new(
-                            "no_credit_account",
-                            "the customer has no credit (挂账) agreement",
-                        ));
-                    }
-                    let (policy, mut t) = self.totals(&name).await?;
-                    t.debits_posted += transfers
-                        .iter()
-                        .filter(|x| x.0 == name)
-                        .map(|x| x.2)
-                        .sum::<i64>();
-                    check_debit(policy, &t, amount)?;
-                    transfers.push((name, account::SALES_REVENUE.into(), amount, "fen"));
-                }
-                "cash" | "wechat" | "alipay" | "bank_card" => {
-                    transfers.push((
-                        account::tender(&p.method),
-                        account::SALES_REVENUE.into(),
-                        amount,
-                        "fen",
-                    ));
-                }
-                "coupon" => {
-                    return Err(AppError::new(
-                        "unsupported",
-                        "coupon payments are posted through the POS API, one by one",
-                    ))
-                }
-                _ => {
-                    return Err(AppError::validation(
-                        "payments.method",
-                        "one of card, cash, wechat, alipay, bank_card, credit, coupon",
-                    ))
-                }
-            }
-            payments.push((
-                i as i64 + 1,
-                p.method.clone(),
-                amount,
-                card_id,
-                funding_id,
-                from_paid,
-                from_bonus,
-            ));
-        }
+        // (debit, credit, amount, unit) decided.
+        let mut transfers: Vec<(String, String, i64, &'static str)> = decided
+            .transfers
+            .iter()
+            .map(|t| {
+                (
+                    t.debit.clone(),
+                    t.credit.clone(),
+                    t.amount,
+                    match t.unit {
+                        Unit::Fen => "fen",
+                        Unit::Points => "points",
+                    },
+                )
+            })
+            .collect();
+        let payments: Vec<_> = decided
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.payment_no,
+                    r.method.as_str().to_string(),
+                    r.amount_fen,
+                    r.card_id.clone(),
+                    r.funding_card_id.clone(),
+                    r.from_paid_fen,
+                    r.from_bonus_fen,
+                )
+            })
+            .collect();
+        let usage_rows = decided.usage.clone();
+        let flags = decided.flags.clone();
+        let card_used = decided.records.iter().find_map(|r| r.card_id.clone());
         // Points by the rules in force, as the POS decides them (the rules that need a
         // member's history never reach this path: see `rules_need_history`).
         let earned = match &member {

@@ -34,6 +34,7 @@ pub mod promotions;
 pub mod secret;
 pub mod service_desk;
 pub mod spend;
+pub mod surveys;
 
 pub use access::Actor;
 pub use error::{AppError, AppResult};

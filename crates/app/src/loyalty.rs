@@ -14,7 +14,7 @@ use forecourt_core::loyalty::{
 use forecourt_core::points_expiry::ExpiryPolicy;
 use forecourt_core::pricing::{split_proportionally, PricedSale, ProductKind};
 use forecourt_core::tiers::{self, Figures, Level, Qualification};
-use forecourt_store::loyalty::{MemberLoyalty, StoredRule};
+use forecourt_store::loyalty::{MemberLoyalty, StoredRule, WindowMetric};
 use forecourt_store::{Customer, Store, StoreError, Tier, Tx};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -222,6 +222,8 @@ pub struct PointsPlan {
     /// The referrer's reward when this sale qualifies the member's referral.
     pub referrer: Option<(String, i64)>,
     pub loyalty: MemberLoyalty,
+    /// The member's tier figures over the qualification window, before this sale.
+    pub window: WindowMetric,
 }
 
 fn birthday_month(birthday: Option<&str>, local: &Local) -> bool {
@@ -286,7 +288,14 @@ pub async fn plan_points(
 ) -> Result<PointsPlan, StoreError> {
     let rules = &cfg.rules;
     let id = customer.customer_id.as_str();
-    let ml = tx.member_loyalty(id).await?;
+    let window_from = at - i64::from(cfg.qualification.window_days) * DAY_US;
+    let (ml, window) = tx
+        .member_loyalty_with_window(
+            id,
+            window_from,
+            cfg.qualification.metric == tiers::Metric::Litres,
+        )
+        .await?;
     let visits_before = if rules.needs_visits() {
         tx.visits_before(id).await?
     } else {
@@ -349,6 +358,7 @@ pub async fn plan_points(
         earned,
         referrer,
         loyalty: ml,
+        window,
     })
 }
 
@@ -399,7 +409,19 @@ pub async fn record_points(
     at: i64,
     local: &Local,
     plan: &PointsPlan,
+    this_sale: SaleFigures,
 ) -> Result<Option<String>, AppError> {
+    // Reads first, before the sale is written (its writes may be deferred): the
+    // referral's claim and the tier review's window.
+    let referrer = match &plan.referrer {
+        Some((_, points)) => match tx.claim_referral(customer_id, at).await? {
+            Some(referrer) => Some((referrer, *points)),
+            // Another sale of the member claimed it first: retry the whole sale.
+            None => return Err(StoreError::Retry.into()),
+        },
+        None => None,
+    };
+    let tier_after = review_on_sale(tx, cfg, customer_id, plan, at, this_sale).await?;
     let day = local.date.to_string();
     // What capped rules gave, for their caps per day and month.
     let capped: Vec<(&str, i64)> = plan
@@ -418,14 +440,17 @@ pub async fn record_points(
         tx.add_cap_usage(customer_id, &day, &capped).await?;
     }
     tx.add_to_lot(customer_id, &day, plan.earned.total).await?;
-    if let Some((referrer, points)) = &plan.referrer {
-        if tx.claim_referral(customer_id, at).await?.is_none() {
-            // Another sale of the member claimed it first: retry the whole sale.
-            return Err(StoreError::Retry.into());
-        }
+    if let Some((referrer, points)) = &referrer {
         tx.add_to_lot(referrer, &day, *points).await?;
     }
-    review_on_sale(tx, cfg, customer_id, &plan.loyalty, at).await
+    Ok(tier_after)
+}
+
+/// What the sale being written adds to the member's tier figures.
+#[derive(Debug, Clone, Copy)]
+pub struct SaleFigures {
+    pub spend_fen: i64,
+    pub volume_ml: i64,
 }
 
 /// Moves a member up at once when this sale makes the figures reach a higher tier.
@@ -433,9 +458,11 @@ async fn review_on_sale(
     tx: &mut Tx,
     cfg: &LoyaltyConfig,
     customer_id: &str,
-    ml: &MemberLoyalty,
+    plan: &PointsPlan,
     at: i64,
+    this_sale: SaleFigures,
 ) -> Result<Option<String>, AppError> {
+    let ml = &plan.loyalty;
     let current_rank = cfg
         .tiers
         .iter()
@@ -446,15 +473,13 @@ async fn review_on_sale(
         return Ok(None);
     }
     let q = &cfg.qualification;
-    let from = at - i64::from(q.window_days) * DAY_US;
-    // The sale itself is already inserted, so the window includes it.
-    let m = tx
-        .window_metric(customer_id, from, q.metric == tiers::Metric::Litres)
-        .await?;
+    // The window was read with the member, before this sale was written: the sale is
+    // added.
+    let m = plan.window;
     let f = Figures {
-        spend_fen: m.spend_fen,
-        volume_ml: m.volume_ml,
-        visits: m.visits,
+        spend_fen: m.spend_fen + this_sale.spend_fen,
+        volume_ml: m.volume_ml + this_sale.volume_ml,
+        visits: m.visits + 1,
     };
     let d = tiers::review(
         q,

@@ -235,11 +235,20 @@ pub struct UserBody {
     pub role: String,
     pub scope: Option<String>,
     pub password: String,
+    /// Where the service desk's alerts reach the user.
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 /// `POST /api/v1/users` (admin only).
 pub async fn add_user(app: &App, me: &Actor, body: UserBody) -> AppResult<Outcome> {
     require(me, Action::ManageUsers)?;
+    let contact = crate::service_desk::ContactBody {
+        email: body.email.clone(),
+        phone: body.phone.clone(),
+    };
+    // Checked before the user is created, so that a bad address creates nothing.
+    let checked = crate::service_desk::check_contact(&contact)?;
     let id = create_user(
         app.store(),
         &body.username,
@@ -248,6 +257,16 @@ pub async fn add_user(app: &App, me: &Actor, body: UserBody) -> AppResult<Outcom
         &body.password,
     )
     .await?;
+    if checked.email.is_some() || checked.phone.is_some() {
+        crate::service_desk::set_staff_contact(
+            app,
+            me,
+            me.source.as_deref(),
+            body.username.trim(),
+            contact,
+        )
+        .await?;
+    }
     audit(
         app,
         me,

@@ -15,9 +15,14 @@ use crate::loyalty;
 use crate::spend::Presented;
 use crate::App;
 use forecourt_core::coupons::Applied;
+use forecourt_core::ledger::Policy;
 use forecourt_core::ledger::{account, split_card_debit, Transfer, Unit};
 use forecourt_core::limits::{first_hard, Breach, RuleContext, RuleLine, Usage};
 use forecourt_core::pricing::{self, LineInput, PricedSale, ProductKind, TierBenefit};
+use forecourt_core::sale::{
+    self, AuthorizationFacts, CardFacts, CardSnap, CouponFacts, CreditFacts, Method, PaymentIn,
+    PaymentsSnapshot, PAYMENTS_MAX,
+};
 use forecourt_core::{CardKind, CardNo, CardState, DomainError, Fen, Phone, Plate};
 use forecourt_store::ledger::NewJournal;
 use forecourt_store::BoxFuture;
@@ -34,7 +39,6 @@ use std::sync::Arc;
 
 /// The most one recharge may add, whatever the card's cap.
 const RECHARGE_FEN_MAX: i64 = 100_000_000;
-const PAYMENTS_MAX: usize = 10;
 const RETRIES_MAX: usize = 20;
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -212,44 +216,50 @@ async fn funding_card(tx: &mut Tx, card: &Card) -> Result<Card, StoreError> {
     Ok(card.clone())
 }
 
-/// Checks the card's state and PIN. The PIN is needed when the card has one or its
-/// rules demand the driver's PIN. A PIN is never compared here, inside the write's
-/// transaction: [`judge_pins`] judged it before the transaction began, with its try
-/// counted on its own, and `verified` holds the cards whose PIN it found right.
+/// The id of the card whose balance `card` spends (its pooled main card, or itself).
+fn funding_id(locked: &BTreeMap<String, Card>, card: &Card) -> String {
+    match &card.main_card_id {
+        Some(main)
+            if card.kind == CardKind::FleetSub.as_str()
+                && locked.get(main).is_some_and(|m| m.balance_mode == "pool") =>
+        {
+            main.clone()
+        }
+        _ => card.card_id.clone(),
+    }
+}
+
+/// What the payment decision needs of a card row.
+pub(crate) fn card_facts(card: &Card) -> Result<CardFacts, DomainError> {
+    Ok(CardFacts {
+        card_id: card.card_id.clone(),
+        customer_id: card.customer_id.clone(),
+        kind: CardKind::parse(&card.kind)?,
+        state: CardState::parse(&card.state)?,
+        main_card_id: card.main_card_id.clone(),
+        pooled: card.balance_mode == "pool",
+        has_pin: card.pin_hash.is_some(),
+        pin_failures: card.pin_failures.try_into().unwrap_or(u32::MAX),
+        rules: card.rules.clone(),
+    })
+}
+
+/// Checks the card's state and PIN ([`sale::check_card`]): whether a verified PIN was
+/// given. [`judge_pins`] judged the PINs before the transaction began, with each try
+/// counted on its own; `verified` holds the cards whose PIN it found right.
 fn check_card(
     state: &App,
     card: &Card,
     pin: Option<&str>,
     verified: &BTreeSet<String>,
 ) -> Planned<bool> {
-    CardState::parse(&card.state)?.check_usable()?;
-    let needed = card.pin_hash.is_some() || card.rules.driver_pin_required();
-    if !needed {
-        return Ok(false);
-    }
-    if verified.contains(&card.card_id) {
-        return Ok(true);
-    }
-    if card.pin_failures >= state.config().pin_tries_max {
-        return Err(DomainError::PinLocked.into());
-    }
-    if pin.is_none() {
-        return Err(DomainError::PinRequired.into());
-    }
-    match &card.pin_hash {
-        // The card took a PIN after the PINs were judged: the till sends the sale again.
-        Some(_) => Err(AppError::validation(
-            "pin",
-            "the card changed while the sale was checked; send it again",
-        )
-        .into()),
-        // The rules demand a PIN the holder never set.
-        None => Err(AppError::validation(
-            "pin",
-            "the card has no PIN set; set one before using it",
-        )
-        .into()),
-    }
+    let tries_max = state.config().pin_tries_max.try_into().unwrap_or(u32::MAX);
+    Ok(sale::check_card(
+        &card_facts(card)?,
+        verified,
+        tries_max,
+        pin.is_some(),
+    )?)
 }
 
 /// Judges the PINs a write carries (card number, PIN) before its transaction begins:
@@ -358,6 +368,9 @@ where
                     };
                     tx.save_pos_request(&station_id, &pos_txn_id, &stored)
                         .await?;
+                    // The writes a unit deferred go now, in one statement; a twin that
+                    // committed first shows here as a broken unique key.
+                    tx.flush().await.map_err(raced)?;
                     Ok(Answer::created(response))
                 })
             })
@@ -386,6 +399,14 @@ where
 }
 
 /// The stored answer of this key, replayed, if a request with it committed.
+/// A unique key broken by a twin request that committed first.
+fn raced(e: StoreError) -> Refusal {
+    match e {
+        StoreError::Conflict(_) => Refusal::Raced,
+        e => e.into(),
+    }
+}
+
 async fn stored_answer(state: &App, key: Key<'_>) -> AppResult<Option<Answer>> {
     let mut tx = state.store().begin_read().await?;
     match tx.pos_request(key.station_id, key.pos_txn_id).await? {
@@ -429,14 +450,18 @@ async fn identify(state: &App, r: Option<&CustomerRef>) -> Planned<Identified> {
     let store = state.store();
     let ids: Vec<String> = if let Some(no) = &r.card_no {
         let no = parse_card_no("customer.card_no", no)?;
-        let card = store
-            .card_by_no(no.as_str())
+        // The card and its holder in one read.
+        let (card, holder) = store
+            .card_and_holder_by_no(no.as_str())
             .await?
             .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))?;
-        let ids = card.customer_id.clone().into_iter().collect();
         out.presented = Presented::card(card.pin_hash.is_some(), false);
         out.card = Some(card);
-        ids
+        if let Some(holder) = holder {
+            out.customer = Some(holder);
+            return Ok(out);
+        }
+        Vec::new()
     } else if let Some(phone) = &r.phone {
         let phone = Phone::parse(phone).map_err(AppError::from)?;
         store.customer_ids_by_phone(phone.as_str()).await?
@@ -678,8 +703,14 @@ async fn plan_sale(
 ) -> Planned<SalePlan> {
     let lines = pre.lines.clone();
     let identified = pre.identified.clone();
+    // Tiers come with the loyalty configuration (cached as the points rules are).
     let tier = match &identified.customer {
-        Some(c) => tx.tier(&c.tier_code).await?.as_ref().map(tier_benefit),
+        Some(c) => pre
+            .loyalty
+            .tiers
+            .iter()
+            .find(|t| t.code == c.tier_code)
+            .map(tier_benefit),
         None => None,
     };
     let mut priced = pricing::price_sale(&lines, tier.as_ref())?;
@@ -746,47 +777,20 @@ async fn plan_sale(
         return Ok(plan);
     }
 
-    // Payments: shape and sum first.
-    if body.payments.len() > PAYMENTS_MAX {
-        return Err(
-            AppError::validation("payments", format!("at most {PAYMENTS_MAX} payments")).into(),
-        );
-    }
-    let mut paid = 0i64;
-    for p in &body.payments {
-        if !matches!(
-            p.method.as_str(),
-            "card" | "cash" | "wechat" | "alipay" | "bank_card" | "credit" | "coupon"
-        ) {
-            return Err(AppError::validation(
-                "payments.method",
-                "one of card, cash, wechat, alipay, bank_card, credit, coupon",
-            )
-            .into());
-        }
-        if p.amount_fen <= 0 || p.amount_fen > pricing::LINE_AMOUNT_FEN_MAX {
-            return Err(AppError::validation(
-                "payments.amount_fen",
-                "a payment is a positive amount",
-            )
-            .into());
-        }
-        paid = paid
-            .checked_add(p.amount_fen)
-            .ok_or(DomainError::Overflow)?;
-    }
-    if paid != net {
-        return Err(DomainError::PaymentMismatch {
-            net: Fen(net),
-            paid: Fen(paid),
-        }
-        .into());
-    }
+    // Payments: shape and sum first, before anything is read.
+    let methods = body
+        .payments
+        .iter()
+        .map(|p| Method::parse(&p.method))
+        .collect::<Result<Vec<_>, _>>()?;
+    let amounts: Vec<i64> = body.payments.iter().map(|p| p.amount_fen).collect();
+    sale::check_amounts(net, &amounts)?;
 
-    // Card payments: resolve and lock every card involved in ascending id order.
+    // The snapshot: every card involved, locked in ascending id order, with what the
+    // decision needs of it; then the credit account, the authorisation and the coupons.
     let mut card_nos: Vec<Option<String>> = Vec::new();
-    for p in &body.payments {
-        card_nos.push(if p.method == "card" {
+    for (p, m) in body.payments.iter().zip(&methods) {
+        card_nos.push(if *m == Method::Card {
             let no = match (&p.card_no, &plan.identified.card) {
                 (Some(no), _) => parse_card_no("payments.card_no", no)?.as_str().to_string(),
                 (None, Some(c)) => c.card_no.clone(),
@@ -804,27 +808,148 @@ async fn plan_sale(
         });
     }
     let mut to_lock = BTreeSet::new();
-    let mut cards: BTreeMap<String, Card> = BTreeMap::new();
-    for no in card_nos.iter().flatten() {
+    let mut card_ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut locked: BTreeMap<String, Card> = BTreeMap::new();
+    let numbers: Vec<&String> = card_nos.iter().flatten().collect();
+    if let [no] = numbers.as_slice() {
+        // One card: read and locked in one statement (the ascending-id order of several
+        // locks does not arise); its pooled main card, if any, after it.
         let card = tx
-            .card_by_no(no)
+            .lock_card_by_no(no)
             .await?
             .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))?;
-        to_lock.insert(card.card_id.clone());
-        if let Some(main) = &card.main_card_id {
-            to_lock.insert(main.clone());
+        card_ids.insert((*no).clone(), card.card_id.clone());
+        if let Some(main) = card.main_card_id.clone() {
+            let m = tx.lock_card(&main).await?;
+            locked.insert(main, m);
         }
-        if cards.insert(no.clone(), card).is_some() {
-            return Err(AppError::validation("payments", "one payment per card").into());
+        locked.insert(card.card_id.clone(), card);
+    } else {
+        for no in &numbers {
+            let card = tx
+                .card_by_no(no)
+                .await?
+                .ok_or_else(|| AppError::new("card_not_found", "no card with this number"))?;
+            to_lock.insert(card.card_id.clone());
+            if let Some(main) = &card.main_card_id {
+                to_lock.insert(main.clone());
+            }
+            if card_ids.insert((*no).clone(), card.card_id).is_some() {
+                return Err(AppError::validation("payments", "one payment per card").into());
+            }
+        }
+        for id in &to_lock {
+            let c = tx.lock_card(id).await?;
+            locked.insert(id.clone(), c);
         }
     }
-    let mut locked: BTreeMap<String, Card> = BTreeMap::new();
-    for id in &to_lock {
-        let c = tx.lock_card(id).await?;
-        locked.insert(id.clone(), c);
-    }
-
     let local = plan.local;
+    let mut cards = BTreeMap::new();
+    let paying: BTreeSet<&String> = card_ids.values().collect();
+    let funding: BTreeSet<String> = paying
+        .iter()
+        .map(|id| funding_id(&locked, &locked[*id]))
+        .collect();
+    // The balances decided on, read with the other accounts a sale's journal moves (in
+    // one statement; `post` reads them no more).
+    let mut names = vec![
+        account::SALES_REVENUE.to_string(),
+        account::POINTS_ISSUED.to_string(),
+    ];
+    for id in &funding {
+        names.extend([account::card_paid(id), account::card_bonus(id)]);
+    }
+    if let Some(c) = &plan.identified.customer {
+        names.push(account::customer_points(&c.customer_id));
+    }
+    let balances = tx.read_accounts(&names).await?;
+    for (id, card) in &locked {
+        let (paid_fen, bonus_fen) = if funding.contains(id) {
+            (
+                balances[&account::card_paid(id)].available(),
+                balances[&account::card_bonus(id)].available(),
+            )
+        } else {
+            (0, 0)
+        };
+        let usage = if paying.contains(id) {
+            usage(tx, card, &local).await?
+        } else {
+            Usage::default()
+        };
+        cards.insert(
+            id.clone(),
+            CardSnap {
+                facts: card_facts(card)?,
+                paid_fen,
+                bonus_fen,
+                usage,
+            },
+        );
+    }
+    let customer_id = plan
+        .identified
+        .customer
+        .as_ref()
+        .map(|c| c.customer_id.clone());
+    let credit = match (&customer_id, methods.contains(&Method::Credit)) {
+        (Some(id), true) => match tx.credit_limit(id).await? {
+            Some(limit) => Some(CreditFacts {
+                policy: Policy::CreditLimit(limit),
+                totals: tx.account_totals(&account::customer_credit(id)).await?,
+            }),
+            None => None,
+        },
+        _ => None,
+    };
+    let authorization = match &body.authorization_id {
+        Some(id) => Some(tx.authorization(id).await?.map(|a| AuthorizationFacts {
+            authorization_id: a.authorization_id,
+            card_id: a.card_id,
+            station_id: a.station_id,
+            state: a.state,
+            expires_at: a.expires_at,
+            held_fen: a.held_fen,
+            journal_id: a.journal_id,
+        })),
+        None => None,
+    };
+    // What the sale's own pump authorisation holds is the sale's to spend: the
+    // capture releases the hold.
+    if let Some(Some(auth)) = &authorization {
+        if auth.state == "pending" {
+            for (name, amount) in tx.held_by(&auth.journal_id).await? {
+                for snap in cards.values_mut() {
+                    if name == account::card_paid(&snap.facts.card_id) {
+                        snap.paid_fen += amount;
+                    } else if name == account::card_bonus(&snap.facts.card_id) {
+                        snap.bonus_fen += amount;
+                    }
+                }
+            }
+        }
+    }
+    let mut coupons = BTreeMap::new();
+    for code in body
+        .payments
+        .iter()
+        .filter_map(|p| p.coupon_code.as_deref())
+    {
+        if let Some(c) = tx.member_coupon(code).await? {
+            coupons.insert(
+                code.to_string(),
+                CouponFacts {
+                    code: c.code,
+                    kind: c.kind,
+                    owner: c.customer_id,
+                    state: c.state,
+                    valid_from: c.valid_from,
+                    valid_until: c.valid_until,
+                    value_fen: c.value,
+                },
+            );
+        }
+    }
     // The PIN of the presented card, when the sale gives it beside the customer.
     let mut presented = plan.identified.presented;
     if let (Some(_), Some(card)) = (
@@ -836,256 +961,80 @@ async fn plan_sale(
             presented = Presented::card(true, pre.pins.contains(&card.card_id));
         }
     }
-    let mut spends_credit = false;
-    let mut spent: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let mut coupon_total = 0i64;
-    for (i, p) in body.payments.iter().enumerate() {
-        let mut record = SalePaymentRecord {
-            payment_no: i as i64 + 1,
-            method: p.method.clone(),
+    let snapshot = PaymentsSnapshot {
+        net_fen: net,
+        at,
+        now: now_us(),
+        station_id: station.station_id.clone(),
+        customer_id,
+        shown_card: plan
+            .identified
+            .card
+            .as_ref()
+            .map(|c| (c.card_id.clone(), c.customer_id.clone())),
+        presented,
+        cards,
+        pins_verified: pre.pins.clone(),
+        pin_tries_max: state.config().pin_tries_max.try_into().unwrap_or(u32::MAX),
+        credit,
+        authorization,
+        coupons,
+        discount_coupons: plan.coupons.clone(),
+        discount_coupons_owned: owned_coupons(tx, &plan.coupons).await?,
+        rule_context: RuleContext {
+            station_code: station.code.clone(),
+            region_code: station.region_code.clone(),
+            province: station.province.clone(),
+            weekday: local.weekday,
+            minute_of_day: local.minute_of_day,
+            plate: body.plate.clone().or_else(|| plan.identified.plate.clone()),
+            odometer_km: body.odometer_km,
+            pin_given: false,
+            lines: rule_lines(&plan.priced),
+            amount_fen: 0,
+        },
+    };
+    let payments: Vec<PaymentIn> = body
+        .payments
+        .iter()
+        .zip(&methods)
+        .zip(&card_nos)
+        .map(|((p, m), no)| PaymentIn {
+            method: *m,
             amount_fen: p.amount_fen,
-            card_id: None,
-            funding_card_id: None,
-            coupon_code: None,
-            from_paid_fen: 0,
-            from_bonus_fen: 0,
+            card_id: no.as_ref().map(|no| card_ids[no].clone()),
+            pin_sent: p.pin.is_some(),
+            coupon_code: p.coupon_code.clone(),
+        })
+        .collect();
+
+    // The decision, pure; then its one effect outside the sale's own rows.
+    let decided = sale::decide_payments(&snapshot, &payments)?;
+    if let Some((auth_id, journal_id)) = &decided.authorization {
+        tx.release(journal_id).await?;
+        plan.authorization_id = Some(auth_id.clone());
+    }
+    plan.transfers = decided.transfers;
+    plan.payments = decided
+        .records
+        .into_iter()
+        .map(|r| SalePaymentRecord {
+            payment_no: r.payment_no,
+            method: r.method.as_str().to_string(),
+            amount_fen: r.amount_fen,
+            card_id: r.card_id,
+            funding_card_id: r.funding_card_id,
+            coupon_code: r.coupon_code,
+            from_paid_fen: r.from_paid_fen,
+            from_bonus_fen: r.from_bonus_fen,
             refunded_fen: 0,
-        };
-        match p.method.as_str() {
-            "card" => {
-                let no = card_nos[i].as_ref().expect("card payments have numbers");
-                let card = locked[&cards[no].card_id].clone();
-                let pin_given = check_card(state, &card, p.pin.as_deref(), &pre.pins)?;
-                // The member's own card, paid with (and its PIN given): the card is
-                // presented.
-                if card.customer_id.is_some()
-                    && card.customer_id.as_deref()
-                        == plan
-                            .identified
-                            .customer
-                            .as_ref()
-                            .map(|c| c.customer_id.as_str())
-                    && !presented.may_spend()
-                {
-                    presented = Presented::card(card.pin_hash.is_some(), pin_given);
-                }
-                let funding = match &card.main_card_id {
-                    Some(main)
-                        if card.kind == CardKind::FleetSub.as_str()
-                            && locked[main].balance_mode == "pool" =>
-                    {
-                        let main = locked[main].clone();
-                        CardState::parse(&main.state)?.check_usable()?;
-                        main
-                    }
-                    _ => card.clone(),
-                };
-                if let Some(auth_id) = &body.authorization_id {
-                    let auth = tx.authorization(auth_id).await?.ok_or_else(|| {
-                        AppError::new("authorization_not_found", "no such pump authorisation")
-                    })?;
-                    if auth.card_id != card.card_id || auth.station_id != station.station_id {
-                        return Err(AppError::validation(
-                            "authorization_id",
-                            "the authorisation is for another card or station",
-                        )
-                        .into());
-                    }
-                    if auth.state != "pending" || auth.expires_at <= now_us() {
-                        return Err(AppError::new(
-                            "authorization_closed",
-                            format!(
-                                "the authorisation is {}",
-                                if auth.state == "pending" {
-                                    "expired"
-                                } else {
-                                    &auth.state
-                                }
-                            ),
-                        )
-                        .into());
-                    }
-                    if p.amount_fen > auth.held_fen {
-                        return Err(AppError::new(
-                            "authorization_exceeded",
-                            format!(
-                                "the sale takes {} CNY but the pump authorisation holds {} CNY",
-                                Fen(p.amount_fen).yuan(),
-                                Fen(auth.held_fen).yuan()
-                            ),
-                        )
-                        .into());
-                    }
-                    tx.release(&auth.journal_id).await?;
-                    plan.authorization_id = Some(auth.authorization_id.clone());
-                }
-                let ctx = RuleContext {
-                    station_code: station.code.clone(),
-                    region_code: station.region_code.clone(),
-                    province: station.province.clone(),
-                    weekday: local.weekday,
-                    minute_of_day: local.minute_of_day,
-                    plate: body.plate.clone().or_else(|| plan.identified.plate.clone()),
-                    odometer_km: body.odometer_km,
-                    pin_given,
-                    lines: rule_lines(&plan.priced),
-                    amount_fen: p.amount_fen,
-                };
-                let breaches = card.rules.check(&ctx, &usage(tx, &card, &local).await?);
-                if let Some(refusal) = first_hard(&breaches) {
-                    return Err(refusal.into());
-                }
-                plan.flags.extend(breaches);
-                let balance = tx.card_balance(&funding.card_id).await?;
-                let used = spent.entry(funding.card_id.clone()).or_default();
-                let (from_paid, from_bonus) = split_card_debit(
-                    balance.paid_fen - used.0,
-                    balance.bonus_fen - used.1,
-                    p.amount_fen,
-                )?;
-                used.0 += from_paid;
-                used.1 += from_bonus;
-                if from_paid > 0 {
-                    plan.transfers.push(Transfer::new(
-                        account::card_paid(&funding.card_id),
-                        account::SALES_REVENUE,
-                        from_paid,
-                        Unit::Fen,
-                    ));
-                }
-                if from_bonus > 0 {
-                    plan.transfers.push(Transfer::new(
-                        account::card_bonus(&funding.card_id),
-                        account::SALES_REVENUE,
-                        from_bonus,
-                        Unit::Fen,
-                    ));
-                }
-                record.from_paid_fen = from_paid;
-                record.from_bonus_fen = from_bonus;
-                record.card_id = Some(card.card_id.clone());
-                record.funding_card_id = Some(funding.card_id.clone());
-                plan.usage_rows.push((card.card_id.clone(), p.amount_fen));
-                plan.balance_card.get_or_insert(funding.card_id.clone());
-            }
-            "credit" => {
-                let customer = plan.identified.customer.as_ref().ok_or_else(|| {
-                    AppError::validation(
-                        "payments",
-                        "a credit payment needs an identified customer",
-                    )
-                })?;
-                // A phone number, plate or member code identifies a customer for points,
-                // but never authorises spending: credit needs the customer's card.
-                if plan
-                    .identified
-                    .card
-                    .as_ref()
-                    .and_then(|c| c.customer_id.as_deref())
-                    != Some(customer.customer_id.as_str())
-                {
-                    return Err(AppError::validation(
-                        "customer.card_no",
-                        "a credit payment needs the customer's card, not only a phone number, plate or member code",
-                    )
-                    .into());
-                }
-                spends_credit = true;
-                if tx.credit_limit(&customer.customer_id).await?.is_none() {
-                    return Err(AppError::new(
-                        "no_credit_account",
-                        "the customer has no credit (挂账) agreement",
-                    )
-                    .into());
-                }
-                plan.transfers.push(Transfer::new(
-                    account::customer_credit(&customer.customer_id),
-                    account::SALES_REVENUE,
-                    p.amount_fen,
-                    Unit::Fen,
-                ));
-            }
-            "coupon" => {
-                let code = p.coupon_code.as_deref().ok_or_else(|| {
-                    AppError::validation(
-                        "payments.coupon_code",
-                        "a coupon payment names its coupon",
-                    )
-                })?;
-                let coupon = tx
-                    .member_coupon(code)
-                    .await?
-                    .ok_or_else(|| AppError::new("coupon_invalid", "no such coupon"))?;
-                // A discount coupon (from a template) is not money: it goes in the sale's
-                // `coupons`, where the quote applies it.
-                if coupon.kind != "payment" {
-                    return Err(AppError::new(
-                        "coupon_invalid",
-                        "a discount coupon is named in the sale's coupons, not paid with",
-                    )
-                    .into());
-                }
-                let owner_ok = match (&coupon.customer_id, &plan.identified.customer) {
-                    (None, _) => true,
-                    (Some(owner), Some(c)) => owner == &c.customer_id,
-                    (Some(_), None) => false,
-                };
-                if coupon.state != "issued"
-                    || coupon.valid_from > at
-                    || coupon.valid_until.is_some_and(|u| u <= at)
-                    || !owner_ok
-                {
-                    return Err(AppError::new(
-                        "coupon_invalid",
-                        "the coupon is used, expired, not yet valid or not this customer's",
-                    )
-                    .into());
-                }
-                if p.amount_fen > coupon.value {
-                    return Err(AppError::new(
-                        "coupon_invalid",
-                        format!("the coupon is worth {} CNY", Fen(coupon.value).yuan()),
-                    )
-                    .into());
-                }
-                if plan.coupons.contains(&coupon.code) {
-                    return Err(AppError::new("coupon_invalid", "a coupon is used once").into());
-                }
-                plan.coupons.push(coupon.code.clone());
-                record.coupon_code = Some(coupon.code);
-                coupon_total += p.amount_fen;
-                plan.transfers.push(Transfer::new(
-                    account::COUPON_EXPENSE,
-                    account::SALES_REVENUE,
-                    p.amount_fen,
-                    Unit::Fen,
-                ));
-            }
-            method => {
-                plan.transfers.push(Transfer::new(
-                    account::tender(method),
-                    account::SALES_REVENUE,
-                    p.amount_fen,
-                    Unit::Fen,
-                ));
-            }
-        }
-        plan.payments.push(record);
-    }
-    // One rule for every way a sale spends what the member holds (SPEC F10).
-    if spends_credit {
-        presented.require_spend("the member's credit")?;
-    }
-    if owned_coupons(tx, &plan.coupons).await? {
-        presented.require_spend("the member's coupons")?;
-    }
-    if body.authorization_id.is_some() && plan.authorization_id.is_none() {
-        return Err(AppError::validation(
-            "authorization_id",
-            "a sale that captures an authorisation pays by the authorised card",
-        )
-        .into());
-    }
+        })
+        .collect();
+    plan.usage_rows = decided.usage;
+    plan.flags = decided.flags;
+    plan.coupons = decided.coupons;
+    plan.balance_card = decided.balance_card;
+    let coupon_total = decided.coupon_total_fen;
     if let Some(c) = plan.identified.customer.clone() {
         let p = loyalty::plan_points(
             tx,
@@ -1315,6 +1264,26 @@ async fn post_sale(
     // journal record the till's time as sent.
     let at = time.business_at;
     let plan = plan_sale(state, tx, station, body, at, true, pre).await?;
+    let customer_id = plan
+        .identified
+        .customer
+        .as_ref()
+        .map(|c| c.customer_id.clone());
+    // Decided. From here the writes are deferred (on PostgreSQL they go to the database
+    // as one statement when the answer is stored); what is read from here on is read
+    // before any of them and reads nothing they change.
+    tx.defer_writes();
+    let volume = fuel_volume(&plan.priced);
+    let mut tier_after = None;
+    if let (Some(id), Some(points)) = (&customer_id, &plan.points_plan) {
+        let this_sale = loyalty::SaleFigures {
+            spend_fen: plan.priced.net_fen.0,
+            volume_ml: volume,
+        };
+        tier_after =
+            loyalty::record_points(tx, &pre.loyalty, id, at, &plan.local, points, this_sale)
+                .await?;
+    }
     let journal = NewJournal {
         idempotency_key: format!("sale:{}:{}", station.station_id, body.pos_txn_id),
         kind: "sale",
@@ -1322,20 +1291,22 @@ async fn post_sale(
         occurred_at: time.occurred_at,
         memo: None,
     };
-    let posted = tx.post(&journal, &plan.transfers, false).await;
-    let journal_id = match posted {
+    // The balances the answer shows, read with the accounts the journal moves.
+    let mut shown = Vec::new();
+    if let Some(card) = &plan.balance_card {
+        shown.extend([account::card_paid(card), account::card_bonus(card)]);
+    }
+    if let Some(id) = &customer_id {
+        shown.push(account::customer_points(id));
+    }
+    let (journal_id, totals) = tx
+        .post_reading(&journal, &plan.transfers, false, &shown)
+        .await
         // A twin with the same key committed first: answered with its result once
         // this unit is undone.
-        Err(StoreError::Conflict(_)) => return Err(Refusal::Raced),
-        other => other?,
-    };
+        .map_err(raced)?;
     let sale_id = new_id();
     let flags = serde_json::to_string(&plan.flags).map_err(AppError::internal)?;
-    let customer_id = plan
-        .identified
-        .customer
-        .as_ref()
-        .map(|c| c.customer_id.clone());
     let lines: Vec<SaleLineRecord> = plan
         .priced
         .lines
@@ -1382,14 +1353,13 @@ async fn post_sale(
         payments: plan.payments.clone(),
     })
     .await?;
-    let mut tier_after = None;
-    if let (Some(id), Some(points)) = (&customer_id, &plan.points_plan) {
-        tier_after = loyalty::record_points(tx, &pre.loyalty, id, at, &plan.local, points).await?;
-    }
-    let volume = fuel_volume(&plan.priced);
     for (card_id, amount) in &plan.usage_rows {
         tx.add_usage(card_id, at, 1, *amount, volume, &sale_id)
             .await?;
+    }
+    if !plan.coupons.is_empty() || plan.authorization_id.is_some() {
+        // Coupons and authorisations point at the sale: it is written first.
+        tx.flush().await.map_err(raced)?;
     }
     for code in &plan.coupons {
         if !tx.redeem_coupon(code, &sale_id).await? {
@@ -1410,12 +1380,15 @@ async fn post_sale(
             .into());
         }
     }
-    let card_balance = balance_of(tx, plan.balance_card.as_deref()).await?;
+    let available = |name: String| totals.get(&name).map(|t| t.available()).unwrap_or(0);
+    let card_balance = match &plan.balance_card {
+        Some(card) => {
+            json!(available(account::card_paid(card)) + available(account::card_bonus(card)))
+        }
+        None => Value::Null,
+    };
     let points_balance = match &customer_id {
-        Some(id) => json!(tx
-            .account_totals(&account::customer_points(id))
-            .await?
-            .available()),
+        Some(id) => json!(available(account::customer_points(id))),
         None => Value::Null,
     };
     let mut messages = plan.identified.messages.clone();

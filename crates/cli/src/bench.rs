@@ -25,7 +25,7 @@ pub struct PosBench {
     pub rules: usize,
 }
 
-async fn oneshot(
+pub(crate) async fn oneshot(
     app: &axum::Router,
     method: &str,
     path: &str,
@@ -46,6 +46,104 @@ async fn oneshot(
         bail!("{method} {path}: {status} {v}");
     }
     Ok(v)
+}
+
+/// A bench network: an admin, station B001 with a POS token, `cards_n` customers each
+/// with a card funded with 5,000 CNY, and `rules` active bonus rules.
+pub(crate) struct Setup {
+    pub state: AppState,
+    pub app: axum::Router,
+    pub pos: String,
+    pub cards: Vec<String>,
+}
+
+pub(crate) async fn setup(store: &Store, cards_n: usize, rules: usize) -> anyhow::Result<Setup> {
+    let password = "Bench-pass-12345";
+    forecourt_app::network::create_user(store, "bench", "admin", None, password)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let state = AppState::new(
+        store.clone(),
+        Secret::from_bytes(rand::random()),
+        Config::default(),
+    );
+    let app = forecourt_server::router(state.clone());
+    let staff = oneshot(
+        &app,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        json!({"username": "bench", "password": password}),
+    )
+    .await?["token"]
+        .as_str()
+        .context("token")?
+        .to_string();
+    oneshot(
+        &app,
+        "POST",
+        "/api/v1/stations",
+        &staff,
+        json!({"code": "B001", "name": "Bench"}),
+    )
+    .await?;
+    let pos = forecourt_app::secret::new_token("fcp_");
+    let s = store.station_by_code("B001").await?.context("station")?;
+    let mut tx = store.begin().await?;
+    tx.create_pos_token(
+        &forecourt_app::secret::token_hash(&pos),
+        &s.station_id,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    eprintln!("creating {} customers with funded cards…", cards_n);
+    let mut cards = Vec::with_capacity(cards_n);
+    for i in 0..cards_n {
+        let c = oneshot(&app, "POST", "/api/v1/customers", &staff, json!({"kind": "individual", "name": "压测", "phone": format!("13{:09}", 200_000_000 + i)})).await?;
+        let card = oneshot(
+            &app,
+            "POST",
+            "/api/v1/cards",
+            &staff,
+            json!({"customer_id": c["id"], "kind": "personal"}),
+        )
+        .await?;
+        let no = card["card_no"].as_str().context("card_no")?.to_string();
+        oneshot(&app, "POST", "/api/v1/pos/recharges", &pos, json!({"pos_txn_id": format!("R{i}"), "station_code": "B001", "occurred_at": chrono::Utc::now().to_rfc3339(), "card_no": no, "amount_fen": 500_000, "payments": [{"method": "cash", "amount_fen": 500_000}]})).await?;
+        cards.push(no);
+    }
+    if rules > 0 {
+        eprintln!("installing {} active bonus rules…", rules);
+    }
+    for i in 0..rules {
+        // A network's usual mix: promotions at other stations, on other days and hours,
+        // on one grade, for tagged members, over amounts; one in ten capped per day
+        // (which reads what the member earned today).
+        let conditions = match i % 6 {
+            0 => json!({"stations": [format!("X{i:03}")]}),
+            1 => json!({"weekdays": [1 + (i % 7) as u8]}),
+            2 => json!({"hours": [(i * 37) % 1440, ((i * 37) + 120) % 1440]}),
+            3 => {
+                let grade = ["GASOLINE_92", "GASOLINE_95", "DIESEL_0"][i % 3];
+                json!({"products": [grade], "min_volume_ml": 20_000})
+            }
+            4 => json!({"tags": [format!("segment{i}")]}),
+            _ => json!({"min_amount_fen": 10_000 + i as i64 * 100}),
+        };
+        let mut rule =
+            json!({"conditions": conditions, "bonus": {"kind": "fixed", "points": 1 + (i % 20)}});
+        if i % 10 == 0 {
+            rule["cap_per_day"] = json!(50);
+        }
+        oneshot(&app, "POST", "/api/v1/loyalty/rules", &staff, json!({"rule_id": format!("bench{i}"), "kind": "bonus", "name": format!("bench {i}"), "rule": rule})).await?;
+    }
+    Ok(Setup {
+        state,
+        app,
+        pos,
+        cards,
+    })
 }
 
 /// A minimal HTTP/1.1 keep-alive client: one request at a time on one connection.
@@ -135,86 +233,9 @@ pub async fn run(b: PosBench) -> anyhow::Result<()> {
     if !store.stations().await?.is_empty() {
         bail!("the benchmark needs an empty database; {url} has stations");
     }
-    let password = "Bench-pass-12345";
-    forecourt_app::network::create_user(&store, "bench", "admin", None, password)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-    let state = AppState::new(
-        store.clone(),
-        Secret::from_bytes(rand::random()),
-        Config::default(),
-    );
-    let app = forecourt_server::router(state.clone());
-    let staff = oneshot(
-        &app,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        json!({"username": "bench", "password": password}),
-    )
-    .await?["token"]
-        .as_str()
-        .context("token")?
-        .to_string();
-    oneshot(
-        &app,
-        "POST",
-        "/api/v1/stations",
-        &staff,
-        json!({"code": "B001", "name": "Bench"}),
-    )
-    .await?;
-    let pos = forecourt_app::secret::new_token("fcp_");
-    let s = store.station_by_code("B001").await?.context("station")?;
-    let mut tx = store.begin().await?;
-    tx.create_pos_token(
-        &forecourt_app::secret::token_hash(&pos),
-        &s.station_id,
-        None,
-    )
-    .await?;
-    tx.commit().await?;
-    eprintln!("creating {} customers with funded cards…", b.cards);
-    let mut cards = Vec::with_capacity(b.cards);
-    for i in 0..b.cards {
-        let c = oneshot(&app, "POST", "/api/v1/customers", &staff, json!({"kind": "individual", "name": "压测", "phone": format!("13{:09}", 200_000_000 + i)})).await?;
-        let card = oneshot(
-            &app,
-            "POST",
-            "/api/v1/cards",
-            &staff,
-            json!({"customer_id": c["id"], "kind": "personal"}),
-        )
-        .await?;
-        let no = card["card_no"].as_str().context("card_no")?.to_string();
-        oneshot(&app, "POST", "/api/v1/pos/recharges", &pos, json!({"pos_txn_id": format!("R{i}"), "station_code": "B001", "occurred_at": chrono::Utc::now().to_rfc3339(), "card_no": no, "amount_fen": 500_000, "payments": [{"method": "cash", "amount_fen": 500_000}]})).await?;
-        cards.push(no);
-    }
-    if b.rules > 0 {
-        eprintln!("installing {} active bonus rules…", b.rules);
-    }
-    for i in 0..b.rules {
-        // A network's usual mix: promotions at other stations, on other days and hours,
-        // on one grade, for tagged members, over amounts; one in ten capped per day
-        // (which reads what the member earned today).
-        let conditions = match i % 6 {
-            0 => json!({"stations": [format!("X{i:03}")]}),
-            1 => json!({"weekdays": [1 + (i % 7) as u8]}),
-            2 => json!({"hours": [(i * 37) % 1440, ((i * 37) + 120) % 1440]}),
-            3 => {
-                let grade = ["GASOLINE_92", "GASOLINE_95", "DIESEL_0"][i % 3];
-                json!({"products": [grade], "min_volume_ml": 20_000})
-            }
-            4 => json!({"tags": [format!("segment{i}")]}),
-            _ => json!({"min_amount_fen": 10_000 + i as i64 * 100}),
-        };
-        let mut rule =
-            json!({"conditions": conditions, "bonus": {"kind": "fixed", "points": 1 + (i % 20)}});
-        if i % 10 == 0 {
-            rule["cap_per_day"] = json!(50);
-        }
-        oneshot(&app, "POST", "/api/v1/loyalty/rules", &staff, json!({"rule_id": format!("bench{i}"), "kind": "bonus", "name": format!("bench {i}"), "rule": rule})).await?;
-    }
+    let Setup {
+        state, pos, cards, ..
+    } = setup(&store, b.cards, b.rules).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(forecourt_server::serve(state, listener));

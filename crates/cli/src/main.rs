@@ -4,6 +4,7 @@ mod analytics_cmd;
 mod analytics_db;
 mod bench;
 mod bench_more;
+mod bench_statements;
 mod demo;
 mod exchange;
 mod progress;
@@ -346,6 +347,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         tasks: usize,
     },
+    /// SQL statements per member card sale: PostgreSQL's own statement log (with
+    /// `--pg-log`) and sqlx's count on both databases.
+    Statements {
+        /// An empty database; by default a temporary SQLite file. On PostgreSQL the user
+        /// must be a superuser (the run switches `log_statement` on and off).
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        sales: usize,
+        /// The PostgreSQL server's log file (where `log_statement` lines go).
+        #[arg(long)]
+        pg_log: Option<String>,
+    },
     /// Till lookups by phone, plate and card number through HTTP against `forecourt
     /// serve` on a network of many customers: p50/p99, and the server's memory.
     Lookup {
@@ -636,8 +650,16 @@ fn api_error(e: forecourt_app::AppError) -> anyhow::Error {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    forecourt_server::logging::init()?;
     let cli = Cli::parse();
+    // `bench statements` installs its own subscriber, which counts sqlx's statements.
+    if !matches!(
+        cli.command,
+        Command::Bench {
+            command: BenchCommand::Statements { .. }
+        }
+    ) {
+        forecourt_server::logging::init()?;
+    }
     match cli.command {
         Command::Serve { db, secret, listen } => {
             let (url, store) = open_waiting(&db.db).await?;
@@ -915,6 +937,9 @@ async fn main() -> anyhow::Result<()> {
                     customers,
                 },
         } => bench_more::import(db, sales, customers.max(10)).await,
+        Command::Bench {
+            command: BenchCommand::Statements { db, sales, pg_log },
+        } => bench_statements::run(db, sales.max(1), pg_log).await,
         Command::Bench {
             command: BenchCommand::GroupCommit { db, rows, tasks },
         } => bench_more::group_commit(db, rows.max(1), tasks.max(1)).await,

@@ -30,9 +30,28 @@ pub enum DomainError {
     PinLocked,
     #[error("payments add up to {} CNY but the sale comes to {} CNY", .paid.yuan(), .net.yuan())]
     PaymentMismatch { net: Fen, paid: Fen },
+    /// A refusal with its own code in the error table (`coupon_invalid`,
+    /// `authorization_closed`, `cardholder_required`, …).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
 }
 
 impl DomainError {
+    pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        DomainError::Refused {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The code of a [`DomainError::Refused`].
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            DomainError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         DomainError::Invalid {
             field,

@@ -18,7 +18,9 @@ pub mod money;
 pub mod person;
 pub mod points_expiry;
 pub mod pricing;
+pub mod sale;
 pub mod sla;
+pub mod survey;
 pub mod text;
 pub mod tiers;
 

@@ -9,69 +9,69 @@ use forecourt_store::StoreError;
 
 pub use forecourt_app::error::{status_of, DATABASE_RETRY_AFTER_SECS, ERROR_TABLE};
 
-/// An API error: a code from the table, a message for people and, for some codes, the
-/// figures behind the refusal (`details`, e.g. a card's cap in fen) so that a client
-/// can word the refusal itself without parsing the message.
+/// An API error: a use case's [`AppError`] (a code from the table, a message for people
+/// and, for some codes, the figures behind the refusal) in its HTTP form. It derefs to
+/// the `AppError`, so `e.code` and `e.message` read the same on both sides.
 #[derive(Debug)]
-pub struct ApiError {
-    pub code: &'static str,
-    pub message: String,
-    pub details: Option<serde_json::Value>,
+pub struct ApiError(pub AppError);
+
+impl std::ops::Deref for ApiError {
+    type Target = AppError;
+
+    fn deref(&self) -> &AppError {
+        &self.0
+    }
 }
 
 impl ApiError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        debug_assert!(
-            ERROR_TABLE.iter().any(|(c, _, _)| *c == code),
-            "error code {code} is not in the table"
-        );
-        Self {
-            code,
-            message: message.into(),
-            details: None,
-        }
+        Self(AppError::new(code, message))
     }
 
     /// The same error with the figures behind it.
-    pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
-        self
+    pub fn with_details(self, details: serde_json::Value) -> Self {
+        Self(self.0.with_details(details))
     }
 
     pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
-        Self::new("validation_failed", format!("{field}: {message}"))
+        Self(AppError::validation(field, message))
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new("forbidden", message)
+        Self(AppError::forbidden(message))
     }
 
     pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(status_of(self.code)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The database does not answer; the client retries after `Retry-After`.
     pub fn database_unavailable() -> Self {
-        AppError::database_unavailable().into()
+        Self(AppError::database_unavailable())
     }
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
-        AppError::internal(err).into()
+        Self(AppError::internal(err))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut error = serde_json::json!({"code": self.code, "message": self.message});
-        if let Some(details) = self.details {
+        let AppError {
+            code,
+            message,
+            details,
+        } = self.0;
+        let mut error = serde_json::json!({"code": code, "message": message});
+        if let Some(details) = details {
             error["details"] = details;
         }
         let body = serde_json::json!({ "error": error });
         let mut res = (status, axum::Json(body)).into_response();
         // Every 503 says when to come back: a conflict clears at once, a database that
         // does not answer needs a few seconds.
-        let retry_after = match self.code {
+        let retry_after = match code {
             "database_unavailable" => Some(DATABASE_RETRY_AFTER_SECS),
             "unavailable" => Some(1),
             _ => None,
@@ -86,11 +86,7 @@ impl IntoResponse for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        Self {
-            code: e.code,
-            message: e.message,
-            details: e.details,
-        }
+        Self(e)
     }
 }
 

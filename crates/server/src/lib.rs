@@ -354,6 +354,23 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/tickets/{id}", get(service_desk::get_ticket))
         .route("/tickets/{id}/events", post(service_desk::post_event))
+        .route("/callbacks", get(service_desk::get_callbacks))
+        .route("/ticket-breaches", get(service_desk::get_breaches))
+        .route("/users/{username}/contact", put(service_desk::put_contact))
+        .route("/surveys", post(service_desk::post_survey))
+        .route(
+            "/surveys/{id}/invitations",
+            post(service_desk::post_invitations),
+        )
+        .route("/surveys/{id}/results", get(service_desk::get_results))
+        .route(
+            "/survey-responses/{token}",
+            post(service_desk::post_response),
+        )
+        .route(
+            "/survey-responses/{token}/decline",
+            post(service_desk::post_decline),
+        )
         .route("/pos/quotes", post(pos::quote))
         .route("/pos/sales", post(pos::sale))
         .route("/pos/recharges", post(pos::recharge))

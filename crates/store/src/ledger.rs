@@ -8,9 +8,10 @@
 //! [`forecourt_core::ledger::check_debit`], so even a caller that skipped the check
 //! cannot overdraw an account: the update matches no row and the batch is refused.
 
+use crate::bulk::Val;
+use crate::deferred::Expect;
 use crate::{new_id, now_us, Store, StoreError, Tx};
 use forecourt_core::ledger::{check_debit, Policy, Totals, Transfer, Unit};
-use forecourt_core::DomainError;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ pub struct NewJournal<'a> {
 }
 
 #[derive(Debug, Clone)]
-struct AccountRow {
+pub(crate) struct AccountRow {
     unit: String,
     policy: Policy,
     totals: Totals,
@@ -91,6 +92,7 @@ impl Tx {
 
     /// Changes the limit of a credit account.
     pub async fn set_credit_limit(&mut self, name: &str, limit: i64) -> Result<(), StoreError> {
+        self.accounts_read.clear();
         sqlx::query("update account set credit_limit = $1 where account_id = $2 and policy = 'credit_limit'")
             .bind(limit)
             .bind(name)
@@ -100,11 +102,60 @@ impl Tx {
     }
 
     /// Reads the accounts a batch touches, in one statement.
+    /// Reads accounts for the next [`Tx::post`] of this transaction, which then reads
+    /// them no more, and answers their totals (zero for an account not opened). A sale
+    /// reads the balances it decides on and the accounts its journal moves in one
+    /// statement. Anything that changes an account in between (`release`) drops them.
+    pub async fn read_accounts(
+        &mut self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, Totals>, StoreError> {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let rows = self.load_accounts(&names, &[]).await?;
+        let totals = names
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    rows.get(*n).map(|a| a.totals).unwrap_or_default(),
+                )
+            })
+            .collect();
+        self.accounts_read = rows;
+        Ok(totals)
+    }
+
+    /// Reads the accounts `names` (those read by [`Tx::read_accounts`] from what it
+    /// read, once); each of `required` must exist.
     async fn load_accounts(
         &mut self,
         names: &[&str],
+        required: &[&str],
     ) -> Result<BTreeMap<String, AccountRow>, StoreError> {
-        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        let mut known = std::mem::take(&mut self.accounts_read);
+        let mut out = BTreeMap::new();
+        let unique: std::collections::BTreeSet<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| {
+                if out.contains_key(*n) {
+                    return false;
+                }
+                match known.remove(*n) {
+                    Some(row) => {
+                        out.insert(n.to_string(), row);
+                        false
+                    }
+                    None => true,
+                }
+            })
+            .collect();
+        if unique.is_empty() {
+            if let Some(missing) = required.iter().find(|n| !out.contains_key(**n)) {
+                return Err(StoreError::Corrupt(format!("no ledger account {missing}")));
+            }
+            return Ok(out);
+        }
         let placeholders: Vec<String> = (1..=unique.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "select account_id, unit, policy, credit_limit, debits_posted, credits_posted, debits_pending, credits_pending from account where account_id in ({})",
@@ -114,7 +165,6 @@ impl Tx {
         for name in &unique {
             query = query.bind(*name);
         }
-        let mut out = BTreeMap::new();
         for row in query.fetch_all(&mut *self.tx).await? {
             out.insert(
                 row.try_get::<String, _>(0)?,
@@ -130,7 +180,7 @@ impl Tx {
                 },
             );
         }
-        if let Some(missing) = unique.iter().find(|n| !out.contains_key(**n)) {
+        if let Some(missing) = required.iter().find(|n| !out.contains_key(**n)) {
             return Err(StoreError::Corrupt(format!("no ledger account {missing}")));
         }
         Ok(out)
@@ -144,17 +194,19 @@ impl Tx {
 
     async fn insert_journal(&mut self, j: &NewJournal<'_>) -> Result<String, StoreError> {
         let journal_id = new_id();
-        sqlx::query(
+        self.exec(
             "insert into journal (journal_id, idempotency_key, kind, station_id, occurred_at, memo, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                journal_id.as_str().into(),
+                j.idempotency_key.as_str().into(),
+                j.kind.into(),
+                j.station_id.into(),
+                j.occurred_at.into(),
+                j.memo.as_deref().into(),
+                now_us().into(),
+            ],
+            Expect::Any,
         )
-        .bind(&journal_id)
-        .bind(&j.idempotency_key)
-        .bind(j.kind)
-        .bind(j.station_id)
-        .bind(j.occurred_at)
-        .bind(j.memo.as_deref())
-        .bind(now_us())
-        .execute(&mut *self.tx)
         .await?;
         Ok(journal_id)
     }
@@ -168,11 +220,27 @@ impl Tx {
         transfers: &[Transfer],
         pending: bool,
     ) -> Result<String, StoreError> {
+        Ok(self.post_reading(journal, transfers, pending, &[]).await?.0)
+    }
+
+    /// [`Tx::post`], which also answers the totals of the accounts it moved and of the
+    /// existing accounts named in `also`, as they are once the journal is written. The
+    /// accounts are read in the statement that reads the moved ones, so a sale learns
+    /// the balances it answers with without reading again.
+    pub async fn post_reading(
+        &mut self,
+        journal: &NewJournal<'_>,
+        transfers: &[Transfer],
+        pending: bool,
+        also: &[String],
+    ) -> Result<(String, BTreeMap<String, Totals>), StoreError> {
         let names: Vec<&str> = transfers
             .iter()
             .flat_map(|t| [t.debit.as_str(), t.credit.as_str()])
             .collect();
-        let accounts = self.load_accounts(&names).await?;
+        let mut wanted = names.clone();
+        wanted.extend(also.iter().map(String::as_str));
+        let mut accounts = self.load_accounts(&wanted, &names).await?;
         // Net movement per account, checked against the policies in the model first so
         // that the refusal carries a clear reason.
         let mut movement: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
@@ -233,22 +301,33 @@ impl Tx {
                 "insert into transfer (transfer_id, journal_id, debit_account_id, credit_account_id, amount, unit, state, kind, created_at) values {}",
                 rows.join(", ")
             );
-            let mut query = sqlx::query(&sql);
+            let mut binds = Vec::with_capacity(transfers.len() * 9);
             for t in transfers {
-                query = query
-                    .bind(new_id())
-                    .bind(&journal_id)
-                    .bind(&t.debit)
-                    .bind(&t.credit)
-                    .bind(t.amount)
-                    .bind(t.unit.as_str())
-                    .bind(state)
-                    .bind(journal.kind)
-                    .bind(now);
+                binds.extend([
+                    Val::from(new_id()),
+                    journal_id.as_str().into(),
+                    t.debit.as_str().into(),
+                    t.credit.as_str().into(),
+                    t.amount.into(),
+                    t.unit.as_str().into(),
+                    state.into(),
+                    journal.kind.into(),
+                    now.into(),
+                ]);
             }
-            query.execute(&mut *self.tx).await?;
+            self.exec(sql, binds, Expect::Any).await?;
         }
         for (name, (debit, credit)) in movement {
+            if let Some(a) = accounts.get_mut(name) {
+                let t = &mut a.totals;
+                if pending {
+                    t.debits_pending += debit;
+                    t.credits_pending += credit;
+                } else {
+                    t.debits_posted += debit;
+                    t.credits_posted += credit;
+                }
+            }
             if accounts[name].policy == Policy::Unrestricted {
                 continue;
             }
@@ -263,29 +342,41 @@ impl Tx {
                  and (policy <> 'no_overdraft' or credits_posted + $2 - debits_posted - debits_pending >= $1) \
                  and (policy <> 'credit_limit' or debits_posted + debits_pending - credits_posted - $2 + $1 <= credit_limit)"
             };
-            let done = sqlx::query(sql)
-                .bind(debit)
-                .bind(credit)
-                .bind(name)
-                .execute(&mut *self.tx)
-                .await?
-                .rows_affected();
-            if done != 1 {
-                // Only reachable when the account changed after it was read, which the
-                // callers' row locks prevent; refuse rather than overdraw.
-                return Err(StoreError::Domain(DomainError::InsufficientBalance {
-                    available: forecourt_core::Fen(0),
-                    needed: forecourt_core::Fen(debit),
-                }));
-            }
+            // Only short when the account changed after it was read, which the callers'
+            // row locks prevent; refused rather than overdrawn.
+            self.exec(
+                sql,
+                vec![debit.into(), credit.into(), name.into()],
+                Expect::Balance {
+                    rows: 1,
+                    needed: debit,
+                },
+            )
+            .await?;
         }
-        Ok(journal_id)
+        let totals = accounts.into_iter().map(|(k, a)| (k, a.totals)).collect();
+        Ok((journal_id, totals))
+    }
+
+    /// What a hold still holds: (debited account, amount) of each pending transfer of the
+    /// journal.
+    pub async fn held_by(&mut self, journal_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "select debit_account_id, amount from transfer where journal_id = $1 and state = 'pending'",
+        )
+        .bind(journal_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     /// Releases every pending transfer of a journal (a hold): capture, void and expiry
     /// all release the hold; a capture then posts what it takes as a new journal.
     /// Returns the amount released, 0 if it was already released.
     pub async fn release(&mut self, journal_id: &str) -> Result<i64, StoreError> {
+        self.accounts_read.clear();
         let rows = sqlx::query("select transfer_id, debit_account_id, credit_account_id, amount from transfer where journal_id = $1 and state = 'pending' order by debit_account_id")
             .bind(journal_id)
             .fetch_all(&mut *self.tx)

@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod bulk;
 pub mod dashboard;
+mod deferred;
 mod error;
 mod guess;
 pub mod ledger;
@@ -31,6 +32,7 @@ mod personal;
 pub mod portal;
 mod queries;
 mod sales_export;
+pub mod surveys;
 #[doc(hidden)]
 pub mod testing;
 pub mod tickets;
@@ -406,6 +408,8 @@ impl Store {
             tx,
             backend: self.backend,
             vault: self.vault.clone(),
+            deferred: None,
+            accounts_read: Default::default(),
         })
     }
 
@@ -484,6 +488,8 @@ impl Store {
             tx,
             backend: self.backend,
             vault: self.vault.clone(),
+            deferred: None,
+            accounts_read: Default::default(),
         })
     }
 
@@ -498,6 +504,10 @@ pub struct Tx {
     pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
     pub(crate) backend: Backend,
     pub(crate) vault: Arc<Vault>,
+    /// Writes queued by [`Tx::defer_writes`] until [`Tx::flush`].
+    pub(crate) deferred: Option<Vec<deferred::Deferred>>,
+    /// Accounts read by [`Tx::read_accounts`] for the next `post`.
+    pub(crate) accounts_read: std::collections::BTreeMap<String, ledger::AccountRow>,
 }
 
 impl Tx {

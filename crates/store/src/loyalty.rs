@@ -3,6 +3,7 @@
 //! catalogue and its redemptions, referrals. The decisions live in
 //! `forecourt_core::{loyalty, points_expiry, coupons, tiers}`.
 
+use crate::deferred::Expect;
 use crate::queries::{tier, TIER_COLS};
 use crate::{new_id, now_us, Store, StoreError, Tier, Tx};
 use forecourt_core::loyalty::PointsLine;
@@ -530,6 +531,51 @@ impl Tx {
     }
 
     /// The member's loyalty state.
+    /// [`Tx::member_loyalty`] and the member's figures since `from_us` (the tier
+    /// window; litres only when `litres`), in one statement.
+    pub async fn member_loyalty_with_window(
+        &mut self,
+        customer_id: &str,
+        from_us: i64,
+        litres: bool,
+    ) -> Result<(MemberLoyalty, WindowMetric), StoreError> {
+        let volume = if litres {
+            "(select cast(coalesce(sum(l.volume_ml), 0) as bigint) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2)"
+        } else {
+            "cast(0 as bigint)"
+        };
+        let sql = format!(
+            "select tier_code, tier_override, tier_override_reason, tier_below_since, referred_by, referral_rewarded_at, birthday, tags, \
+             (select cast(coalesce(sum(net_fen - refunded_fen), 0) as bigint) from sale where customer_id = $1 and occurred_at >= $2), \
+             (select count(*) from sale where customer_id = $1 and occurred_at >= $2), {volume} \
+             from customer where customer_id = $1"
+        );
+        let r = sqlx::query(&sql)
+            .bind(customer_id)
+            .bind(from_us)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .ok_or(StoreError::NotFound("customer"))?;
+        let tags: String = r.try_get(7)?;
+        Ok((
+            MemberLoyalty {
+                tier_code: r.try_get(0)?,
+                tier_override: r.try_get(1)?,
+                tier_override_reason: r.try_get(2)?,
+                tier_below_since: r.try_get(3)?,
+                referred_by: r.try_get(4)?,
+                referral_rewarded_at: r.try_get(5)?,
+                birthday: r.try_get(6)?,
+                tags: serde_json::from_str(&tags)?,
+            },
+            WindowMetric {
+                spend_fen: r.try_get(8)?,
+                visits: r.try_get(9)?,
+                volume_ml: r.try_get(10)?,
+            },
+        ))
+    }
+
     pub async fn member_loyalty(&mut self, customer_id: &str) -> Result<MemberLoyalty, StoreError> {
         let r = sqlx::query("select tier_code, tier_override, tier_override_reason, tier_below_since, referred_by, referral_rewarded_at, birthday, tags from customer where customer_id = $1")
             .bind(customer_id)
@@ -580,14 +626,12 @@ impl Tx {
         tier_code: &str,
         below_since: Option<i64>,
     ) -> Result<(), StoreError> {
-        sqlx::query("update customer set tier_code = $1, tier_below_since = $2, updated_at = $3 where customer_id = $4")
-            .bind(tier_code)
-            .bind(below_since)
-            .bind(now_us())
-            .bind(customer_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        self.exec(
+            "update customer set tier_code = $1, tier_below_since = $2, updated_at = $3 where customer_id = $4",
+            vec![tier_code.into(), below_since.into(), now_us().into(), customer_id.into()],
+            Expect::Any,
+        )
+        .await
     }
 
     /// Sets (or with `None` lifts) a manual tier.
@@ -690,13 +734,12 @@ impl Tx {
         points: &[(&str, i64)],
     ) -> Result<(), StoreError> {
         for (rule_id, p) in points {
-            sqlx::query("insert into points_cap (customer_id, rule_id, day, points) values ($1, $2, $3, $4) on conflict (customer_id, rule_id, day) do update set points = points_cap.points + excluded.points")
-                .bind(customer_id)
-                .bind(*rule_id)
-                .bind(day)
-                .bind(*p)
-                .execute(&mut *self.tx)
-                .await?;
+            self.exec(
+                "insert into points_cap (customer_id, rule_id, day, points) values ($1, $2, $3, $4) on conflict (customer_id, rule_id, day) do update set points = points_cap.points + excluded.points",
+                vec![customer_id.into(), (*rule_id).into(), day.into(), (*p).into()],
+                Expect::Any,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -711,13 +754,12 @@ impl Tx {
         if points <= 0 {
             return Ok(());
         }
-        sqlx::query("insert into points_lot (customer_id, earned_on, points, remaining) values ($1, $2, $3, $3) on conflict (customer_id, earned_on) do update set points = points_lot.points + excluded.points, remaining = points_lot.remaining + excluded.remaining")
-            .bind(customer_id)
-            .bind(earned_on)
-            .bind(points)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        self.exec(
+            "insert into points_lot (customer_id, earned_on, points, remaining) values ($1, $2, $3, $3) on conflict (customer_id, earned_on) do update set points = points_lot.points + excluded.points, remaining = points_lot.remaining + excluded.remaining",
+            vec![customer_id.into(), earned_on.into(), points.into()],
+            Expect::Any,
+        )
+        .await
     }
 
     /// The member's lots with points left, oldest first.

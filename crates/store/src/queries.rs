@@ -1,5 +1,7 @@
 //! Reads and writes of everything but the ledger itself.
 
+use crate::bulk::Val;
+use crate::deferred::Expect;
 use crate::model::*;
 use crate::personal::{
     id_number_index, name_index, phone_index, plate_index, seal, unseal, unseal_opt,
@@ -32,32 +34,45 @@ fn station(r: &AnyRow) -> Result<Station, StoreError> {
 const CUSTOMER_COLS: &str = "customer_id, member_code, kind, name_enc, phone_enc, industry, birthday, occupation, home_station_id, source, source_code, tier_code, consent_marketing, consent_sensitive, tags, notes, created_at, account_manager_id, anonymized_at, id_number_enc, address_enc";
 
 fn customer(r: &AnyRow, vault: &Vault) -> Result<Customer, StoreError> {
-    let id: String = r.try_get(0)?;
-    let tags: String = r.try_get(14)?;
+    customer_at(r, vault, 0)
+}
+
+/// A customer from the columns of [`CUSTOMER_COLS`] starting at column `base`.
+fn customer_at(r: &AnyRow, vault: &Vault, base: usize) -> Result<Customer, StoreError> {
+    let id: String = r.try_get(base)?;
+    let tags: String = r.try_get(base + 14)?;
     Ok(Customer {
-        member_code: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        name: unseal(vault, "customer.name", &id, &r.try_get::<String, _>(3)?)?,
-        phone: unseal_opt(vault, "customer.phone", &id, r.try_get(4)?)?,
-        industry: r.try_get(5)?,
-        birthday: r.try_get(6)?,
-        occupation: r.try_get(7)?,
-        home_station_id: r.try_get(8)?,
-        source: r.try_get(9)?,
-        source_code: r.try_get(10)?,
-        tier_code: r.try_get(11)?,
-        consent_marketing: r.try_get::<i64, _>(12)? != 0,
-        consent_sensitive: r.try_get::<i64, _>(13)? != 0,
+        member_code: r.try_get(base + 1)?,
+        kind: r.try_get(base + 2)?,
+        name: unseal(
+            vault,
+            "customer.name",
+            &id,
+            &r.try_get::<String, _>(base + 3)?,
+        )?,
+        phone: unseal_opt(vault, "customer.phone", &id, r.try_get(base + 4)?)?,
+        industry: r.try_get(base + 5)?,
+        birthday: r.try_get(base + 6)?,
+        occupation: r.try_get(base + 7)?,
+        home_station_id: r.try_get(base + 8)?,
+        source: r.try_get(base + 9)?,
+        source_code: r.try_get(base + 10)?,
+        tier_code: r.try_get(base + 11)?,
+        consent_marketing: r.try_get::<i64, _>(base + 12)? != 0,
+        consent_sensitive: r.try_get::<i64, _>(base + 13)? != 0,
         tags: serde_json::from_str(&tags)?,
-        notes: r.try_get(15)?,
-        created_at: r.try_get(16)?,
-        account_manager_id: r.try_get(17)?,
-        anonymized_at: r.try_get(18)?,
-        id_number: unseal_opt(vault, "customer.id_number", &id, r.try_get(19)?)?,
-        address: unseal_opt(vault, "customer.address", &id, r.try_get(20)?)?,
+        notes: r.try_get(base + 15)?,
+        created_at: r.try_get(base + 16)?,
+        account_manager_id: r.try_get(base + 17)?,
+        anonymized_at: r.try_get(base + 18)?,
+        id_number: unseal_opt(vault, "customer.id_number", &id, r.try_get(base + 19)?)?,
+        address: unseal_opt(vault, "customer.address", &id, r.try_get(base + 20)?)?,
         customer_id: id,
     })
 }
+
+/// The number of columns in [`CARD_COLS`].
+const CARD_COLUMNS: usize = 14;
 
 pub(crate) const CARD_COLS: &str = "card_id, card_no, kind, state, customer_id, main_card_id, balance_mode, cap_fen, rules, pin_hash, pin_failures, replaced_by_card_id, created_at, issued_station_id";
 
@@ -107,6 +122,17 @@ async fn station_by<'e, E: Executor<'e, Database = Any>>(
     let sql = format!("select {STATION_COLS} from station s left join region r on r.region_id = s.region_id where s.{col} = $1");
     let row = sqlx::query(&sql).bind(value).fetch_optional(db).await?;
     row.as_ref().map(station).transpose()
+}
+
+/// `rows` rows of `cols` placeholders each: `($1, $2), ($3, $4)`.
+pub(crate) fn placeholder_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn card_by<'e, E: Executor<'e, Database = Any>>(
@@ -434,6 +460,38 @@ impl Store {
 
     pub async fn card_by_no(&self, card_no: &str) -> Result<Option<Card>, StoreError> {
         card_by(self.read(), self.vault(), "card_no", card_no).await
+    }
+
+    /// The card with this number and its holder, in one statement (a till identifying
+    /// the customer by card).
+    pub async fn card_and_holder_by_no(
+        &self,
+        card_no: &str,
+    ) -> Result<Option<(Card, Option<Customer>)>, StoreError> {
+        let cols = |prefix: &str, cols: &str| {
+            cols.split(", ")
+                .map(|c| format!("{prefix}.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = format!(
+            "select {}, {} from card k left join customer c on c.customer_id = k.customer_id where k.card_no = $1",
+            cols("k", CARD_COLS),
+            cols("c", CUSTOMER_COLS)
+        );
+        let Some(r) = sqlx::query(&sql)
+            .bind(card_no)
+            .fetch_optional(self.read())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let card = card(&r, &self.vault)?;
+        let holder = match r.try_get::<Option<String>, _>(CARD_COLUMNS)? {
+            Some(_) => Some(customer_at(&r, &self.vault, CARD_COLUMNS)?),
+            None => None,
+        };
+        Ok(Some((card, holder)))
     }
 
     pub async fn card_by_id(&self, card_id: &str) -> Result<Option<Card>, StoreError> {
@@ -1061,17 +1119,27 @@ impl Tx {
     /// lock; on SQLite the single writer already serialises) and returns the card as it
     /// is now. Lock cards in ascending id order.
     pub async fn lock_card(&mut self, card_id: &str) -> Result<Card, StoreError> {
-        let n = sqlx::query("update card set lock_version = lock_version + 1 where card_id = $1")
-            .bind(card_id)
-            .execute(&mut *self.tx)
-            .await?
-            .rows_affected();
-        if n != 1 {
-            return Err(StoreError::NotFound("card"));
-        }
-        card_by(&mut *self.tx, &self.vault, "card_id", card_id)
+        self.lock_card_by("card_id", card_id)
             .await?
             .ok_or(StoreError::NotFound("card"))
+    }
+
+    /// [`Tx::lock_card`] by the card's number, in one statement; `None` for an unknown
+    /// number. For a sale of one card: the ascending-id order of `lock_card` matters
+    /// only when several cards are locked.
+    pub async fn lock_card_by_no(&mut self, card_no: &str) -> Result<Option<Card>, StoreError> {
+        self.lock_card_by("card_no", card_no).await
+    }
+
+    async fn lock_card_by(&mut self, col: &str, value: &str) -> Result<Option<Card>, StoreError> {
+        let sql = format!(
+            "update card set lock_version = lock_version + 1 where {col} = $1 returning {CARD_COLS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(|r| card(r, &self.vault)).transpose()
     }
 
     pub async fn card_by_no(&mut self, card_no: &str) -> Result<Option<Card>, StoreError> {
@@ -1208,16 +1276,19 @@ impl Tx {
         volume_ml: i64,
         ref_id: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("insert into card_usage (card_id, occurred_at, sales, amount_fen, volume_ml, ref_id) values ($1, $2, $3, $4, $5, $6)")
-            .bind(card_id)
-            .bind(occurred_at)
-            .bind(sales)
-            .bind(amount_fen)
-            .bind(volume_ml)
-            .bind(ref_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        self.exec(
+            "insert into card_usage (card_id, occurred_at, sales, amount_fen, volume_ml, ref_id) values ($1, $2, $3, $4, $5, $6)",
+            vec![
+                card_id.into(),
+                occurred_at.into(),
+                sales.into(),
+                amount_fen.into(),
+                volume_ml.into(),
+                ref_id.into(),
+            ],
+            Expect::Any,
+        )
+        .await
     }
 
     pub async fn pos_request(
@@ -1247,77 +1318,91 @@ impl Tx {
         pos_txn_id: &str,
         req: &PosRequest,
     ) -> Result<(), StoreError> {
-        sqlx::query("insert into pos_request (station_id, pos_txn_id, kind, request_hash, status, response, created_at) values ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(station_id)
-            .bind(pos_txn_id)
-            .bind(&req.kind)
-            .bind(&req.request_hash)
-            .bind(req.status)
-            .bind(&req.response)
-            .bind(now_us())
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        self.exec(
+            "insert into pos_request (station_id, pos_txn_id, kind, request_hash, status, response, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                station_id.into(),
+                pos_txn_id.into(),
+                req.kind.as_str().into(),
+                req.request_hash.as_str().into(),
+                req.status.into(),
+                req.response.as_str().into(),
+                now_us().into(),
+            ],
+            Expect::Any,
+        )
+        .await
     }
 
     pub async fn insert_sale(&mut self, s: &NewSale) -> Result<(), StoreError> {
-        sqlx::query(
+        self.exec(
             "insert into sale (sale_id, station_id, pos_txn_id, journal_id, customer_id, card_id, occurred_at, gross_fen, discount_fen, net_fen, points_earned, \
              tier_code, authorization_id, flags, created_at, points_detail) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            vec![
+                s.sale_id.as_str().into(),
+                s.station_id.as_str().into(),
+                s.pos_txn_id.as_str().into(),
+                s.journal_id.as_str().into(),
+                s.customer_id.as_deref().into(),
+                s.card_id.as_deref().into(),
+                s.occurred_at.into(),
+                s.gross_fen.into(),
+                s.discount_fen.into(),
+                s.net_fen.into(),
+                s.points_earned.into(),
+                s.tier_code.as_deref().into(),
+                s.authorization_id.as_deref().into(),
+                s.flags.as_str().into(),
+                now_us().into(),
+                s.points_detail.as_str().into(),
+            ],
+            Expect::Any,
         )
-        .bind(&s.sale_id)
-        .bind(&s.station_id)
-        .bind(&s.pos_txn_id)
-        .bind(&s.journal_id)
-        .bind(s.customer_id.as_deref())
-        .bind(s.card_id.as_deref())
-        .bind(s.occurred_at)
-        .bind(s.gross_fen)
-        .bind(s.discount_fen)
-        .bind(s.net_fen)
-        .bind(s.points_earned)
-        .bind(s.tier_code.as_deref())
-        .bind(s.authorization_id.as_deref())
-        .bind(&s.flags)
-        .bind(now_us())
-        .bind(&s.points_detail)
-        .execute(&mut *self.tx)
         .await?;
-        for l in &s.lines {
-            sqlx::query(
-                "insert into sale_line (sale_id, line_no, product_code, kind, category, volume_ml, quantity, unit_price_fen, gross_fen, discount_fen, net_fen, pump_no) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(&s.sale_id)
-            .bind(l.line_no)
-            .bind(&l.product_code)
-            .bind(&l.kind)
-            .bind(l.category.as_deref())
-            .bind(l.volume_ml)
-            .bind(l.quantity)
-            .bind(l.unit_price_fen)
-            .bind(l.gross_fen)
-            .bind(l.discount_fen)
-            .bind(l.net_fen)
-            .bind(l.pump_no)
-            .execute(&mut *self.tx)
-            .await?;
+        if !s.lines.is_empty() {
+            let mut binds: Vec<Val> = Vec::with_capacity(s.lines.len() * 12);
+            for l in &s.lines {
+                binds.extend([
+                    Val::from(s.sale_id.as_str()),
+                    l.line_no.into(),
+                    l.product_code.as_str().into(),
+                    l.kind.as_str().into(),
+                    l.category.as_deref().into(),
+                    l.volume_ml.into(),
+                    l.quantity.into(),
+                    l.unit_price_fen.into(),
+                    l.gross_fen.into(),
+                    l.discount_fen.into(),
+                    l.net_fen.into(),
+                    l.pump_no.into(),
+                ]);
+            }
+            let sql = format!(
+                "insert into sale_line (sale_id, line_no, product_code, kind, category, volume_ml, quantity, unit_price_fen, gross_fen, discount_fen, net_fen, pump_no) values {}",
+                placeholder_rows(s.lines.len(), 12)
+            );
+            self.exec(sql, binds, Expect::Any).await?;
         }
-        for p in &s.payments {
-            sqlx::query(
-                "insert into sale_payment (sale_id, payment_no, method, amount_fen, card_id, funding_card_id, coupon_code, from_paid_fen, from_bonus_fen) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&s.sale_id)
-            .bind(p.payment_no)
-            .bind(&p.method)
-            .bind(p.amount_fen)
-            .bind(p.card_id.as_deref())
-            .bind(p.funding_card_id.as_deref())
-            .bind(p.coupon_code.as_deref())
-            .bind(p.from_paid_fen)
-            .bind(p.from_bonus_fen)
-            .execute(&mut *self.tx)
-            .await?;
+        if !s.payments.is_empty() {
+            let mut binds: Vec<Val> = Vec::with_capacity(s.payments.len() * 9);
+            for p in &s.payments {
+                binds.extend([
+                    Val::from(s.sale_id.as_str()),
+                    p.payment_no.into(),
+                    p.method.as_str().into(),
+                    p.amount_fen.into(),
+                    p.card_id.as_deref().into(),
+                    p.funding_card_id.as_deref().into(),
+                    p.coupon_code.as_deref().into(),
+                    p.from_paid_fen.into(),
+                    p.from_bonus_fen.into(),
+                ]);
+            }
+            let sql = format!(
+                "insert into sale_payment (sale_id, payment_no, method, amount_fen, card_id, funding_card_id, coupon_code, from_paid_fen, from_bonus_fen) values {}",
+                placeholder_rows(s.payments.len(), 9)
+            );
+            self.exec(sql, binds, Expect::Any).await?;
         }
         Ok(())
     }

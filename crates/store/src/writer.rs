@@ -348,6 +348,8 @@ impl Writer {
             tx: self.pool.begin().await?,
             backend: Backend::Sqlite,
             vault: self.vault.clone(),
+            deferred: None,
+            accounts_read: Default::default(),
         };
         let started = Instant::now();
         let mut next = 0;
