@@ -18,11 +18,11 @@
 use crate::clock;
 use crate::error::AppError;
 use crate::loyalty::LoyaltyConfig;
-use crate::pos::{card_facts, fuel_volume, rule_lines, tier_benefit};
+use crate::pos::{card_facts, fuel_volume, rule_context, rule_lines, tier_benefit};
 use crate::spend::Presented;
 use forecourt_core::card::{CardKind, CardNo, CardState};
 use forecourt_core::ledger::{account, Policy, Totals, Unit};
-use forecourt_core::limits::{RuleContext, Usage};
+use forecourt_core::limits::Usage;
 use forecourt_core::loyalty;
 use forecourt_core::person::{Phone, Plate};
 use forecourt_core::pricing::{self, LineInput, ProductKind, TierBenefit};
@@ -773,18 +773,13 @@ impl Poster {
             coupons: BTreeMap::new(),
             discount_coupons: Vec::new(),
             discount_coupons_owned: false,
-            rule_context: RuleContext {
-                station_code: station.code.clone(),
-                region_code: station.region_code.clone(),
-                province: station.province.clone(),
-                weekday: local.weekday,
-                minute_of_day: local.minute_of_day,
-                plate: s.plate.clone().or_else(|| plate.clone()),
-                odometer_km: None,
-                pin_given: false,
-                lines: rule_lines(&priced),
-                amount_fen: 0,
-            },
+            rule_context: rule_context(
+                &station,
+                &local,
+                s.plate.clone().or_else(|| plate.clone()),
+                None,
+                rule_lines(&priced),
+            ),
         };
         // The decision: the same pure function as the POS.
         let decided = sale::decide_payments(&snapshot, &ins)?;

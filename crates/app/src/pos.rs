@@ -548,6 +548,29 @@ async fn line_inputs(state: &App, lines: &[LineBody]) -> Planned<Vec<LineInput>>
     Ok(out)
 }
 
+/// The card rules' view of a sale at `station` at local time `local`; the amount and
+/// whether a PIN was given are set per payment.
+pub(crate) fn rule_context(
+    station: &Station,
+    local: &Local,
+    plate: Option<String>,
+    odometer_km: Option<i64>,
+    lines: Vec<RuleLine>,
+) -> RuleContext {
+    RuleContext {
+        station_code: station.code.clone(),
+        region_code: station.region_code.clone(),
+        province: station.province.clone(),
+        weekday: local.weekday,
+        minute_of_day: local.minute_of_day,
+        plate,
+        odometer_km,
+        pin_given: false,
+        lines,
+        amount_fen: 0,
+    }
+}
+
 pub(crate) fn rule_lines(priced: &PricedSale) -> Vec<RuleLine> {
     priced
         .lines
@@ -981,18 +1004,13 @@ async fn plan_sale(
         coupons,
         discount_coupons: plan.coupons.clone(),
         discount_coupons_owned: owned_coupons(tx, &plan.coupons).await?,
-        rule_context: RuleContext {
-            station_code: station.code.clone(),
-            region_code: station.region_code.clone(),
-            province: station.province.clone(),
-            weekday: local.weekday,
-            minute_of_day: local.minute_of_day,
-            plate: body.plate.clone().or_else(|| plan.identified.plate.clone()),
-            odometer_km: body.odometer_km,
-            pin_given: false,
-            lines: rule_lines(&plan.priced),
-            amount_fen: 0,
-        },
+        rule_context: rule_context(
+            station,
+            &local,
+            body.plate.clone().or_else(|| plan.identified.plate.clone()),
+            body.odometer_km,
+            rule_lines(&plan.priced),
+        ),
     };
     let payments: Vec<PaymentIn> = body
         .payments
@@ -2040,16 +2058,8 @@ async fn post_authorization(
     // Rules that do not depend on the amount are checked now; amount limits lower the
     // hold instead, so that the pump stops where the card's limits stop.
     let ctx = RuleContext {
-        station_code: station.code.clone(),
-        region_code: station.region_code.clone(),
-        province: station.province.clone(),
-        weekday: local.weekday,
-        minute_of_day: local.minute_of_day,
-        plate: body.plate.clone(),
-        odometer_km: Some(0),
         pin_given,
-        lines: Vec::new(),
-        amount_fen: 0,
+        ..rule_context(station, &local, body.plate.clone(), Some(0), Vec::new())
     };
     let breaches = card.rules.check(&ctx, &used);
     if let Some(refusal) = first_hard(&breaches) {

@@ -208,6 +208,23 @@ pub struct PointsMovement {
     pub reasons: Vec<PointsLine>,
 }
 
+/// A member's loyalty state from the first eight columns of `r` (`tier_code,
+/// tier_override, tier_override_reason, tier_below_since, referred_by,
+/// referral_rewarded_at, birthday, tags`).
+fn member_loyalty(r: &AnyRow) -> Result<MemberLoyalty, StoreError> {
+    let tags: String = r.try_get(7)?;
+    Ok(MemberLoyalty {
+        tier_code: r.try_get(0)?,
+        tier_override: r.try_get(1)?,
+        tier_override_reason: r.try_get(2)?,
+        tier_below_since: r.try_get(3)?,
+        referred_by: r.try_get(4)?,
+        referral_rewarded_at: r.try_get(5)?,
+        birthday: r.try_get(6)?,
+        tags: serde_json::from_str(&tags)?,
+    })
+}
+
 /// Rolling-window figures of one member, for tier qualification.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WindowMetric {
@@ -556,18 +573,8 @@ impl Tx {
             .fetch_optional(&mut *self.tx)
             .await?
             .ok_or(StoreError::NotFound("customer"))?;
-        let tags: String = r.try_get(7)?;
         Ok((
-            MemberLoyalty {
-                tier_code: r.try_get(0)?,
-                tier_override: r.try_get(1)?,
-                tier_override_reason: r.try_get(2)?,
-                tier_below_since: r.try_get(3)?,
-                referred_by: r.try_get(4)?,
-                referral_rewarded_at: r.try_get(5)?,
-                birthday: r.try_get(6)?,
-                tags: serde_json::from_str(&tags)?,
-            },
+            member_loyalty(&r)?,
             WindowMetric {
                 spend_fen: r.try_get(8)?,
                 visits: r.try_get(9)?,
@@ -582,17 +589,7 @@ impl Tx {
             .fetch_optional(&mut *self.tx)
             .await?
             .ok_or(StoreError::NotFound("customer"))?;
-        let tags: String = r.try_get(7)?;
-        Ok(MemberLoyalty {
-            tier_code: r.try_get(0)?,
-            tier_override: r.try_get(1)?,
-            tier_override_reason: r.try_get(2)?,
-            tier_below_since: r.try_get(3)?,
-            referred_by: r.try_get(4)?,
-            referral_rewarded_at: r.try_get(5)?,
-            birthday: r.try_get(6)?,
-            tags: serde_json::from_str(&tags)?,
-        })
+        member_loyalty(&r)
     }
 
     pub async fn tiers(&mut self) -> Result<Vec<Tier>, StoreError> {
