@@ -6,6 +6,29 @@ use crate::error::{AppError, AppResult};
 use crate::App;
 use forecourt_store::{Card, Customer, StaffUser, Station};
 
+/// A signed-in staff member, and where the request came from: the caller of every
+/// staff use case, whose role and scope decide what it may do and see.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: StaffUser,
+    pub source: Option<String>,
+}
+
+impl std::ops::Deref for Actor {
+    type Target = StaffUser;
+
+    fn deref(&self) -> &StaffUser {
+        &self.user
+    }
+}
+
+impl Actor {
+    /// How the audit log names this actor.
+    pub fn audit_name(&self) -> String {
+        format!("user:{}", self.user.username)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     ManageUsers,

@@ -57,6 +57,17 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
     ("ticket_not_found", 404, "no ticket with this id"),
     ("calendar_not_found", 404, "no calendar with this code"),
     (
+        "survey_not_found",
+        404,
+        "no survey with this id, or no invitation with this token",
+    ),
+    (
+        "survey_already_answered",
+        409,
+        "the invitation's token was used already (answered or declined): a token is single-use",
+    ),
+    ("survey_expired", 410, "the invitation's token has expired"),
+    (
         "method_not_allowed",
         405,
         "the route does not take this method",

@@ -9,28 +9,49 @@
 
 pub mod access;
 pub mod analytics;
+pub mod audit;
 pub mod bulk;
 pub mod cache;
+pub mod cards;
 pub mod clock;
+pub mod customers;
 pub mod daily;
+pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod guard;
 pub mod import;
 pub mod input;
+pub mod ledger_ops;
 pub mod loyalty;
+pub mod loyalty_admin;
 pub mod network;
 pub mod outbox;
+pub mod portal;
 pub mod pos;
+pub mod privacy;
+pub mod promotions;
 pub mod secret;
 pub mod service_desk;
 pub mod spend;
+pub mod surveys;
 
+pub use access::Actor;
 pub use error::{AppError, AppResult};
 pub use secret::Secret;
 
 use forecourt_store::Store;
 use std::sync::Arc;
+
+/// What a staff use case that makes or changes a record answers: the record made, the
+/// record as it stands (a change, or the replay of a retried request), or a request
+/// held until a second person approves it. The server answers 201, 200 and 202.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Created(serde_json::Value),
+    Done(serde_json::Value),
+    Pending(serde_json::Value),
+}
 
 /// Settings the application reads at start-up.
 #[derive(Debug, Clone)]

@@ -459,6 +459,8 @@ pub struct Worker {
     adapters: Adapters,
     jobs: Jobs,
     slots: Arc<tokio::sync::Semaphore>,
+    /// When the escalation job last ran, by the application's clock (µs).
+    last_escalation: Arc<std::sync::Mutex<Option<i64>>>,
 }
 
 impl Worker {
@@ -476,6 +478,7 @@ impl Worker {
             adapters,
             jobs,
             slots,
+            last_escalation: Default::default(),
         }
     }
 
@@ -514,12 +517,52 @@ impl Worker {
         }
     }
 
-    /// One round: starts the delivery of as many due messages as there are free slots
-    /// and runs the due jobs. Returns how many messages and jobs it took.
+    /// One round: runs the service desk's escalation job when it is due (every
+    /// [`ESCALATION_EVERY_US`](crate::service_desk::ESCALATION_EVERY_US) of the
+    /// application's clock), starts the delivery of as many due messages as there are
+    /// free slots and runs the due jobs. Returns how many messages and jobs it took.
     pub async fn tick(&self) -> AppResult<usize> {
+        // A failing escalation run (a ticket that does not replay, say) must not stop
+        // the delivery of every other message.
+        if let Err(e) = self.escalate_if_due().await {
+            tracing::warn!(code = e.code, error = %e.message, "service desk escalation run failed");
+        }
         let started = self.start_deliveries().await?;
         let ran = self.run_jobs().await?;
         Ok(started + ran)
+    }
+
+    /// The escalation job, at most once per interval; what it queues is delivered by
+    /// the same round.
+    async fn escalate_if_due(&self) -> AppResult<()> {
+        let now = self.app.clock().now_us();
+        let due = {
+            let last = self
+                .last_escalation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // A clock moved back (tests) runs it too.
+            last.is_none_or(|t| now < t || now - t >= crate::service_desk::ESCALATION_EVERY_US)
+        };
+        if !due {
+            return Ok(());
+        }
+        // Recorded first: a run that fails is tried again at the next interval, not at
+        // every round.
+        *self
+            .last_escalation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(now);
+        let run = crate::service_desk::run_escalations(&self.app, now).await?;
+        if run.escalations > 0 || run.warnings > 0 {
+            tracing::info!(
+                escalations = run.escalations,
+                warnings = run.warnings,
+                messages = run.messages,
+                "service desk: escalations and warnings queued"
+            );
+        }
+        Ok(())
     }
 
     /// Claims due messages for the free slots and delivers each on its own task, holding

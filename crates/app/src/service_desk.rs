@@ -23,6 +23,7 @@ use forecourt_core::sla::{
     EscalationLadder, EscalationLevel, Pause, Severity, SlaClock, SlaPolicy,
 };
 use forecourt_store::audit::AuditEntry;
+use forecourt_store::outbox::{Channel, NewMessage};
 use forecourt_store::tickets::{
     CalendarRow, NewCalendar, NewTicket, NewTicketEvent, TicketEventRow, TicketFilter, TicketRow,
     TICKETS_PAGE_MAX,
@@ -81,6 +82,11 @@ pub const STATES: &[&str] = &[
 /// response: an answer, a question (waiting for the customer), a proposed solution, a
 /// callback, or the closing message itself.
 const RESPONDING_ACTIONS: &[&str] = &["respond", "wait_customer", "propose", "callback", "close"];
+/// The action of the event the escalation job records (author `system`); not a step
+/// of the workflow, so replaying the events leaves it out.
+pub const ESCALATE_ACTION: &str = "escalate";
+/// The author of what the service desk's jobs record.
+pub const SYSTEM_AUTHOR: &str = "system";
 /// Failed callback attempts after which a complaint may be closed as unreachable.
 pub const UNREACHABLE_ATTEMPTS_MIN: u32 = 3;
 /// A closed ticket may be reopened within this long of its closing; later, the customer's
@@ -446,7 +452,11 @@ impl Flow {
     /// Replays stored events (the first is the opening).
     pub fn replay(opened_at: i64, kind: &str, events: &[TicketEventRow]) -> AppResult<Self> {
         let mut flow = Flow::opened(opened_at);
-        for e in events.iter().filter(|e| e.action != "open") {
+        // The opening is the start; escalations are the job's records, not steps.
+        for e in events
+            .iter()
+            .filter(|e| e.action != "open" && e.action != ESCALATE_ACTION)
+        {
             flow.apply(
                 kind,
                 &Step {
@@ -978,6 +988,18 @@ pub async fn apply_event(
             Err(StoreError::Retry) => continue,
             other => other?,
         };
+        // The survey after a closed ticket leaves with the close or not at all.
+        if body.action == "close" {
+            crate::surveys::invite_after_close(
+                app,
+                &mut tx,
+                id,
+                t.customer_id.as_deref(),
+                &t.station_id,
+                app.clock().now_us(),
+            )
+            .await?;
+        }
         tx.audit(&audit_entry(
             &actor,
             source,
@@ -1209,6 +1231,552 @@ pub async fn escalations_due(app: &App, now_us: i64) -> AppResult<Vec<Escalation
         }
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------- the escalation job
+
+/// How often the worker runs the escalation job (by the application's clock): well
+/// within the minute each warning and level is promised in.
+pub const ESCALATION_EVERY_US: i64 = 15_000_000;
+
+/// A warning the job should send: a target of a ticket has used 75 % of its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningDue {
+    pub ticket_id: String,
+    pub station_code: String,
+    /// `first_response` or `resolution`.
+    pub target: &'static str,
+    pub warning_at: i64,
+    pub due_at: i64,
+    /// The staff user warned: the assignee, else whoever opened the ticket.
+    pub user_id: Option<String>,
+    /// A key for the outbox's one-message-per-cause rule.
+    pub cause: String,
+}
+
+/// What the warning job should send at `now`: for every open ticket, each target whose
+/// clock runs (not paused, not stopped), has used 75 % of its time and is not breached
+/// yet (a breach escalates instead). Sends nothing.
+pub async fn warnings_due(app: &App, now_us: i64) -> AppResult<Vec<WarningDue>> {
+    let now = instant(now_us)?;
+    let rows = app
+        .store()
+        .tickets(&TicketFilter {
+            station_ids: None,
+            state: None,
+            open_only: true,
+            limit: ESCALATION_SCAN_MAX,
+        })
+        .await?;
+    let mut calendars: std::collections::HashMap<String, Calendar> = Default::default();
+    let mut out = Vec::new();
+    for t in rows {
+        if !calendars.contains_key(&t.station_id) {
+            let cal = calendar_of(&app.store().station_calendar(&t.station_id).await?)?;
+            calendars.insert(t.station_id.clone(), cal);
+        }
+        let cal = &calendars[&t.station_id];
+        let events = app.store().ticket_events(&t.ticket_id).await?;
+        let flow = Flow::replay(t.opened_at, &t.kind, &events)?;
+        let c = clocks(cal, &t, &flow)?;
+        for (target, clock) in [
+            ("first_response", &c.first_response),
+            ("resolution", &c.resolution),
+        ] {
+            if clock.is_paused(now) || clock.breached(now).map_err(bt)? {
+                continue;
+            }
+            let warning_at = clock.warning_at(now).map_err(bt)?;
+            if now < warning_at {
+                continue;
+            }
+            let user_id = match &t.assignee_id {
+                Some(id) => Some(id.clone()),
+                None => match t.opened_by.strip_prefix("user:") {
+                    Some(name) => app.store().user_by_username(name).await?.map(|u| u.user_id),
+                    None => None,
+                },
+            };
+            out.push(WarningDue {
+                cause: format!("ticket:{}:warning:{target}", t.ticket_id),
+                ticket_id: t.ticket_id.clone(),
+                station_code: t.station_code.clone(),
+                target,
+                warning_at: warning_at.timestamp_micros(),
+                due_at: clock.due_at(now).map_err(bt)?.timestamp_micros(),
+                user_id,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The staff who hear of a breach at `level`: the station's managers, the managers of
+/// its region, or headquarters (admins of company scope). Disabled users hear nothing.
+pub fn escalation_recipients<'u>(
+    users: &'u [StaffUser],
+    station: &Station,
+    level: EscalationLevel,
+) -> Vec<&'u StaffUser> {
+    users
+        .iter()
+        .filter(|u| !u.disabled)
+        .filter(|u| match level {
+            EscalationLevel::StationManager => {
+                u.role == "station_manager" && u.scope == format!("station:{}", station.code)
+            }
+            EscalationLevel::RegionManager => {
+                u.role == "region_manager"
+                    && station
+                        .region_code
+                        .as_ref()
+                        .is_some_and(|r| u.scope == format!("region:{r}"))
+            }
+            EscalationLevel::Headquarters => u.role == "admin" && u.scope == "company",
+        })
+        .collect()
+}
+
+/// Queues one message to a staff user per channel they can be reached on (email,
+/// SMS), keyed by `cause`: a second call with the same cause writes nothing. Returns
+/// how many messages were new.
+async fn notify_staff(
+    app: &App,
+    tx: &mut forecourt_store::Tx,
+    user: &StaffUser,
+    cause: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> AppResult<usize> {
+    let contact = app.store().staff_contact(&user.user_id).await?;
+    let mut new = 0;
+    for (channel, address) in [
+        (Channel::Email, contact.email),
+        (Channel::Sms, contact.phone),
+    ] {
+        let Some(address) = address else { continue };
+        let done = tx
+            .enqueue_message(
+                &NewMessage {
+                    channel,
+                    recipient: format!("staff:{}", user.user_id),
+                    customer_id: None,
+                    address: Some(address),
+                    subject: (channel == Channel::Email).then(|| subject.to_string()),
+                    body: if channel == Channel::Sms {
+                        subject.to_string()
+                    } else {
+                        body.to_string()
+                    },
+                    cause: cause.to_string(),
+                    max_attempts: app.config().outbox.max_attempts,
+                },
+                now,
+            )
+            .await?;
+        new += usize::from(done.inserted);
+    }
+    Ok(new)
+}
+
+/// What one run of the escalation job did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EscalationRun {
+    /// Warnings that queued at least one new message.
+    pub warnings: usize,
+    /// Levels recorded on tickets.
+    pub escalations: usize,
+    /// New messages queued.
+    pub messages: usize,
+}
+
+fn target_name(target: &str) -> &'static str {
+    if target == "first_response" {
+        "首次响应 / first response"
+    } else {
+        "解决 / resolution"
+    }
+}
+
+fn level_name(level: EscalationLevel) -> &'static str {
+    match level {
+        EscalationLevel::StationManager => "站长 / station manager",
+        EscalationLevel::RegionManager => "区域经理 / region manager",
+        EscalationLevel::Headquarters => "总部 / headquarters",
+    }
+}
+
+/// The escalation job at `now`: queues the 75 % warnings to each ticket's owner and,
+/// for every breach level due, records the level on the ticket (with an `escalate`
+/// event by `system`, audited) and queues its notices to that level's staff, in one
+/// transaction per level. Run again, it changes and sends nothing more: levels only
+/// rise and messages are one per (cause, recipient, channel).
+pub async fn run_escalations(app: &App, now_us: i64) -> AppResult<EscalationRun> {
+    let mut run = EscalationRun::default();
+    let users = app.store().users().await?;
+    for w in warnings_due(app, now_us).await? {
+        let Some(user) = w
+            .user_id
+            .as_ref()
+            .and_then(|id| users.iter().find(|u| &u.user_id == id && !u.disabled))
+        else {
+            continue;
+        };
+        let subject = format!(
+            "[Forecourt] 工单即将超时 / Ticket due soon: {} {} {}",
+            w.station_code,
+            target_name(w.target),
+            rfc3339(w.due_at)
+        );
+        let body = format!(
+            "工单 / Ticket {id} ({station}) 的{target}时限已用去 75%，截止 / due at {due}.\n/console/tickets/{id}\n",
+            id = w.ticket_id,
+            station = w.station_code,
+            target = target_name(w.target),
+            due = rfc3339(w.due_at),
+        );
+        let mut tx = app.store().begin().await?;
+        let n = notify_staff(app, &mut tx, user, &w.cause, &subject, &body, now_us).await?;
+        tx.commit().await?;
+        if n > 0 {
+            run.warnings += 1;
+            run.messages += n;
+        }
+    }
+    let stations = app.store().stations().await?;
+    for e in escalations_due(app, now_us).await? {
+        let Some(station) = stations.iter().find(|s| s.station_id == e.station_id) else {
+            continue;
+        };
+        let recipients = escalation_recipients(&users, station, e.level);
+        for _ in 0..5 {
+            let mut tx = app.store().begin().await?;
+            let Some(t) = tx.lock_ticket(&e.ticket_id).await? else {
+                break;
+            };
+            if !tx
+                .raise_escalation_level(&e.ticket_id, i64::from(e.level.number()))
+                .await?
+            {
+                // Recorded by a concurrent run already: nothing to do.
+                break;
+            }
+            let note = format!(
+                "{} — {} due {}",
+                level_name(e.level),
+                target_name(e.target),
+                rfc3339(e.due_at)
+            );
+            let stored = tx
+                .append_ticket_event(
+                    &e.ticket_id,
+                    t.event_count,
+                    &NewTicketEvent {
+                        action: ESCALATE_ACTION,
+                        author: SYSTEM_AUTHOR,
+                        from_state: &t.state,
+                        to_state: &t.state,
+                        note: Some(&note),
+                        assignee_id: None,
+                        csat: None,
+                        at: now_us,
+                        first_response_at: t.first_response_at,
+                        resolved_at: t.resolved_at,
+                        closed_at: t.closed_at,
+                        ticket_assignee_id: t.assignee_id.as_deref(),
+                    },
+                )
+                .await;
+            match stored {
+                Err(StoreError::Retry) => continue,
+                other => other?,
+            };
+            let subject = format!(
+                "[Forecourt] 工单超时升级 / Ticket escalated to {}: {} {}",
+                e.level.as_str(),
+                station.code,
+                t.category
+            );
+            let body = format!(
+                "工单 / Ticket {id} ({station}, {kind}, {category}, {severity}) 的{target}已超时（截止 {due}），升级至{level}。\nThe ticket missed its {target_en} target (due {due}) and is escalated to the {level_en}.\n/console/tickets/{id}\n",
+                id = t.ticket_id,
+                station = station.code,
+                kind = t.kind,
+                category = t.category,
+                severity = t.severity,
+                target = target_name(e.target),
+                target_en = e.target,
+                due = rfc3339(e.due_at),
+                level = level_name(e.level),
+                level_en = e.level.as_str(),
+            );
+            let mut sent = 0;
+            for u in &recipients {
+                sent += notify_staff(app, &mut tx, u, &e.cause, &subject, &body, now_us).await?;
+            }
+            tx.audit(&audit_entry(
+                SYSTEM_AUTHOR,
+                None,
+                "ticket.escalate",
+                "ticket",
+                Some(&e.ticket_id),
+                json!({"level": e.level.as_str(), "target": e.target, "due_at": rfc3339(e.due_at), "recipients": recipients.len(), "messages": sent}),
+            ))
+            .await?;
+            match tx.commit().await {
+                Err(StoreError::Retry) => continue,
+                other => other?,
+            }
+            run.escalations += 1;
+            run.messages += sent;
+            break;
+        }
+    }
+    Ok(run)
+}
+
+// ---------------------------------------------------------------- callbacks and breaches
+
+/// `GET /callbacks?station=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackQuery {
+    pub station: Option<String>,
+}
+
+/// One callback (回访) to make: a complaint whose solution is being implemented or
+/// whose callback has not reached the customer yet.
+#[derive(Debug, Serialize)]
+pub struct CallbackTask {
+    pub ticket_id: String,
+    pub station_code: String,
+    pub category: String,
+    pub severity: String,
+    pub customer_id: Option<String>,
+    pub state: String,
+    pub assignee: Option<String>,
+    /// Failed attempts so far (three allow closing as unreachable).
+    pub attempts: u32,
+    pub last_attempt_at: Option<String>,
+    /// The resolution due time (the callback stops the resolution clock); after a
+    /// failed attempt, the next is due a day later.
+    pub due_at: String,
+    pub overdue: bool,
+}
+
+/// A retry of a callback that did not reach the customer is due this long after it.
+pub const CALLBACK_RETRY_US: i64 = 86_400_000_000;
+
+/// The stations a list covers: the one asked for (in scope) or all in scope.
+async fn listed_stations(
+    app: &App,
+    me: &StaffUser,
+    station: Option<&str>,
+) -> AppResult<Option<Vec<String>>> {
+    match station {
+        Some(code) => {
+            let station: Station =
+                app.store().station_by_code(code).await?.ok_or_else(|| {
+                    AppError::new("station_not_found", "no station with this code")
+                })?;
+            require_station(me, &station)?;
+            Ok(Some(vec![station.station_id]))
+        }
+        None => scope_station_ids(app, me).await,
+    }
+}
+
+/// The callback work list of the stations in the caller's scope, soonest due first.
+pub async fn callbacks(
+    app: &App,
+    me: &StaffUser,
+    q: CallbackQuery,
+) -> AppResult<Vec<CallbackTask>> {
+    require(me, Action::ViewTickets)?;
+    let ids = listed_stations(app, me, q.station.as_deref()).await?;
+    let now = app.clock().now_us();
+    let mut out = Vec::new();
+    for state in ["implementing", "callback"] {
+        let rows = app
+            .store()
+            .tickets(&TicketFilter {
+                station_ids: ids.as_deref(),
+                state: Some(state),
+                open_only: true,
+                limit: TICKETS_PAGE_MAX,
+            })
+            .await?;
+        for t in rows.into_iter().filter(|t| t.kind == "complaint") {
+            let cal = calendar_of(&app.store().station_calendar(&t.station_id).await?)?;
+            let events = app.store().ticket_events(&t.ticket_id).await?;
+            let flow = Flow::replay(t.opened_at, &t.kind, &events)?;
+            if flow.callback_done || flow.unreachable_attempts >= UNREACHABLE_ATTEMPTS_MIN {
+                continue;
+            }
+            let last_attempt = events
+                .iter()
+                .filter(|e| e.action == "unreachable")
+                .map(|e| e.at)
+                .max();
+            let c = clocks(&cal, &t, &flow)?;
+            let due = match last_attempt {
+                Some(at) => at + CALLBACK_RETRY_US,
+                None => c
+                    .resolution
+                    .due_at(instant(now)?)
+                    .map_err(bt)?
+                    .timestamp_micros(),
+            };
+            out.push(CallbackTask {
+                ticket_id: t.ticket_id,
+                station_code: t.station_code,
+                category: t.category,
+                severity: t.severity,
+                customer_id: t.customer_id,
+                state: t.state,
+                assignee: t.assignee,
+                attempts: flow.unreachable_attempts,
+                last_attempt_at: last_attempt.map(rfc3339),
+                due_at: rfc3339(due),
+                overdue: due < now,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.due_at, &a.ticket_id).cmp(&(&b.due_at, &b.ticket_id)));
+    Ok(out)
+}
+
+/// Open tickets and their breaches at one station.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct StationBreaches {
+    pub station_code: String,
+    pub open: u64,
+    /// Open tickets past a due time now.
+    pub breached: u64,
+    /// Open tickets the escalation job has escalated.
+    pub escalated: u64,
+}
+
+/// `GET /ticket-breaches?station=`: per station in the caller's scope, its open tickets
+/// and how many are breached (read now) and escalated, over the newest
+/// [`TICKETS_PAGE_MAX`] open tickets.
+pub async fn breaches(
+    app: &App,
+    me: &StaffUser,
+    q: CallbackQuery,
+) -> AppResult<Vec<StationBreaches>> {
+    require(me, Action::ViewTickets)?;
+    let ids = listed_stations(app, me, q.station.as_deref()).await?;
+    let rows = app
+        .store()
+        .tickets(&TicketFilter {
+            station_ids: ids.as_deref(),
+            state: None,
+            open_only: true,
+            limit: TICKETS_PAGE_MAX,
+        })
+        .await?;
+    let mut calendars: std::collections::HashMap<String, Calendar> = Default::default();
+    let mut by: std::collections::BTreeMap<String, StationBreaches> = Default::default();
+    for t in rows {
+        if !calendars.contains_key(&t.station_id) {
+            let cal = calendar_of(&app.store().station_calendar(&t.station_id).await?)?;
+            calendars.insert(t.station_id.clone(), cal);
+        }
+        let escalated = t.escalation_level > 0;
+        let code = t.station_code.clone();
+        let v = view(app, &calendars[&t.station_id], t, false).await?;
+        let e = by.entry(code.clone()).or_insert(StationBreaches {
+            station_code: code,
+            open: 0,
+            breached: 0,
+            escalated: 0,
+        });
+        e.open += 1;
+        e.breached += u64::from(v.sla.breached);
+        e.escalated += u64::from(escalated);
+    }
+    Ok(by.into_values().collect())
+}
+
+// ---------------------------------------------------------------- staff contact
+
+/// `PUT /users/{username}/contact`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Sets where a staff user receives the service desk's alerts (admins, or the user
+/// themself). An email must parse as an address; a phone is digits with an optional
+/// leading `+`.
+pub async fn set_staff_contact(
+    app: &App,
+    me: &StaffUser,
+    source: Option<&str>,
+    username: &str,
+    body: ContactBody,
+) -> AppResult<Value> {
+    let user = app
+        .store()
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| AppError::new("not_found", "no staff user with this username"))?;
+    if user.user_id != me.user_id {
+        require(me, Action::ManageUsers)?;
+    }
+    let contact = check_contact(&body)?;
+    let actor = format!("user:{}", me.username);
+    let mut tx = app.store().begin().await?;
+    tx.set_staff_contact(&user.user_id, &contact, app.clock().now_us())
+        .await?;
+    tx.audit(&audit_entry(
+        &actor,
+        source,
+        "user.contact",
+        "user",
+        Some(&user.user_id),
+        json!({"email": contact.email.is_some(), "phone": contact.phone.is_some()}),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(json!({"username": user.username, "email": contact.email, "phone": contact.phone}))
+}
+
+/// Checks a staff contact: an email must parse as an address, a phone is 5 to 20
+/// digits with an optional leading `+`; blanks are none.
+pub fn check_contact(body: &ContactBody) -> AppResult<forecourt_store::surveys::StaffContact> {
+    let email = body
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            e.parse::<lettre::Address>()
+                .map(|_| e.to_string())
+                .map_err(|err| AppError::validation("email", err))
+        })
+        .transpose()?;
+    let phone = body
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let digits = p.strip_prefix('+').unwrap_or(p);
+            if (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(p.to_string())
+            } else {
+                Err(AppError::validation(
+                    "phone",
+                    "digits, optionally after a +",
+                ))
+            }
+        })
+        .transpose()?;
+    Ok(forecourt_store::surveys::StaffContact { email, phone })
 }
 
 #[cfg(test)]

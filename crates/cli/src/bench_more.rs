@@ -4,7 +4,6 @@ use crate::simulate;
 use anyhow::{bail, Context};
 use forecourt_app::bulk::Poster;
 use forecourt_app::{Config, Secret};
-use forecourt_server::AppState;
 use forecourt_store::{DbUrl, Store, Vault};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -134,7 +133,7 @@ pub async fn import(db: Option<String>, sales: usize, customers: usize) -> anyho
     out.flush()?;
     drop(out);
 
-    let state = AppState::new(
+    let app = forecourt_app::App::new(
         store.clone(),
         Secret::from_bytes(rand::random()),
         Config::default(),
@@ -145,11 +144,11 @@ pub async fn import(db: Option<String>, sales: usize, customers: usize) -> anyho
     );
     let started = Instant::now();
     let report =
-        forecourt_app::import::import_sales(&state, std::fs::File::open(&file)?, |_, _| {}).await?;
+        forecourt_app::import::import_sales(&app, std::fs::File::open(&file)?, |_, _| {}).await?;
     let first = started.elapsed();
     let started = Instant::now();
     let again =
-        forecourt_app::import::import_sales(&state, std::fs::File::open(&file)?, |_, _| {}).await?;
+        forecourt_app::import::import_sales(&app, std::fs::File::open(&file)?, |_, _| {}).await?;
     let second = started.elapsed();
     let check = store.check().await?;
     println!("bulk import of sales ({}, {url})", store.backend().name());

@@ -872,11 +872,11 @@ async fn main() -> anyhow::Result<()> {
                     "the server secret (FORECOURT_SECRET or its file)",
                 )
                 .await?;
-            let state = AppState::new(store, secret, Config::default());
+            let app = forecourt_app::App::new(store, secret, Config::default());
             let input = std::fs::File::open(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let report = forecourt_app::import::import_sales(
-                &state,
+                &app,
                 std::io::BufReader::new(input),
                 |done, total| {
                     if done % 500 == 0 || done == total {

@@ -20,6 +20,7 @@ pub mod points_expiry;
 pub mod pricing;
 pub mod sale;
 pub mod sla;
+pub mod survey;
 pub mod text;
 pub mod tiers;
 

@@ -9,7 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::Method;
-use forecourt_store::{StaffUser, Station};
+use forecourt_store::Station;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 
@@ -121,26 +121,7 @@ pub fn source(parts: &Parts) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
-/// A signed-in staff member, and where the request came from.
-pub struct Actor {
-    pub user: StaffUser,
-    pub source: Option<String>,
-}
-
-impl std::ops::Deref for Actor {
-    type Target = StaffUser;
-
-    fn deref(&self) -> &StaffUser {
-        &self.user
-    }
-}
-
-impl Actor {
-    /// How the audit log names this actor.
-    pub fn audit_name(&self) -> String {
-        format!("user:{}", self.user.username)
-    }
-}
+pub use forecourt_app::access::Actor;
 
 /// A signed-in staff member.
 pub struct Staff(pub Actor);

@@ -1,8 +1,10 @@
 //! Forecourt's HTTP server: the staff API, the POS API, the OpenAPI document, health
 //! and metrics.
 //!
-//! Request and response shapes (DTOs) live here and only here; decisions are made by
-//! `forecourt-core`, storage by `forecourt-store`. Handlers never build SQL.
+//! Handlers are adapters: they extract the caller and the request, call one use case
+//! of `forecourt-app` and answer with what it returns (status, headers, cookies).
+//! Decisions are made by `forecourt-core` through the use cases; handlers never read or
+//! write the store themselves.
 
 pub mod analytics_api;
 pub mod api;
@@ -96,6 +98,18 @@ impl AppState {
     pub fn scores(&self) -> &web::scores::Scores {
         &self.0.scores
     }
+}
+
+/// The HTTP form of a use case's [`forecourt_app::Outcome`]: 201, 200 or 202 with its
+/// JSON body.
+pub fn reply(outcome: forecourt_app::Outcome) -> Response {
+    use forecourt_app::Outcome;
+    let (status, body) = match outcome {
+        Outcome::Created(v) => (StatusCode::CREATED, v),
+        Outcome::Done(v) => (StatusCode::OK, v),
+        Outcome::Pending(v) => (StatusCode::ACCEPTED, v),
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -340,6 +354,23 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/tickets/{id}", get(service_desk::get_ticket))
         .route("/tickets/{id}/events", post(service_desk::post_event))
+        .route("/callbacks", get(service_desk::get_callbacks))
+        .route("/ticket-breaches", get(service_desk::get_breaches))
+        .route("/users/{username}/contact", put(service_desk::put_contact))
+        .route("/surveys", post(service_desk::post_survey))
+        .route(
+            "/surveys/{id}/invitations",
+            post(service_desk::post_invitations),
+        )
+        .route("/surveys/{id}/results", get(service_desk::get_results))
+        .route(
+            "/survey-responses/{token}",
+            post(service_desk::post_response),
+        )
+        .route(
+            "/survey-responses/{token}/decline",
+            post(service_desk::post_decline),
+        )
         .route("/pos/quotes", post(pos::quote))
         .route("/pos/sales", post(pos::sale))
         .route("/pos/recharges", post(pos::recharge))

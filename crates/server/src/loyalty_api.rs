@@ -1,58 +1,25 @@
-//! The operators' loyalty API: points rules (versioned, linted), settings, tiers and
-//! overrides, coupon templates and issuance, the catalogue and redemptions, a member's
-//! points with the reason of every line, and the daily run (expiry, tier review,
-//! monthly car washes).
+//! The operators' loyalty API: adapters over `forecourt_app::loyalty_admin` (points
+//! rules, settings, tiers and overrides, coupon templates and issuance, the catalogue
+//! and redemptions, a member's points, the daily run).
 
-use crate::access::{require, require_customer, Action};
-use crate::api::text;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, Staff};
-use crate::loyalty::{self, Referral};
-use crate::privacy::audit;
-use crate::{clock, AppState};
+use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::NaiveDate;
-use forecourt_core::coupons::CouponKind;
-use forecourt_core::ledger::{account, Transfer, Unit};
-use forecourt_core::loyalty::{BonusRule, EarnRule, MilestoneRule};
-use forecourt_core::points_expiry::{self, ExpiryPolicy};
-use forecourt_core::tiers::Qualification;
-use forecourt_store::ledger::NewJournal;
-use forecourt_store::loyalty::{CatalogueItem, CouponTemplate, StoredRule};
-use forecourt_store::{new_id, now_us, Customer, StoreError, Tier};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use forecourt_app::loyalty_admin::{
+    self as admin, IssueBody, ItemBody, RedeemBody, RuleBody, RunBody, TemplateBody, TierBody,
+    TierOverrideBody,
+};
+use serde_json::Value;
 
-async fn customer(state: &AppState, id: &str) -> ApiResult<Customer> {
-    state
-        .store()
-        .customer(id)
-        .await?
-        .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))
-}
-
-fn not_found(what: &str) -> ApiError {
-    ApiError::new("loyalty_not_found", format!("no such {what}"))
-}
-
-fn product_codes(products: &[forecourt_store::Product]) -> Vec<String> {
-    products.iter().map(|p| p.code.clone()).collect()
-}
+pub use forecourt_app::daily::{daily_run, expire, RunReport, CAR_WASH_TEMPLATE};
 
 /// `GET /api/v1/loyalty/rules`: the rules (newest version of each) and what the lint
 /// finds in the active set.
 pub async fn get_rules(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
-    require(&me, Action::ViewNetwork)?;
-    let cfg = loyalty::load_config(state.store()).await?;
-    let products = product_codes(&state.store().products().await?);
-    Ok(Json(json!({
-        "rules": cfg.stored,
-        "lint": forecourt_core::loyalty::lint(&cfg.rules, &products),
-    }))
-    .into_response())
+    Ok(Json(admin::rules(state.app(), &me).await?).into_response())
 }
 
 /// `GET /api/v1/loyalty/rules/{id}`: every version of a rule.
@@ -61,30 +28,7 @@ pub async fn get_rule(
     Staff(me): Staff,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ViewNetwork)?;
-    let versions = state.store().rule_versions(&id).await?;
-    if versions.is_empty() {
-        return Err(not_found("points rule"));
-    }
-    Ok(Json(json!({"rule_id": id, "versions": versions})).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct RuleBody {
-    rule_id: Option<String>,
-    /// earn | bonus | milestone
-    kind: String,
-    name: String,
-    #[serde(default = "yes")]
-    active: bool,
-    rule: Value,
-    /// Only lint, store nothing.
-    #[serde(default)]
-    dry_run: bool,
-}
-
-fn yes() -> bool {
-    true
+    Ok(Json(admin::rule(state.app(), &me, id).await?).into_response())
 }
 
 /// `POST /api/v1/loyalty/rules`: adds a rule, or a version of one. A rule that can
@@ -94,128 +38,12 @@ pub async fn post_rule(
     Staff(me): Staff,
     ApiJson(b): ApiJson<RuleBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManagePromotions)?;
-    let name = &text("name", &b.name, 100)?;
-    let rule_id = match &b.rule_id {
-        Some(id) => {
-            let id = id.trim();
-            if id.is_empty()
-                || id.len() > 64
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-            {
-                return Err(ApiError::validation(
-                    "rule_id",
-                    "1 to 64 letters, digits, - or _",
-                ));
-            }
-            id.to_string()
-        }
-        None => new_id(),
-    };
-    if ["tier", "referral"].contains(&rule_id.as_str()) {
-        return Err(ApiError::validation("rule_id", "a reserved name"));
-    }
-    // The body must parse as its kind; id and version are the store's.
-    let mut body = b.rule.clone();
-    if let Value::Object(m) = &mut body {
-        m.insert("id".into(), json!(rule_id));
-        m.insert("version".into(), json!(0));
-        m.entry("name").or_insert(json!(name));
-    } else {
-        return Err(ApiError::validation("rule", "a JSON object"));
-    }
-    let invalid = |e: serde_json::Error| ApiError::validation("rule", e);
-    match b.kind.as_str() {
-        "earn" => drop(serde_json::from_value::<EarnRule>(body.clone()).map_err(invalid)?),
-        "bonus" => drop(serde_json::from_value::<BonusRule>(body.clone()).map_err(invalid)?),
-        "milestone" => {
-            drop(serde_json::from_value::<MilestoneRule>(body.clone()).map_err(invalid)?)
-        }
-        _ => return Err(ApiError::validation("kind", "earn, bonus or milestone")),
-    }
-    // The set as it would be, linted.
-    let mut stored: Vec<StoredRule> = state
-        .store()
-        .loyalty_rules()
-        .await?
-        .into_iter()
-        .filter(|r| r.rule_id != rule_id)
-        .collect();
-    let candidate = StoredRule {
-        rule_id: rule_id.clone(),
-        version: 0,
-        kind: b.kind.clone(),
-        name: name.to_string(),
-        body: body.clone(),
-        active: b.active,
-        created_by: None,
-        created_at: 0,
-    };
-    let own = loyalty::rule_set(std::slice::from_ref(&StoredRule {
-        active: true,
-        ..candidate.clone()
-    }))
-    .map_err(|e| ApiError::validation("rule", e))?;
-    stored.push(candidate);
-    let set = loyalty::rule_set(&stored).map_err(|e| ApiError::validation("rule", e))?;
-    let products = product_codes(&state.store().products().await?);
-    let findings = forecourt_core::loyalty::lint(&set, &products);
-    let own_findings = forecourt_core::loyalty::lint(&own, &products);
-    let never: Vec<&String> = own_findings
-        .iter()
-        .filter(|f| f.contains("never") || f.contains("no product") || f.contains("below zero"))
-        .collect();
-    if !never.is_empty() {
-        return Err(ApiError::new(
-            "rule_never_fires",
-            never
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-        ));
-    }
-    let warnings: Vec<&String> = findings
-        .iter()
-        .filter(|f| f.contains(&rule_id) || f.contains("more than one earn rule"))
-        .collect();
-    if b.dry_run {
-        return Ok(Json(json!({"rule_id": rule_id, "warnings": warnings})).into_response());
-    }
-    let mut tx = state.store().begin().await?;
-    let version = tx
-        .save_rule(&rule_id, &b.kind, name, &body, b.active, Some(&me.user_id))
-        .await?;
-    tx.commit().await?;
-    state.cache().loyalty.invalidate();
-    audit(
-        &state,
-        &me,
-        "loyalty.rule_saved",
-        "loyalty_rule",
-        Some(&rule_id),
-        json!({"version": version, "kind": b.kind, "active": b.active}),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"rule_id": rule_id, "version": version, "warnings": warnings})),
-    )
-        .into_response())
+    Ok(crate::reply(admin::save_rule(state.app(), &me, b).await?))
 }
 
 /// `GET /api/v1/loyalty/settings`.
 pub async fn get_settings(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
-    require(&me, Action::ViewNetwork)?;
-    let cfg = loyalty::load_config(state.store()).await?;
-    Ok(Json(json!({
-        "expiry": cfg.expiry,
-        "tiers": cfg.qualification,
-        "referral": cfg.referral,
-    }))
-    .into_response())
+    Ok(Json(admin::settings(state.app(), &me).await?).into_response())
 }
 
 /// `PUT /api/v1/loyalty/settings/{key}`: `expiry`, `tiers` or `referral`.
@@ -225,84 +53,7 @@ pub async fn put_setting(
     Path(key): Path<String>,
     ApiJson(v): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManagePromotions)?;
-    let bad = |e: serde_json::Error| ApiError::validation(&key, e);
-    let value = match key.as_str() {
-        "expiry" => {
-            let p: ExpiryPolicy = serde_json::from_value(v).map_err(bad)?;
-            if let ExpiryPolicy::FixedClearing { days, .. } = &p {
-                if days.is_empty()
-                    || days
-                        .iter()
-                        .any(|(m, d)| NaiveDate::from_ymd_opt(2025, *m, *d).is_none())
-                {
-                    return Err(ApiError::validation(
-                        "expiry.days",
-                        "one or more (month, day) pairs of real dates",
-                    ));
-                }
-            }
-            serde_json::to_string(&p)
-        }
-        "tiers" => {
-            let q: Qualification = serde_json::from_value(v).map_err(bad)?;
-            if q.window_days == 0 || q.window_days > 3660 || q.grace_days > 3660 {
-                return Err(ApiError::validation(
-                    "tiers",
-                    "window_days 1 to 3660, grace_days up to 3660",
-                ));
-            }
-            serde_json::to_string(&q)
-        }
-        "referral" => {
-            let r: Referral = serde_json::from_value(v).map_err(bad)?;
-            if r.referee_points < 0 || r.referrer_points < 0 || r.min_net_fen < 0 {
-                return Err(ApiError::validation("referral", "no negative values"));
-            }
-            serde_json::to_string(&r)
-        }
-        _ => return Err(not_found("setting")),
-    }
-    .map_err(ApiError::internal)?;
-    let mut tx = state.store().begin().await?;
-    tx.set_loyalty_setting(&key, &value).await?;
-    tx.commit().await?;
-    state.cache().loyalty.invalidate();
-    audit(
-        &state,
-        &me,
-        "loyalty.setting_changed",
-        "loyalty_setting",
-        Some(&key),
-        serde_json::from_str(&value).unwrap_or(Value::Null),
-    )
-    .await?;
-    Ok(Json(
-        json!({"key": key, "value": serde_json::from_str::<Value>(&value).unwrap_or(Value::Null)}),
-    )
-    .into_response())
-}
-
-#[derive(Deserialize)]
-pub struct TierBody {
-    name: String,
-    rank: i64,
-    #[serde(default)]
-    discount_fen_per_litre: i64,
-    #[serde(default = "thousand")]
-    points_multiplier_permille: i64,
-    #[serde(default)]
-    qualify_spend_fen: i64,
-    #[serde(default)]
-    qualify_litres_ml: i64,
-    #[serde(default)]
-    qualify_visits: i64,
-    #[serde(default)]
-    monthly_car_washes: i64,
-}
-
-fn thousand() -> i64 {
-    1000
+    Ok(Json(admin::put_setting(state.app(), &me, key, v).await?).into_response())
 }
 
 /// `PUT /api/v1/tiers/{code}`: creates or changes a tier.
@@ -312,67 +63,7 @@ pub async fn put_tier(
     Path(code): Path<String>,
     ApiJson(b): ApiJson<TierBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManagePromotions)?;
-    if code.is_empty()
-        || code.len() > 32
-        || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Err(ApiError::validation("code", "1 to 32 letters, digits or _"));
-    }
-    let name = &text("name", &b.name, 40)?;
-    if !(0..=100).contains(&b.rank)
-        || !(0..=500).contains(&b.discount_fen_per_litre)
-        || !(0..=10_000).contains(&b.points_multiplier_permille)
-        || b.qualify_spend_fen < 0
-        || b.qualify_litres_ml < 0
-        || b.qualify_visits < 0
-        || !(0..=31).contains(&b.monthly_car_washes)
-    {
-        return Err(ApiError::validation(
-            "tier",
-            "rank 0–100, discount 0–500 fen/L, multiplier 0–10000 ‰, thresholds ≥ 0, car washes 0–31",
-        ));
-    }
-    let t = Tier {
-        code: code.clone(),
-        name: name.to_string(),
-        rank: b.rank,
-        discount_fen_per_litre: b.discount_fen_per_litre,
-        points_multiplier_permille: b.points_multiplier_permille,
-        qualify_spend_fen: b.qualify_spend_fen,
-        qualify_litres_ml: b.qualify_litres_ml,
-        qualify_visits: b.qualify_visits,
-        monthly_car_washes: b.monthly_car_washes,
-    };
-    let mut tx = state.store().begin().await?;
-    if tx
-        .tiers()
-        .await?
-        .iter()
-        .any(|o| o.rank == t.rank && o.code != t.code)
-    {
-        return Err(ApiError::new("conflict", "another tier has this rank"));
-    }
-    tx.upsert_tier(&t).await?;
-    tx.commit().await?;
-    state.cache().loyalty.invalidate();
-    audit(
-        &state,
-        &me,
-        "loyalty.tier_saved",
-        "tier",
-        Some(&code),
-        json!({"rank": t.rank}),
-    )
-    .await?;
-    Ok(Json(json!(t)).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct TierOverrideBody {
-    /// The tier to hold the member at; null lifts the override.
-    tier_code: Option<String>,
-    reason: String,
+    Ok(Json(admin::put_tier(state.app(), &me, code, b).await?).into_response())
 }
 
 /// `POST /api/v1/customers/{id}/tier`: sets a tier by hand, with a reason.
@@ -382,51 +73,12 @@ pub async fn post_tier_override(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<TierOverrideBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManagePromotions)?;
-    let c = customer(&state, &id).await?;
-    require_customer(&state, &me, &c).await?;
-    let reason = &crate::api::long_text("reason", &b.reason, 200)?;
-    if let Some(code) = &b.tier_code {
-        if state.store().tier(code).await?.is_none() {
-            return Err(not_found("tier"));
-        }
-    }
-    let mut tx = state.store().begin().await?;
-    tx.set_tier_override(&id, b.tier_code.as_deref(), Some(reason))
-        .await?;
-    tx.commit().await?;
-    audit(
-        &state,
-        &me,
-        "loyalty.tier_override",
-        "customer",
-        Some(&id),
-        json!({"tier_code": b.tier_code, "reason": reason}),
-    )
-    .await?;
-    let c = customer(&state, &id).await?;
-    Ok(
-        Json(json!({"customer_id": id, "tier_code": c.tier_code, "override": b.tier_code}))
-            .into_response(),
-    )
+    Ok(Json(admin::override_tier(state.app(), &me, id, b).await?).into_response())
 }
 
 /// `GET /api/v1/loyalty/coupon-templates`.
 pub async fn get_templates(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
-    require(&me, Action::ViewNetwork)?;
-    Ok(Json(json!({"templates": state.store().coupon_templates().await?})).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct TemplateBody {
-    name: String,
-    kind: String,
-    value: i64,
-    #[serde(default)]
-    min_amount_fen: i64,
-    #[serde(default)]
-    products: Vec<String>,
-    valid_days: i64,
+    Ok(Json(admin::templates(state.app(), &me).await?).into_response())
 }
 
 /// `POST /api/v1/loyalty/coupon-templates`.
@@ -435,72 +87,9 @@ pub async fn post_template(
     Staff(me): Staff,
     ApiJson(b): ApiJson<TemplateBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManagePromotions)?;
-    let name = &text("name", &b.name, 100)?;
-    let kind = CouponKind::parse(&b.kind).ok_or_else(|| {
-        ApiError::validation(
-            "kind",
-            "amount_off, per_litre_off, percent_off_non_fuel or free_car_wash",
-        )
-    })?;
-    let max = match kind {
-        CouponKind::AmountOff => 10_000_000,
-        CouponKind::PerLitreOff => 500,
-        CouponKind::PercentOffNonFuel => 100,
-        CouponKind::FreeCarWash => 1,
-    };
-    if b.value <= 0 || b.value > max {
-        return Err(ApiError::validation(
-            "value",
-            format!("1 to {max} for {}", b.kind),
-        ));
-    }
-    if b.min_amount_fen < 0 || !(1..=3660).contains(&b.valid_days) {
-        return Err(ApiError::validation(
-            "valid_days",
-            "1 to 3660 days, and a minimum amount of 0 or more",
-        ));
-    }
-    let known = product_codes(&state.store().products().await?);
-    if let Some(p) = b.products.iter().find(|p| !known.contains(p)) {
-        return Err(ApiError::new("unknown_product", format!("no product {p}")));
-    }
-    let t = CouponTemplate {
-        template_id: new_id(),
-        name: name.to_string(),
-        kind: kind.as_str().to_string(),
-        value: b.value,
-        min_amount_fen: b.min_amount_fen,
-        products: b.products,
-        valid_days: b.valid_days,
-        active: true,
-    };
-    let mut tx = state.store().begin().await?;
-    tx.create_coupon_template(&t).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!(t))).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct IssueBody {
-    template_id: String,
-    /// To one member…
-    customer_id: Option<String>,
-    /// …to every member with this tag (a segment)…
-    tag: Option<String>,
-    /// …or as a public code anyone may present (one use).
-    code: Option<String>,
-    valid_from: Option<String>,
-}
-
-fn coupon_code() -> String {
-    // 12 characters from an alphabet without look-alikes.
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let bytes: [u8; 12] = rand::random();
-    bytes
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-        .collect()
+    Ok(crate::reply(
+        admin::create_template(state.app(), &me, b).await?,
+    ))
 }
 
 /// `POST /api/v1/loyalty/coupons`: issues coupons of a template.
@@ -509,106 +98,9 @@ pub async fn post_issue(
     Staff(me): Staff,
     ApiJson(b): ApiJson<IssueBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManagePromotions)?;
-    let t = state
-        .store()
-        .coupon_template(&b.template_id)
-        .await?
-        .filter(|t| t.active)
-        .ok_or_else(|| not_found("coupon template"))?;
-    let from = match &b.valid_from {
-        Some(s) => clock::parse_time("valid_from", s)?,
-        None => now_us(),
-    };
-    let targets: Vec<(String, Option<String>)> = match (&b.customer_id, &b.tag, &b.code) {
-        (Some(id), None, None) => {
-            let c = customer(&state, id).await?;
-            require_customer(&state, &me, &c).await?;
-            vec![(coupon_code(), Some(c.customer_id))]
-        }
-        (None, Some(tag), None) => {
-            // A segment spans the network: only a company-wide user issues to it.
-            if crate::access::Scope::of(&me) != crate::access::Scope::Company {
-                return Err(ApiError::forbidden(
-                    "issuing to a segment needs a company-wide scope",
-                ));
-            }
-            state
-                .store()
-                .customers_tagged(tag)
-                .await?
-                .into_iter()
-                .map(|id| (coupon_code(), Some(id)))
-                .collect()
-        }
-        (None, None, Some(code)) => {
-            let code = code.trim().to_ascii_uppercase();
-            if code.len() < 4 || code.len() > 32 || !code.chars().all(|c| c.is_ascii_alphanumeric())
-            {
-                return Err(ApiError::validation("code", "4 to 32 letters or digits"));
-            }
-            vec![(code, None)]
-        }
-        _ => {
-            return Err(ApiError::validation(
-                "customer_id",
-                "exactly one of customer_id, tag or code",
-            ))
-        }
-    };
-    // The same rules as any coupon staff issue: a fixed-amount coupon's value is
-    // limited, and above the threshold each one waits for a second person. (A
-    // customer named here passed the scope check above; a segment is company-wide.)
-    let value = (t.kind == CouponKind::AmountOff.as_str()).then_some(t.value);
-    let how = crate::access::coupon_issue(&state, &me, b.code.is_none().then_some(true), value)?;
-    let mut tx = state.store().begin().await?;
-    let mut issued = Vec::new();
-    for (code, owner) in &targets {
-        if tx
-            .issue_template_coupon(code, &t, owner.as_deref(), from)
-            .await?
-        {
-            let approval = match how {
-                crate::access::CouponIssue::Now => None,
-                crate::access::CouponIssue::NeedsApproval => Some(
-                    tx.hold_coupon_for_approval(
-                        code,
-                        &format!("coupon {code} of template {}", t.name),
-                        &me.user_id,
-                    )
-                    .await?,
-                ),
-            };
-            let state = if approval.is_some() {
-                "pending"
-            } else {
-                "issued"
-            };
-            issued.push(json!({"code": code, "customer_id": owner, "state": state, "approval_id": approval}));
-        } else if b.code.is_some() {
-            return Err(ApiError::new("conflict", format!("coupon {code} exists")));
-        }
-    }
-    let pending = how == crate::access::CouponIssue::NeedsApproval;
-    crate::privacy::audit_in(
-        &mut tx,
-        &me,
-        "loyalty.coupons_issued",
-        "coupon_template",
-        Some(&t.template_id),
-        json!({"count": issued.len(), "pending": pending}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((
-        if pending {
-            StatusCode::ACCEPTED
-        } else {
-            StatusCode::CREATED
-        },
-        Json(json!({"issued": issued.len(), "coupons": issued})),
-    )
-        .into_response())
+    Ok(crate::reply(
+        admin::issue_coupons(state.app(), &me, b).await?,
+    ))
 }
 
 /// `GET /api/v1/customers/{id}/coupons`.
@@ -617,26 +109,12 @@ pub async fn get_member_coupons(
     Staff(me): Staff,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ViewCustomer)?;
-    let c = customer(&state, &id).await?;
-    require_customer(&state, &me, &c).await?;
-    Ok(Json(json!({"coupons": state.store().coupons_of(&id).await?})).into_response())
+    Ok(Json(admin::member_coupons(state.app(), &me, id).await?).into_response())
 }
 
 /// `GET /api/v1/loyalty/catalogue`.
 pub async fn get_catalogue(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
-    require(&me, Action::ViewNetwork)?;
-    Ok(Json(json!({"items": state.store().catalogue().await?})).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct ItemBody {
-    name: String,
-    /// gift | coupon | car_wash
-    kind: String,
-    points_cost: i64,
-    stock: Option<i64>,
-    template_id: Option<String>,
+    Ok(Json(admin::catalogue(state.app(), &me).await?).into_response())
 }
 
 /// `POST /api/v1/loyalty/catalogue`.
@@ -645,59 +123,7 @@ pub async fn post_item(
     Staff(me): Staff,
     ApiJson(b): ApiJson<ItemBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManagePromotions)?;
-    let name = &text("name", &b.name, 100)?;
-    if !(1..=100_000_000).contains(&b.points_cost) || b.stock.is_some_and(|s| s < 0) {
-        return Err(ApiError::validation(
-            "points_cost",
-            "1 to 100,000,000 points, and a stock of 0 or more",
-        ));
-    }
-    match (b.kind.as_str(), &b.template_id) {
-        ("gift", None) => {}
-        ("coupon" | "car_wash", Some(id)) => {
-            let t = state
-                .store()
-                .coupon_template(id)
-                .await?
-                .ok_or_else(|| not_found("coupon template"))?;
-            if b.kind == "car_wash" && t.kind != "free_car_wash" {
-                return Err(ApiError::validation(
-                    "template_id",
-                    "a car wash item needs a free_car_wash template",
-                ));
-            }
-        }
-        _ => {
-            return Err(ApiError::validation(
-                "kind",
-                "gift (without template) or coupon / car_wash (with template_id)",
-            ))
-        }
-    }
-    let item = CatalogueItem {
-        item_id: new_id(),
-        name: name.to_string(),
-        kind: b.kind,
-        points_cost: b.points_cost,
-        stock: b.stock,
-        template_id: b.template_id,
-        active: true,
-    };
-    let mut tx = state.store().begin().await?;
-    tx.create_catalogue_item(&item).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!(item))).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct RedeemBody {
-    item_id: String,
-    /// Makes a retried request redeem once.
-    request_id: String,
-    /// The member's card, presented to spend their points, and its PIN where it has one.
-    card_no: Option<String>,
-    pin: Option<String>,
+    Ok(crate::reply(admin::create_item(state.app(), &me, b).await?))
 }
 
 /// `POST /api/v1/customers/{id}/redemptions`: spends points on a catalogue item.
@@ -707,114 +133,7 @@ pub async fn post_redemption(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<RedeemBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::Sell)?;
-    let c = customer(&state, &id).await?;
-    require_customer(&state, &me, &c).await?;
-    if b.request_id.is_empty() || b.request_id.len() > 64 {
-        return Err(ApiError::validation("request_id", "1 to 64 characters"));
-    }
-    // Knowing the member (by phone, say) never spends their points: the card does.
-    let actor = format!("user:{}", me.username);
-    forecourt_app::pos::present_card(&state, &actor, b.card_no.as_deref(), b.pin.as_deref(), &id)
-        .await?
-        .require_spend("the member's points")?;
-    let key = format!("redeem:{id}:{}", b.request_id);
-    for _ in 0..5 {
-        let mut tx = state.store().begin().await?;
-        if let Some(prev) = tx.redemption_by_key(&key).await? {
-            return Ok(Json(json!(prev)).into_response());
-        }
-        let item = tx
-            .catalogue_item(&b.item_id)
-            .await?
-            .filter(|i| i.active)
-            .ok_or_else(|| not_found("catalogue item"))?;
-        if !tx.take_stock(&item.item_id).await? {
-            return Err(ApiError::new(
-                "out_of_stock",
-                format!("{} is out of stock", item.name),
-            ));
-        }
-        let available = tx
-            .account_totals(&account::customer_points(&id))
-            .await?
-            .available();
-        if available < item.points_cost {
-            return Err(ApiError::new(
-                "insufficient_points",
-                format!(
-                    "{} needs {} points; the member has {available}",
-                    item.name, item.points_cost
-                ),
-            ));
-        }
-        let journal = NewJournal {
-            idempotency_key: key.clone(),
-            kind: "points_redeem",
-            station_id: None,
-            occurred_at: now_us(),
-            memo: Some(format!("redeemed: {}", item.name)),
-        };
-        let transfer = Transfer::new(
-            account::customer_points(&id),
-            account::POINTS_REDEEMED,
-            item.points_cost,
-            Unit::Points,
-        );
-        let journal_id = match tx.post(&journal, &[transfer], false).await {
-            Err(StoreError::Conflict(_)) | Err(StoreError::Retry) => continue,
-            other => other?,
-        };
-        let takes = match loyalty::take_points(&mut tx, &id, item.points_cost, None).await {
-            Err(e) if e.code == "unavailable" => continue,
-            other => other?,
-        };
-        let coupon = match &item.template_id {
-            Some(t) => {
-                let t = tx
-                    .coupon_template(t)
-                    .await?
-                    .ok_or_else(|| not_found("coupon template"))?;
-                let code = coupon_code();
-                tx.issue_template_coupon(&code, &t, Some(&id), now_us())
-                    .await?;
-                Some(code)
-            }
-            None => None,
-        };
-        let redemption_id = new_id();
-        tx.insert_redemption(
-            &redemption_id,
-            &key,
-            &item.item_id,
-            &id,
-            item.points_cost,
-            &journal_id,
-            coupon.as_deref(),
-            &takes,
-            Some(&me.user_id),
-        )
-        .await?;
-        let r = tx
-            .redemption(&redemption_id)
-            .await?
-            .ok_or_else(|| ApiError::internal("redemption vanished"))?;
-        crate::privacy::audit_in(
-            &mut tx,
-            &me,
-            "loyalty.redemption",
-            "customer",
-            Some(&id),
-            json!({"redemption_id": redemption_id, "item_id": item.item_id, "points": item.points_cost, "coupon_code": coupon}),
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok((StatusCode::CREATED, Json(json!(r))).into_response());
-    }
-    Err(ApiError::new(
-        "unavailable",
-        "the member's points changed meanwhile; retry",
-    ))
+    Ok(crate::reply(admin::redeem(state.app(), &me, id, b).await?))
 }
 
 /// `POST /api/v1/redemptions/{id}/cancel`: gives the points back (to the lots they
@@ -824,78 +143,7 @@ pub async fn cancel_redemption(
     Staff(me): Staff,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ApproveAdjustment)?;
-    let owner = {
-        let mut tx = state.store().begin_read().await?;
-        tx.redemption(&id)
-            .await?
-            .ok_or_else(|| not_found("redemption"))?
-            .customer_id
-    };
-    let c = customer(&state, &owner).await?;
-    require_customer(&state, &me, &c).await?;
-    let mut tx = state.store().begin().await?;
-    let r = tx
-        .redemption(&id)
-        .await?
-        .ok_or_else(|| not_found("redemption"))?;
-    if r.state != "redeemed" {
-        return Err(ApiError::new(
-            "conflict",
-            format!("the redemption is {}", r.state),
-        ));
-    }
-    if let Some(code) = &r.coupon_code {
-        if !tx.void_coupon(code).await? {
-            return Err(ApiError::new(
-                "conflict",
-                "the coupon of this redemption was used: it cannot be cancelled",
-            ));
-        }
-    }
-    let journal = NewJournal {
-        idempotency_key: format!("redeem_cancel:{id}"),
-        kind: "points_return",
-        station_id: None,
-        occurred_at: now_us(),
-        memo: Some("redemption cancelled".into()),
-    };
-    let journal_id = tx
-        .post(
-            &journal,
-            &[Transfer::new(
-                account::POINTS_REDEEMED,
-                account::customer_points(&r.customer_id),
-                r.points,
-                Unit::Points,
-            )],
-            false,
-        )
-        .await?;
-    tx.restore_lots(&r.customer_id, &r.takes).await?;
-    tx.return_stock(&r.item_id).await?;
-    if !tx.cancel_redemption(&id, &journal_id).await? {
-        return Err(ApiError::new(
-            "conflict",
-            "the redemption was cancelled meanwhile",
-        ));
-    }
-    let r = tx
-        .redemption(&id)
-        .await?
-        .ok_or_else(|| ApiError::internal("redemption vanished"))?;
-    // Under the customer, so that the entry is seen within the customer's scope.
-    crate::privacy::audit_in(
-        &mut tx,
-        &me,
-        "loyalty.redemption_cancelled",
-        "customer",
-        Some(&r.customer_id),
-        json!({"redemption_id": id}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(json!(r)).into_response())
+    Ok(Json(admin::cancel_redemption(state.app(), &me, id).await?).into_response())
 }
 
 /// `GET /api/v1/customers/{id}/points`: balance, lots with their expiry, history with
@@ -905,48 +153,7 @@ pub async fn get_points(
     Staff(me): Staff,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ViewCustomer)?;
-    let c = customer(&state, &id).await?;
-    require_customer(&state, &me, &c).await?;
-    let store = state.store();
-    let cfg = loyalty::config(&state).await?;
-    let lots: Vec<Value> = store
-        .points_lots(&id)
-        .await?
-        .iter()
-        .map(|l| {
-            json!({
-                "earned_on": l.lot_id, "points": l.points, "remaining": l.remaining,
-                "expires_after": points_expiry::last_valid_day(&cfg.expiry, l.earned_on).map(|d| d.to_string()),
-            })
-        })
-        .collect();
-    let history: Vec<Value> = store
-        .points_history(&id, 200)
-        .await?
-        .into_iter()
-        .map(|m| {
-            json!({
-                "occurred_at": clock::rfc3339(m.occurred_at), "kind": m.kind, "points": m.points,
-                "memo": m.memo, "sale_id": m.sale_id, "reasons": m.reasons,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "customer_id": id,
-        "balance": store.points_balance(&id).await?,
-        "tier_code": c.tier_code,
-        "lots": lots,
-        "history": history,
-        "redemptions": store.redemptions_of(&id).await?,
-    }))
-    .into_response())
-}
-
-#[derive(Deserialize)]
-pub struct RunBody {
-    /// The local day to run for (default today).
-    date: Option<String>,
+    Ok(Json(admin::points(state.app(), &me, id).await?).into_response())
 }
 
 /// `POST /api/v1/loyalty/run`: the daily run (expiry, tier review, monthly car washes).
@@ -955,24 +162,5 @@ pub async fn post_run(
     Staff(me): Staff,
     ApiJson(b): ApiJson<RunBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManagePromotions)?;
-    let day = match &b.date {
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| ApiError::validation("date", "YYYY-MM-DD"))?,
-        None => clock::network_today(),
-    };
-    let report = daily_run(state.store(), day).await?;
-    state.cache().loyalty.invalidate();
-    audit(
-        &state,
-        &me,
-        "loyalty.daily_run",
-        "loyalty",
-        None,
-        json!(report),
-    )
-    .await?;
-    Ok(Json(json!(report)).into_response())
+    Ok(Json(admin::run(state.app(), &me, b).await?).into_response())
 }
-
-pub use forecourt_app::daily::{daily_run, expire, RunReport, CAR_WASH_TEMPLATE};

@@ -1,40 +1,31 @@
-//! Members in the portal (`/m/`): how they sign in (a card and its PIN, or their phone
-//! and a portal password), their sessions, and the staff call that sets a member's
-//! portal password. The portal's pages (`web::portal`) call these; nothing here renders
-//! HTML.
+//! Members in the portal (`/m/`): the HTTP side of signing in and of portal sessions
+//! (the rate limit per address, the `fc_member` cookie) over `forecourt_app::portal`,
+//! and the staff call that sets a member's portal password. The portal's pages
+//! (`web::portal`) call these; nothing here renders HTML.
 //!
-//! A portal session is its own kind of session: its token (`fcm_…`) is never a staff
-//! token, it is kept as a hash in `member_session`, it travels only in the `fc_member`
-//! cookie (`Path=/m`), and its CSRF token is a MAC of `member:` and the token, so that a
-//! staff form's token never passes for a member's and the other way round.
+//! The session cookie travels with `Path=/m` only.
 
-use crate::access::{require, require_customer, Action};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Staff};
-use crate::guard::{self, Judged};
-use crate::secret::{hash_password, new_token, token_hash};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use forecourt_core::{CardNo, Phone};
-use forecourt_store::audit::AuditEntry;
-use forecourt_store::{now_us, Card, Customer, Guesses, StoreError};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use forecourt_app::portal::{self, PortalPasswordBody};
+use forecourt_store::{Customer, StoreError};
+
+pub use forecourt_app::portal::{
+    card_signs_in, check_password_rules, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN,
+};
 
 /// The portal's session cookie.
 pub const MEMBER_COOKIE: &str = "fc_member";
-/// Portal passwords: at least this many characters, at most [`PASSWORD_CHARS_MAX`].
-pub const PASSWORD_CHARS_MIN: usize = 8;
-pub const PASSWORD_CHARS_MAX: usize = 200;
 
 /// Why a sign-in was refused.
 #[derive(Debug)]
 pub enum Refusal {
     /// An unknown card or phone, a wrong PIN or password, a card that may not sign in,
-    /// a locked PIN or a locked password: one answer for all of them, so that none can
-    /// be told apart (the lock is in the audit log).
+    /// a locked PIN or a locked password: one answer for all of them.
     Invalid,
     /// Too many attempts from this address.
     RateLimited,
@@ -42,45 +33,13 @@ pub enum Refusal {
     Failed(ApiError),
 }
 
-impl From<StoreError> for Refusal {
-    fn from(e: StoreError) -> Self {
-        Refusal::Failed(e.into())
+impl From<portal::Refusal> for Refusal {
+    fn from(r: portal::Refusal) -> Self {
+        match r {
+            portal::Refusal::Invalid => Refusal::Invalid,
+            portal::Refusal::Failed(e) => Refusal::Failed(e.into()),
+        }
     }
-}
-
-impl From<ApiError> for Refusal {
-    fn from(e: ApiError) -> Self {
-        Refusal::Failed(e)
-    }
-}
-
-/// The rules of a portal password.
-pub fn check_password_rules(password: &str) -> Result<(), String> {
-    let n = password.chars().count();
-    if n < PASSWORD_CHARS_MIN {
-        return Err(format!(
-            "a portal password has at least {PASSWORD_CHARS_MIN} characters"
-        ));
-    }
-    if n > PASSWORD_CHARS_MAX {
-        return Err(format!(
-            "a portal password has at most {PASSWORD_CHARS_MAX} characters"
-        ));
-    }
-    if password.trim().is_empty() {
-        return Err("a portal password is not only spaces".into());
-    }
-    Ok(())
-}
-
-/// Whether a card may open the portal: a member's own card (not a fleet driver's
-/// sub-card, which would show the whole company's account), active or frozen (a frozen
-/// card may still look at its balance; the portal changes nothing on a card), with a PIN.
-pub fn card_signs_in(card: &Card) -> bool {
-    card.customer_id.is_some()
-        && card.pin_hash.is_some()
-        && matches!(card.kind.as_str(), "personal" | "company" | "fleet_main")
-        && matches!(card.state.as_str(), "active" | "frozen")
 }
 
 fn rate_limit(state: &AppState, source: Option<&str>) -> Result<(), Refusal> {
@@ -95,44 +54,8 @@ fn rate_limit(state: &AppState, source: Option<&str>) -> Result<(), Refusal> {
     }
 }
 
-fn actor(customer_id: &str) -> String {
-    format!("member:{customer_id}")
-}
-
-async fn audit(
-    state: &AppState,
-    customer_id: &str,
-    action: &str,
-    source: Option<&str>,
-    detail: Value,
-) -> Result<(), StoreError> {
-    state
-        .store()
-        .audit(&AuditEntry {
-            actor: &actor(customer_id),
-            action,
-            target_kind: "customer",
-            target_id: Some(customer_id),
-            source,
-            detail,
-        })
-        .await
-        .map(|_| ())
-}
-
-/// A live member of the store, or none (unknown or anonymised).
-async fn live_customer(state: &AppState, id: &str) -> Result<Option<Customer>, StoreError> {
-    Ok(state
-        .store()
-        .customer(id)
-        .await?
-        .filter(|c| c.anonymized_at.is_none()))
-}
-
-/// Signs in with a card number and its PIN; returns the member's customer id. A wrong
-/// PIN counts against the card exactly as at the POS, through the same counter
-/// (`guard::judge`: the card's PIN locks after `Config::pin_tries_max` wrong PINs, for
-/// the portal and the tills alike), and a locked PIN refuses like a wrong one.
+/// Signs in with a card number and its PIN (`portal::sign_in_card`), within the rate
+/// limit of the address; returns the member's customer id.
 pub async fn sign_in_card(
     state: &AppState,
     source: Option<&str>,
@@ -140,65 +63,11 @@ pub async fn sign_in_card(
     pin: &str,
 ) -> Result<String, Refusal> {
     rate_limit(state, source)?;
-    let card = match CardNo::parse(card_no) {
-        Ok(no) => state.store().card_by_no(no.as_str()).await?,
-        Err(_) => None,
-    };
-    let mut signs_in = None;
-    if let Some(card) = card.filter(card_signs_in) {
-        if let (Some(customer_id), Some(hash)) = (card.customer_id.clone(), card.pin_hash.clone()) {
-            if live_customer(state, &customer_id).await?.is_some() {
-                signs_in = Some((card, customer_id, hash));
-            }
-        }
-    }
-    let Some((card, customer_id, hash)) = signs_in else {
-        // A PIN check costs a MAC; spend it here too.
-        let _ = state.secret().pin_matches("", pin, "");
-        return Err(Refusal::Invalid);
-    };
-    let actor = actor(&customer_id);
-    let attempt = guard::Attempt {
-        actor: &actor,
-        source,
-    };
-    let judged = guard::judge(state, Guesses::CardPin, &card.card_id, &attempt, || {
-        state.secret().pin_matches(&card.card_id, pin, &hash)
-    })
-    .await?;
-    match judged {
-        Judged::Right => {
-            audit(
-                state,
-                &customer_id,
-                "member.login",
-                source,
-                json!({"via": "card", "card_id": card.card_id}),
-            )
-            .await?;
-            Ok(customer_id)
-        }
-        Judged::Wrong(r) => {
-            audit(
-                state,
-                &customer_id,
-                "member.login_failed",
-                source,
-                json!({"via": "card", "card_id": card.card_id, "pin_failures": r.count}),
-            )
-            .await?;
-            Err(Refusal::Invalid)
-        }
-        Judged::Locked => Err(Refusal::Invalid),
-    }
+    Ok(portal::sign_in_card(state.app(), source, card_no, pin).await?)
 }
 
-/// Signs in with the phone on the member's record and the portal password; returns the
-/// member's customer id. Each member the phone may be is judged through its own counter
-/// (`guard::judge_password`: `Config::login_failures_max` wrong passwords, then a lock
-/// of `Config::lockout_secs`); an unknown phone, a wrong password and a locked password
-/// answer alike, each after one argon2 verification per member the phone names (at
-/// least one).
+/// Signs in with the member's phone and portal password (`portal::sign_in_phone`),
+/// within the rate limit of the address; returns the member's customer id.
 pub async fn sign_in_phone(
     state: &AppState,
     source: Option<&str>,
@@ -206,95 +75,22 @@ pub async fn sign_in_phone(
     password: &str,
 ) -> Result<String, Refusal> {
     rate_limit(state, source)?;
-    let candidates = match Phone::parse(phone) {
-        Ok(p) => {
-            state
-                .store()
-                .member_credentials_by_phone(p.as_str())
-                .await?
-        }
-        Err(_) => Vec::new(),
-    };
-    if candidates.is_empty() {
-        guard::password_matches(password, None);
-        return Err(Refusal::Invalid);
-    }
-    let mut wrong = Vec::new();
-    for c in &candidates {
-        let actor = actor(&c.customer_id);
-        let attempt = guard::Attempt {
-            actor: &actor,
-            source,
-        };
-        let judged = guard::judge_password(
-            state,
-            Guesses::MemberPassword,
-            Some((&c.customer_id, &c.password_hash)),
-            password,
-            &attempt,
-        )
-        .await?;
-        match judged {
-            Judged::Right => {
-                audit(
-                    state,
-                    &c.customer_id,
-                    "member.login",
-                    source,
-                    json!({"via": "phone"}),
-                )
-                .await?;
-                return Ok(c.customer_id.clone());
-            }
-            Judged::Wrong(_) => wrong.push(&c.customer_id),
-            Judged::Locked => {}
-        }
-    }
-    for id in wrong {
-        audit(
-            state,
-            id,
-            "member.login_failed",
-            source,
-            json!({"via": "phone"}),
-        )
-        .await?;
-    }
-    Err(Refusal::Invalid)
+    Ok(portal::sign_in_phone(state.app(), source, phone, password).await?)
 }
 
 /// Opens a portal session for a member; returns its token (for the cookie only).
 pub async fn open_session(state: &AppState, customer_id: &str) -> Result<String, StoreError> {
-    let token = new_token("fcm_");
-    let expires_at = now_us() + state.config().member_session_ttl_secs * 1_000_000;
-    let mut tx = state.store().begin().await?;
-    tx.create_member_session(&token_hash(&token), customer_id, expires_at)
-        .await?;
-    tx.commit().await?;
-    Ok(token)
+    portal::open_session(state.app(), customer_id).await
 }
 
 /// The member of a live portal session token.
 pub async fn session_member(state: &AppState, token: &str) -> Result<Option<Customer>, StoreError> {
-    if !token.starts_with("fcm_") {
-        return Ok(None);
-    }
-    let idle_us = state.config().member_session_idle_secs * 1_000_000;
-    let Some(id) = state
-        .store()
-        .member_session(&token_hash(token), now_us(), idle_us)
-        .await?
-    else {
-        return Ok(None);
-    };
-    live_customer(state, &id).await
+    portal::session_member(state.app(), token).await
 }
 
 /// Ends a portal session.
 pub async fn close_session(state: &AppState, token: &str) -> Result<(), StoreError> {
-    let mut tx = state.store().begin().await?;
-    tx.revoke_member_session(&token_hash(token)).await?;
-    tx.commit().await
+    portal::close_session(state.app(), token).await
 }
 
 /// The `Set-Cookie` value of a new session.
@@ -321,59 +117,20 @@ pub fn clear_cookie(state: &AppState) -> String {
 
 /// The CSRF token of a portal session's forms (never equal to a staff session's).
 pub fn csrf_token(state: &AppState, token: &str) -> String {
-    state.secret().csrf_token(&format!("member:{token}"))
+    portal::csrf_token(state.app(), token)
 }
 
 pub fn csrf_matches(state: &AppState, token: &str, sent: &str) -> bool {
-    state
-        .secret()
-        .csrf_matches(&format!("member:{token}"), sent)
+    portal::csrf_matches(state.app(), token, sent)
 }
 
-/// What a signed-in member proves again before changing the portal password: the
-/// current password, or the PIN of one of the member's cards that may sign in.
+/// What a signed-in member proves again before changing the portal password.
 pub async fn current_secret_matches(
     state: &AppState,
     customer: &Customer,
     secret: &str,
 ) -> Result<bool, StoreError> {
-    // Every secret it could be is reserved on its counter before any is compared (see
-    // `guard`). One that matches gives all the tries back; none matching leaves the
-    // answer counted against the password and, when it has a PIN's shape, the PINs.
-    let store = state.store();
-    let actor = actor(&customer.customer_id);
-    let attempt = guard::Attempt {
-        actor: &actor,
-        source: None,
-    };
-    let mut held = Vec::new();
-    let mut right = false;
-    if let Some(c) = store.member_credential(&customer.customer_id).await? {
-        match guard::reserve(state, Guesses::MemberPassword, &c.customer_id).await? {
-            Some(r) => {
-                held.push((Guesses::MemberPassword, c.customer_id.clone(), r));
-                right |= guard::password_matches(secret, Some(&c.password_hash));
-            }
-            None => {
-                guard::password_matches(secret, None);
-            }
-        }
-    }
-    if crate::secret::valid_pin(secret) {
-        for card in store.cards_of_customer(&customer.customer_id).await? {
-            let Some(hash) = card.pin_hash.as_deref().filter(|_| card_signs_in(&card)) else {
-                continue;
-            };
-            if let Some(r) = guard::reserve(state, Guesses::CardPin, &card.card_id).await? {
-                right |= state.secret().pin_matches(&card.card_id, secret, hash);
-                held.push((Guesses::CardPin, card.card_id.clone(), r));
-            }
-        }
-    }
-    for (counter, id, r) in held {
-        guard::settle(state, counter, &id, r, right, &attempt).await?;
-    }
-    Ok(right)
+    portal::current_secret_matches(state.app(), customer, secret).await
 }
 
 /// A member sets or changes the portal password from the portal: the other sessions of
@@ -385,31 +142,7 @@ pub async fn change_password(
     keep: &str,
     source: Option<&str>,
 ) -> ApiResult<()> {
-    check_password_rules(password).map_err(|m| ApiError::validation("password", m))?;
-    let hash = hash_password(password).map_err(ApiError::internal)?;
-    let mut tx = state.store().begin().await?;
-    tx.set_member_password(customer_id, Some(&hash)).await?;
-    let ended = tx
-        .revoke_member_sessions(customer_id, Some(&token_hash(keep)))
-        .await?;
-    tx.audit(&AuditEntry {
-        actor: &actor(customer_id),
-        action: "member.password",
-        target_kind: "customer",
-        target_id: Some(customer_id),
-        source,
-        detail: json!({"sessions_ended": ended}),
-    })
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-#[derive(Deserialize)]
-pub struct PortalPasswordBody {
-    /// The new password, or `null` to remove it (the member then signs in with a card
-    /// and its PIN only).
-    password: Value,
+    Ok(portal::change_password(state.app(), customer_id, password, keep, source).await?)
 }
 
 /// `PUT /api/v1/customers/{id}/portal-password`: sets (or with `null` removes) a
@@ -420,65 +153,7 @@ pub async fn put_portal_password(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<PortalPasswordBody>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ManageCard)?;
-    let customer = state
-        .store()
-        .customer(&id)
-        .await?
-        .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
-    require_customer(&state, &me, &customer).await?;
-    let hash = match &b.password {
-        Value::String(p) => {
-            check_password_rules(p).map_err(|m| ApiError::validation("password", m))?;
-            Some(hash_password(p).map_err(ApiError::internal)?)
-        }
-        Value::Null => None,
-        _ => {
-            return Err(ApiError::validation(
-                "password",
-                "a string, or null to remove the password",
-            ))
-        }
-    };
-    if customer.anonymized_at.is_some() && hash.is_some() {
-        return Err(ApiError::validation(
-            "customer",
-            "the customer is anonymised and cannot use the portal",
-        ));
-    }
-    let mut tx = state.store().begin().await?;
-    tx.set_member_password(&id, hash.as_deref()).await?;
-    let ended = tx.revoke_member_sessions(&id, None).await?;
-    tx.audit(&AuditEntry {
-        actor: &me.audit_name(),
-        action: "customer.portal_password",
-        target_kind: "customer",
-        target_id: Some(&id),
-        source: me.source.as_deref(),
-        detail: json!({"set": hash.is_some(), "sessions_ended": ended}),
-    })
-    .await?;
-    tx.commit().await?;
-    Ok(Json(json!({
-        "customer_id": id,
-        "portal_password_set": hash.is_some(),
-        "sessions_ended": ended,
-    }))
-    .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn password_rules() {
-        assert!(check_password_rules("1234567").is_err());
-        assert!(check_password_rules("        ").is_err());
-        assert!(check_password_rules("12345678").is_ok());
-        assert!(check_password_rules("会员密码会员密码").is_ok());
-        assert!(check_password_rules(&"x".repeat(201)).is_err());
-    }
+    Ok(Json(portal::set_portal_password(state.app(), &me, id, b).await?).into_response())
 }
 
 #[cfg(test)]

@@ -1,82 +1,15 @@
-//! PIPL rights and the audit trail: export of everything held about a person,
-//! anonymisation that keeps the ledger whole, consent records, and the audit log.
+//! PIPL rights and the audit trail: adapters over `forecourt_app::privacy` (export,
+//! anonymisation, consent, the audit log and the ledger check).
 
-use crate::access::{require, require_customer, Action};
-use crate::clock;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Actor, ApiJson, Staff};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Staff};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use forecourt_core::ledger::account;
-use forecourt_store::audit::AuditEntry;
-use forecourt_store::Customer;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use forecourt_app::privacy::{self, AuditQuery, ConsentBody};
 
-/// Records what a staff member did or saw. `detail` must hold no personal data.
-pub async fn audit(
-    state: &AppState,
-    me: &Actor,
-    action: &str,
-    kind: &str,
-    id: Option<&str>,
-    detail: Value,
-) -> ApiResult<()> {
-    let actor = me.audit_name();
-    state
-        .store()
-        .audit(&AuditEntry {
-            actor: &actor,
-            action,
-            target_kind: kind,
-            target_id: id,
-            source: me.source.as_deref(),
-            detail,
-        })
-        .await?;
-    Ok(())
-}
-
-/// Records what a staff member did inside the transaction that does it, so that a
-/// change and its audit entry are committed together or not at all.
-pub async fn audit_in(
-    tx: &mut forecourt_store::Tx,
-    me: &Actor,
-    action: &str,
-    kind: &str,
-    id: Option<&str>,
-    detail: Value,
-) -> ApiResult<()> {
-    let actor = me.audit_name();
-    tx.audit(&AuditEntry {
-        actor: &actor,
-        action,
-        target_kind: kind,
-        target_id: id,
-        source: me.source.as_deref(),
-        detail,
-    })
-    .await?;
-    Ok(())
-}
-
-async fn customer_for(
-    state: &AppState,
-    me: &Actor,
-    id: &str,
-    action: Action,
-) -> ApiResult<Customer> {
-    require(me, action)?;
-    let c = state
-        .store()
-        .customer(id)
-        .await?
-        .ok_or_else(|| ApiError::new("customer_not_found", "no such customer"))?;
-    require_customer(state, me, &c).await?;
-    Ok(c)
-}
+pub use forecourt_app::audit::{audit, audit_in};
 
 /// `GET /api/v1/customers/{id}/export`: everything held about the person, unmasked
 /// (the PIPL access right), as JSON.
@@ -85,224 +18,40 @@ pub async fn export(
     Staff(me): Staff,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let c = customer_for(&state, &me, &id, Action::ExportPersonalData).await?;
-    let store = state.store();
-    let cards = store.cards_of_customer(&id).await?;
-    let mut card_json = Vec::new();
-    let mut accounts = vec![account::customer_points(&id), account::customer_credit(&id)];
-    for card in &cards {
-        let b = store.card_balance(&card.card_id).await?;
-        card_json.push(json!({"card_no": card.card_no, "kind": card.kind, "state": card.state, "balance_fen": b.available_fen(), "paid_fen": b.paid_fen, "bonus_fen": b.bonus_fen, "limits": card.rules, "issued_at": clock::rfc3339(card.created_at)}));
-        accounts.push(account::card_paid(&card.card_id));
-        accounts.push(account::card_bonus(&card.card_id));
-    }
-    let movements: Vec<Value> = store
-        .account_movements(&accounts, 100_000)
-        .await?
-        .into_iter()
-        .map(|m| json!({"occurred_at": clock::rfc3339(m.occurred_at), "kind": m.kind, "account": m.account, "amount": m.amount, "unit": m.unit, "memo": m.memo}))
-        .collect();
-    let sales: Vec<Value> = store
-        .recent_sales(&id, 100_000)
-        .await?
-        .into_iter()
-        .map(|s| json!({"sale_id": s.sale_id, "station_code": s.station_code, "occurred_at": clock::rfc3339(s.occurred_at), "net_fen": s.net_fen, "points_earned": s.points_earned, "refunded_fen": s.refunded_fen}))
-        .collect();
-    let consents: Vec<Value> = store
-        .consents(&id)
-        .await?
-        .into_iter()
-        .map(|k| json!({"purpose": k.purpose, "channel": k.channel, "granted_at": clock::rfc3339(k.granted_at), "withdrawn_at": k.withdrawn_at.map(clock::rfc3339)}))
-        .collect();
-    let audit_rows: Vec<Value> = store
-        .audit_rows(Some(&id), 10_000)
-        .await?
-        .into_iter()
-        .map(|a| json!({"at": clock::rfc3339(a.at), "actor": a.actor, "action": a.action}))
-        .collect();
-    audit(
-        &state,
-        &me,
-        "customer.export",
-        "customer",
-        Some(&id),
-        json!({}),
-    )
-    .await?;
-    Ok(Json(json!({
-        "exported_at": clock::rfc3339(forecourt_store::now_us()),
-        "customer": {
-            "id": c.customer_id, "member_code": c.member_code, "kind": c.kind, "name": c.name, "phone": c.phone,
-            "id_number": c.id_number, "address": c.address, "birthday": c.birthday, "occupation": c.occupation,
-            "industry": c.industry, "source": c.source, "source_code": c.source_code, "tier_code": c.tier_code,
-            "tags": c.tags, "notes": c.notes, "created_at": clock::rfc3339(c.created_at),
-            "anonymized_at": c.anonymized_at.map(clock::rfc3339),
-        },
-        "vehicles": store.vehicles(&id).await?,
-        "contacts": store.contacts(&id).await?,
-        "cards": card_json,
-        "points_balance": store.points_balance(&id).await?,
-        "sales": sales,
-        "ledger_movements": movements,
-        "consents": consents,
-        "access_log": audit_rows,
-    }))
-    .into_response())
+    Ok(Json(privacy::export(state.app(), &me, &id).await?).into_response())
 }
 
 /// `POST /api/v1/customers/{id}/anonymize`: erases the person's personal data (the PIPL
-/// deletion right). Cards, sales and the ledger stay, tied only to the customer id, so
-/// every balance and report still adds up.
+/// deletion right).
 pub async fn anonymize(
     State(state): State<AppState>,
     Staff(me): Staff,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let c = customer_for(&state, &me, &id, Action::Anonymize).await?;
-    if c.anonymized_at.is_some() {
-        return Ok(
-            Json(json!({"id": id, "anonymized_at": c.anonymized_at.map(clock::rfc3339)}))
-                .into_response(),
-        );
-    }
-    let mut tx = state.store().begin().await?;
-    tx.anonymize_customer(&id).await?;
-    let actor = me.audit_name();
-    tx.audit(&AuditEntry {
-        actor: &actor,
-        action: "customer.anonymize",
-        target_kind: "customer",
-        target_id: Some(&id),
-        source: me.source.as_deref(),
-        detail: json!({}),
-    })
-    .await?;
-    tx.commit().await?;
-    let c = state
-        .store()
-        .customer(&id)
-        .await?
-        .ok_or_else(|| ApiError::internal("customer vanished"))?;
-    Ok(
-        Json(json!({"id": id, "anonymized_at": c.anonymized_at.map(clock::rfc3339)}))
-            .into_response(),
-    )
+    Ok(Json(privacy::anonymize(state.app(), &me, &id).await?).into_response())
 }
-
-#[derive(Deserialize)]
-pub struct ConsentBody {
-    purpose: String,
-    channel: String,
-    granted: bool,
-}
-
-const PURPOSES: &[&str] = &["marketing", "sensitive", "data_transfer", "location"];
-const CHANNELS: &[&str] = &["counter", "app", "paper", "phone", "import"];
 
 /// `POST /api/v1/customers/{id}/consents`: records consent to a purpose or its
-/// withdrawal (withdrawing `sensitive` erases the ID number).
+/// withdrawal.
 pub async fn post_consent(
     State(state): State<AppState>,
     Staff(me): Staff,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ConsentBody>,
 ) -> ApiResult<Response> {
-    customer_for(&state, &me, &id, Action::ManageConsent).await?;
-    if !PURPOSES.contains(&b.purpose.as_str()) {
-        return Err(ApiError::validation(
-            "purpose",
-            format!("one of {}", PURPOSES.join(", ")),
-        ));
-    }
-    if !CHANNELS.contains(&b.channel.as_str()) {
-        return Err(ApiError::validation(
-            "channel",
-            format!("one of {}", CHANNELS.join(", ")),
-        ));
-    }
-    let mut tx = state.store().begin().await?;
-    tx.record_consent(&id, &b.purpose, &b.channel, b.granted, &me.audit_name())
-        .await?;
-    let actor = me.audit_name();
-    tx.audit(&AuditEntry {
-        actor: &actor,
-        action: if b.granted {
-            "consent.grant"
-        } else {
-            "consent.withdraw"
-        },
-        target_kind: "customer",
-        target_id: Some(&id),
-        source: me.source.as_deref(),
-        detail: json!({"purpose": b.purpose, "channel": b.channel}),
-    })
-    .await?;
-    tx.commit().await?;
-    let consents: Vec<Value> = state
-        .store()
-        .consents(&id)
-        .await?
-        .into_iter()
-        .map(|k| json!({"purpose": k.purpose, "channel": k.channel, "granted_at": clock::rfc3339(k.granted_at), "withdrawn_at": k.withdrawn_at.map(clock::rfc3339)}))
-        .collect();
-    Ok(Json(json!({"customer_id": id, "consents": consents})).into_response())
+    Ok(Json(privacy::record_consent(state.app(), &me, &id, b).await?).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    target: Option<String>,
-    limit: Option<i64>,
-    /// Only entries older than this sequence number (the next page).
-    before: Option<i64>,
-}
-
-/// How many pages a scoped audit listing reads at most to fill one answer.
-const AUDIT_SCAN_PAGES: usize = 20;
-
-/// `GET /api/v1/audit`: the newest audit entries in the caller's scope, optionally of
-/// one target.
+/// `GET /api/v1/audit`: the newest audit entries in the caller's scope.
 pub async fn get_audit(
     State(state): State<AppState>,
     Staff(me): Staff,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Response> {
-    require(&me, Action::ViewAudit)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1_000);
-    let scoped = crate::access::Scope::of(&me) != crate::access::Scope::Company;
-    // Out of a company-wide scope, entries about customers, cards, adjustments and
-    // stations outside it are left out: pages are read on until `limit` entries in
-    // scope are found (a bounded number of pages, so that a request stays cheap).
-    let mut kept = Vec::new();
-    let mut before = q.before;
-    for _ in 0..if scoped { AUDIT_SCAN_PAGES } else { 1 } {
-        let page = state
-            .store()
-            .audit_page(q.target.as_deref(), before, limit)
-            .await?;
-        let exhausted = (page.len() as i64) < limit;
-        before = page.last().map(|a| a.seq);
-        for a in page {
-            if kept.len() as i64 >= limit {
-                break;
-            }
-            if !scoped || crate::access::audit_in_scope(&state, &me, &a).await? {
-                kept.push(a);
-            }
-        }
-        if exhausted || kept.len() as i64 >= limit {
-            break;
-        }
-    }
-    let rows: Vec<Value> = kept
-        .into_iter()
-        .map(|a| json!({"seq": a.seq, "at": clock::rfc3339(a.at), "actor": a.actor, "action": a.action, "target_kind": a.target_kind, "target_id": a.target_id, "source": a.source, "detail": serde_json::from_str::<Value>(&a.detail).unwrap_or(Value::Null)}))
-        .collect();
-    Ok(Json(json!({"entries": rows})).into_response())
+    Ok(Json(privacy::audit_entries(state.app(), &me, q).await?).into_response())
 }
 
 /// `GET /api/v1/ledger/check`: the same check as `forecourt check`, for monitoring.
 pub async fn get_check(State(state): State<AppState>, Staff(me): Staff) -> ApiResult<Response> {
-    require(&me, Action::RunCheck)?;
-    let report = state.store().check().await?;
-    Ok(Json(json!({"clean": report.is_clean(), "report": report})).into_response())
+    Ok(Json(privacy::check(state.app(), &me).await?).into_response())
 }

@@ -32,6 +32,7 @@ mod personal;
 pub mod portal;
 mod queries;
 mod sales_export;
+pub mod surveys;
 #[doc(hidden)]
 pub mod testing;
 pub mod tickets;

@@ -48,10 +48,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0006_service_desk.sql"),
         postgres: include_str!("../migrations/0006_service_desk.sql"),
     },
+    Migration {
+        version: 7,
+        name: "surveys",
+        sqlite: include_str!("../migrations/0007_surveys.sql"),
+        postgres: include_str!("../migrations/0007_surveys.sql"),
+    },
 ];
 
 /// The schema version this binary knows: the highest of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Default products of the POS contract: code, name, kind.
 const PRODUCTS: &[(&str, &str, &str)] = &[

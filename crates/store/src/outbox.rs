@@ -422,6 +422,15 @@ impl Store {
             .transpose()
     }
 
+    /// The messages of one cause (one per recipient and channel), by recipient.
+    pub async fn messages_of_cause(&self, cause: &str) -> Result<Vec<Message>, StoreError> {
+        let sql = format!(
+            "select {MESSAGE_COLS} from message where cause = $1 order by recipient, channel"
+        );
+        let rows = sqlx::query(&sql).bind(cause).fetch_all(self.read()).await?;
+        rows.iter().map(|r| message_row(self.vault(), r)).collect()
+    }
+
     /// Messages per channel and state.
     pub async fn outbox_counts(&self) -> Result<Vec<OutboxCount>, StoreError> {
         let rows = sqlx::query(

@@ -21,4 +21,5 @@ mod security;
 mod service_desk;
 mod spending;
 mod staff;
+mod surveys;
 mod till_clock;

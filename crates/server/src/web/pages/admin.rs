@@ -245,7 +245,11 @@ mod tests {
         const NOT_ACTIONS: &[&str] = &["customer.card_no"];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut found = std::collections::BTreeSet::new();
-        let mut stack = vec![root.join("server/src"), root.join("cli/src")];
+        let mut stack = vec![
+            root.join("server/src"),
+            root.join("app/src"),
+            root.join("cli/src"),
+        ];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).unwrap() {
                 let p = e.unwrap().path();

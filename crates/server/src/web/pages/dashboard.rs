@@ -1,7 +1,6 @@
 //! The dashboard: the last 30 days of the stations (or customers) the user may see, in
 //! figures and charts.
 
-use crate::access::Scope;
 use crate::clock;
 use crate::web::charts::{self, Series};
 use crate::web::{html, i18n::fill, int, layout, yuan, Console};
@@ -15,51 +14,23 @@ const WINDOW_DAYS: i64 = 30;
 /// A member lapses when the last visit is this many days old (and under 90).
 const LAPSE_DAYS: i64 = 45;
 
-async fn scope_of(c: &Console) -> Result<DashScope, forecourt_store::StoreError> {
-    Ok(match Scope::of(&c.user) {
-        Scope::Company => DashScope::All,
-        Scope::Own => DashScope::Manager(c.user.user_id.clone()),
-        Scope::Region(code) => DashScope::Stations(
-            c.ctx
-                .state
-                .store()
-                .stations()
-                .await?
-                .into_iter()
-                .filter(|s| s.region_code.as_deref() == Some(code.as_str()))
-                .map(|s| s.station_id)
-                .collect(),
-        ),
-        Scope::Station(code) => DashScope::Stations(
-            c.ctx
-                .state
-                .store()
-                .stations()
-                .await?
-                .into_iter()
-                .filter(|s| s.code == code)
-                .map(|s| s.station_id)
-                .collect(),
-        ),
-    })
-}
-
 /// `GET /`.
 pub async fn page(c: Console) -> Response {
     let title = c.t("dash.title");
-    let store = c.ctx.state.store();
     let today = clock::network_today();
     let to_us = clock::network_day_end_us(today);
     let from_us = to_us - WINDOW_DAYS * 86_400_000_000;
     let tz = clock::tz(clock::NETWORK_TZ);
     let offset_us = tz.offset_from_utc_date(&today).fix().local_minus_utc() as i64 * 1_000_000;
-    let figures = match scope_of(&c).await {
-        Ok(scope) => store
-            .dashboard(&scope, from_us, to_us, offset_us, LAPSE_DAYS)
-            .await
-            .map(|d| (scope, d)),
-        Err(e) => Err(e),
-    };
+    let figures = forecourt_app::dashboard::figures(
+        c.ctx.state.app(),
+        &c.user,
+        from_us,
+        to_us,
+        offset_us,
+        LAPSE_DAYS,
+    )
+    .await;
     let (scope, d) = match figures {
         Ok(x) => x,
         Err(e) => {
@@ -107,6 +78,8 @@ pub async fn page(c: Console) -> Response {
     } else {
         0.0
     };
+    // Names for the labels: display only.
+    let store = c.ctx.state.store();
     let products = store.products().await.unwrap_or_default();
     let product_name = |code: &str| {
         products

@@ -217,13 +217,7 @@ fn password_page(mb: &Member, has_password: bool, error: Option<&str>) -> Markup
 }
 
 async fn has_password(mb: &Member) -> Result<bool, crate::error::ApiError> {
-    Ok(mb
-        .ctx
-        .state
-        .store()
-        .member_credential(mb.id())
-        .await?
-        .is_some())
+    Ok(forecourt_app::portal::has_password(mb.ctx.state.app(), mb.id()).await?)
 }
 
 /// `GET /m/password`: the form to set or change the portal password.

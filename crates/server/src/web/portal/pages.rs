@@ -1,6 +1,7 @@
 //! The member's pages: home (tier, cards, points, coupons, purchases), the points
-//! history and the stations with their prices. Every read is keyed by the session's
-//! customer id.
+//! history and the stations with their prices. What they show is read by
+//! `forecourt_app::portal`, keyed by the session's customer id; the pages word and lay
+//! it out.
 
 use super::{empty, Member, Tab};
 use crate::clock;
@@ -11,15 +12,12 @@ use crate::web::{html, int, litres, when, yuan, Shown};
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::NaiveDate;
-use forecourt_core::points_expiry;
+use forecourt_app::portal;
 use forecourt_core::tiers::{self, Metric};
 use forecourt_core::CardNo;
-use forecourt_store::loyalty::PointsMovement;
-use forecourt_store::portal::CurrentPrice;
-use forecourt_store::{now_us, Card, Station};
+use forecourt_store::{now_us, Station};
 use maud::{html as m, Markup};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 const DAY_US: i64 = 86_400_000_000;
 /// Purchases on the home page.
@@ -106,14 +104,12 @@ async fn tier_section(mb: &Member) -> Result<Markup, ApiError> {
     let cfg = crate::loyalty::config(state).await?;
     let q = cfg.qualification;
     let now = now_us();
-    let (figures, overridden) = {
-        let mut tx = state.store().begin_read().await?;
-        let figures = tx
-            .window_metric(mb.id(), now - i64::from(q.window_days) * DAY_US, true)
-            .await?;
-        let ml = tx.member_loyalty(mb.id()).await?;
-        (figures, ml.tier_override.is_some())
-    };
+    let (figures, overridden) = portal::tier_figures(
+        state.app(),
+        mb.id(),
+        now - i64::from(q.window_days) * DAY_US,
+    )
+    .await?;
     let current = cfg.tiers.iter().find(|t| t.code == mb.customer.tier_code);
     let rank = current.map(|t| t.rank).unwrap_or(i64::MIN);
     let next = cfg
@@ -227,54 +223,11 @@ async fn tier_section(mb: &Member) -> Result<Markup, ApiError> {
     })
 }
 
-struct CardRow {
-    card: Card,
-    /// Available fen, or `None` for a sub-card that spends its main card's pool.
-    balance: Option<i64>,
-    bonus: i64,
-}
-
 async fn cards_section(mb: &Member) -> Result<Markup, ApiError> {
-    let store = mb.ctx.state.store();
-    let cards = store.cards_of_customer(mb.id()).await?;
-    let pools: Vec<&str> = cards
-        .iter()
-        .filter(|c| c.kind == "fleet_main" && c.balance_mode == "pool")
-        .map(|c| c.card_id.as_str())
-        .collect();
-    let mut rows = Vec::with_capacity(cards.len());
-    let mut total = 0i64;
-    for card in &cards {
-        let pooled = card.kind == "fleet_sub"
-            && card
-                .main_card_id
-                .as_deref()
-                .is_some_and(|m| pools.contains(&m));
-        let (balance, bonus) = if pooled {
-            (None, 0)
-        } else {
-            let b = store.card_balance(&card.card_id).await?;
-            total += b.available_fen();
-            (Some(b.available_fen()), b.bonus_fen)
-        };
-        // A cancelled or replaced card is shown only while it still holds money.
-        let gone = matches!(card.state.as_str(), "cancelled" | "replaced");
-        if gone && balance.unwrap_or(0) == 0 {
-            continue;
-        }
-        rows.push(CardRow {
-            card: card.clone(),
-            balance,
-            bonus,
-        });
-    }
-    let order = |s: &str| match s {
-        "active" => 0,
-        "frozen" => 1,
-        "lost" => 2,
-        _ => 3,
-    };
-    rows.sort_by_key(|r| order(&r.card.state));
+    let portal::MemberCards {
+        rows,
+        total_fen: total,
+    } = portal::cards(mb.ctx.state.app(), mb.id()).await?;
     Ok(m! {
         section.card id="portal-cards" {
             h2 { (mb.t("portal.cards.title")) }
@@ -319,21 +272,11 @@ async fn cards_section(mb: &Member) -> Result<Markup, ApiError> {
 }
 
 async fn points_section(mb: &Member) -> Result<Markup, ApiError> {
-    let state = &mb.ctx.state;
-    let store = state.store();
-    let balance = store.points_balance(mb.id()).await?;
-    let cfg = crate::loyalty::config(state).await?;
-    let lots = store.points_lots(mb.id()).await?;
-    let mut by_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
-    for l in lots.iter().filter(|l| l.remaining > 0) {
-        if let Some(d) = points_expiry::last_valid_day(&cfg.expiry, l.earned_on) {
-            *by_day.entry(d).or_default() += l.remaining;
-        }
-    }
-    let expiry = match by_day.iter().next() {
+    let (balance, first_expiry) = portal::points_summary(mb.ctx.state.app(), mb.id()).await?;
+    let expiry = match first_expiry {
         Some((day, n)) => Some(fill(
             mb.t("portal.points.expiry"),
-            &[("n", &int(*n)), ("date", &day.to_string())],
+            &[("n", &int(n)), ("date", &day.to_string())],
         )),
         None if balance > 0 => Some(mb.t("portal.points.no_expiry").to_string()),
         None => None,
@@ -362,16 +305,7 @@ fn coupon_value(mb: &Member, kind: &str, value: i64) -> String {
 
 async fn coupons_section(mb: &Member) -> Result<Markup, ApiError> {
     let now = now_us();
-    let mut coupons: Vec<_> = mb
-        .ctx
-        .state
-        .store()
-        .coupons_of(mb.id())
-        .await?
-        .into_iter()
-        .filter(|c| c.state == "issued" && c.valid_until.is_none_or(|u| u > now))
-        .collect();
-    coupons.sort_by_key(|c| c.valid_until.unwrap_or(i64::MAX));
+    let coupons = portal::usable_coupons(mb.ctx.state.app(), mb.id(), now).await?;
     Ok(m! {
         section.card id="portal-coupons" {
             h2 { (mb.t("portal.coupons.title")) @if !coupons.is_empty() { " " span.count { (coupons.len()) } } }
@@ -408,19 +342,8 @@ async fn coupons_section(mb: &Member) -> Result<Markup, ApiError> {
 }
 
 async fn sales_section(mb: &Member) -> Result<Markup, ApiError> {
-    let store = mb.ctx.state.store();
-    let sales = store.recent_sales(mb.id(), RECENT_SALES).await?;
     // Each sale under its station's name and in its station's time, as the receipt.
-    let stations: HashMap<String, Station> = if sales.is_empty() {
-        HashMap::new()
-    } else {
-        store
-            .stations()
-            .await?
-            .into_iter()
-            .map(|s| (s.code.clone(), s))
-            .collect()
-    };
+    let (sales, stations) = portal::recent_sales(mb.ctx.state.app(), mb.id(), RECENT_SALES).await?;
     Ok(m! {
         section.card id="portal-sales" {
             h2 { (mb.t("portal.sales.title")) }
@@ -453,13 +376,7 @@ async fn sales_section(mb: &Member) -> Result<Markup, ApiError> {
 }
 
 async fn account_section(mb: &Member) -> Result<Markup, ApiError> {
-    let has_password = mb
-        .ctx
-        .state
-        .store()
-        .member_credential(mb.id())
-        .await?
-        .is_some();
+    let has_password = portal::has_password(mb.ctx.state.app(), mb.id()).await?;
     Ok(m! {
         section.card id="portal-account" {
             h2 { (mb.t("portal.account.title")) }
@@ -501,13 +418,13 @@ fn reason_text(mb: &Member, kind: &str, reason: &str) -> String {
 }
 
 async fn points_page(mb: &Member, page: i64) -> Result<Markup, ApiError> {
-    let store = mb.ctx.state.store();
-    let balance = store.points_balance(mb.id()).await?;
-    let mut lines: Vec<PointsMovement> = store
-        .points_history_page(mb.id(), POINTS_PAGE + 1, (page - 1) * POINTS_PAGE)
-        .await?;
-    let has_more = lines.len() as i64 > POINTS_PAGE;
-    lines.truncate(POINTS_PAGE as usize);
+    let (balance, lines, has_more) = portal::points_history(
+        mb.ctx.state.app(),
+        mb.id(),
+        POINTS_PAGE,
+        (page - 1) * POINTS_PAGE,
+    )
+    .await?;
     let body = m! {
         h1 { (mb.t("portal.points.title")) }
         section.card {
@@ -625,14 +542,7 @@ pub async fn stations(mb: Member) -> Response {
 }
 
 async fn stations_page(mb: &Member) -> Result<Markup, ApiError> {
-    let store = mb.ctx.state.store();
-    let all = store.stations().await?;
-    let mut prices: HashMap<String, Vec<CurrentPrice>> = HashMap::new();
-    for p in store.current_prices(now_us()).await? {
-        if p.product_kind == "fuel" {
-            prices.entry(p.station_id.clone()).or_default().push(p);
-        }
-    }
+    let (all, mut prices) = portal::stations_and_fuel_prices(mb.ctx.state.app(), now_us()).await?;
     // Petrol first, as the pumps show it, then diesel and gas.
     let order = |code: &str| {
         GRADE_ORDER
