@@ -274,10 +274,29 @@ def main():
             conn.close()
 
     def replay(body):
+        """Posts an unknown sale again -> (status, answer, quoted net). A sale that had
+        committed answers 200 with its stored answer. One that had not is decided anew,
+        and its price may have moved since it was quoted (the member reached a higher tier
+        through the sales after it): it is refused as payment_mismatch and changed
+        nothing, so the till does what a till does: quotes again and sends the same
+        pos_txn_id with the new amount."""
         try:
-            return call("POST", "/api/v1/pos/sales", body, pos)
+            st, r = call("POST", "/api/v1/pos/sales", body, pos)
+            mismatch = st == 422 and isinstance(r, dict) and r.get("error", {}).get("code") == "payment_mismatch"
+            if not mismatch:
+                return st, r, None
+            quote_body = {k: v for k, v in body.items() if k != "payments"}
+            qs, q = call("POST", "/api/v1/pos/quotes", quote_body, pos)
+            if qs != 200:
+                return qs, q, None
+            net = q["net_amount_fen"]
+            again = dict(body, payments=[dict(body["payments"][0], amount_fen=net)])
+            st, r = call("POST", "/api/v1/pos/sales", again, pos)
+            if st == 201:
+                body["payments"] = again["payments"]  # what the sale was posted with
+            return st, r, net
         except Exception as e:
-            return None, repr(e)
+            return None, repr(e), None
 
     def run_cycle(n, kind):
         """One cycle of load and a crash; returns its records."""
@@ -392,7 +411,10 @@ def main():
         with ThreadPoolExecutor(8) as ex:
             res = list(ex.map(lambda r: replay(r["body"]), unknown))
         had = hadnot = 0
-        for rec, (st, r) in zip(unknown, res):
+        for rec, (st, r, requoted) in zip(unknown, res):
+            if requoted is not None and st == 201:
+                # Refused at the old price, so it had not committed; sold at the new one.
+                rec["quoted"] = requoted
             if st in (200, 201) and isinstance(r, dict) and r.get("sale_id") and r.get("net_amount_fen") == rec["quoted"]:
                 rec.update(sale_id=r["sale_id"], net=r["net_amount_fen"], replay=st)
                 if st == 200: had += 1
@@ -428,7 +450,7 @@ def main():
     acked = [r for r in records if r["state"] == "committed"]
     with ThreadPoolExecutor(8) as ex:
         res = list(ex.map(lambda r: replay(r["body"]), known))
-    lost = [(rec, st, r) for rec, (st, r) in zip(known, res)
+    lost = [(rec, st, r) for rec, (st, r, _) in zip(known, res)
             if st != 200 or not isinstance(r, dict) or r.get("sale_id") != rec["sale_id"] or r.get("net_amount_fen") != rec["net"]]
     print(f"(a/b) {len(known) - len(lost)}/{len(known)} known sales ({len(acked)} acknowledged 201 under load, "
           f"{len(known) - len(acked)} resolved after a crash) repeat as 200 with the same sale_id and net amount")

@@ -1169,14 +1169,15 @@ pub struct EscalationDue {
     pub cause: String,
 }
 
-/// What the escalation job should notify at `now`: for every open ticket, each ladder
-/// level above the one it has notified (`ticket.escalation_level`) whose deadline has
-/// passed, lowest first. A paused (waiting for the customer), resolved or closed ticket
-/// gives nothing. Sends nothing and changes nothing: the job (with the outbox) sends,
-/// then records the level with `Tx::raise_escalation_level` in the same transaction.
-pub async fn escalations_due(app: &App, now_us: i64) -> AppResult<Vec<EscalationDue>> {
-    let now = instant(now_us)?;
-    let ladder = EscalationLadder::default();
+/// The open tickets the escalation and warning jobs look at (the newest
+/// [`ESCALATION_SCAN_MAX`]), each with its workflow replayed, and the calendar of each
+/// of their stations.
+async fn open_tickets(
+    app: &App,
+) -> AppResult<(
+    Vec<(TicketRow, Flow)>,
+    std::collections::HashMap<String, Calendar>,
+)> {
     let rows = app
         .store()
         .tickets(&TicketFilter {
@@ -1187,16 +1188,31 @@ pub async fn escalations_due(app: &App, now_us: i64) -> AppResult<Vec<Escalation
         })
         .await?;
     let mut calendars: std::collections::HashMap<String, Calendar> = Default::default();
-    let mut out = Vec::new();
+    let mut open = Vec::with_capacity(rows.len());
     for t in rows {
         if !calendars.contains_key(&t.station_id) {
             let cal = calendar_of(&app.store().station_calendar(&t.station_id).await?)?;
             calendars.insert(t.station_id.clone(), cal);
         }
-        let cal = &calendars[&t.station_id];
         let events = app.store().ticket_events(&t.ticket_id).await?;
         let flow = Flow::replay(t.opened_at, &t.kind, &events)?;
-        let c = clocks(cal, &t, &flow)?;
+        open.push((t, flow));
+    }
+    Ok((open, calendars))
+}
+
+/// What the escalation job should notify at `now`: for every open ticket, each ladder
+/// level above the one it has notified (`ticket.escalation_level`) whose deadline has
+/// passed, lowest first. A paused (waiting for the customer), resolved or closed ticket
+/// gives nothing. Sends nothing and changes nothing: the job (with the outbox) sends,
+/// then records the level with `Tx::raise_escalation_level` in the same transaction.
+pub async fn escalations_due(app: &App, now_us: i64) -> AppResult<Vec<EscalationDue>> {
+    let now = instant(now_us)?;
+    let ladder = EscalationLadder::default();
+    let (open, calendars) = open_tickets(app).await?;
+    let mut out = Vec::new();
+    for (t, flow) in open {
+        let c = clocks(&calendars[&t.station_id], &t, &flow)?;
         let notified = EscalationLevel::ALL
             .into_iter()
             .filter(|l| i64::from(l.number()) <= t.escalation_level)
@@ -1259,26 +1275,10 @@ pub struct WarningDue {
 /// yet (a breach escalates instead). Sends nothing.
 pub async fn warnings_due(app: &App, now_us: i64) -> AppResult<Vec<WarningDue>> {
     let now = instant(now_us)?;
-    let rows = app
-        .store()
-        .tickets(&TicketFilter {
-            station_ids: None,
-            state: None,
-            open_only: true,
-            limit: ESCALATION_SCAN_MAX,
-        })
-        .await?;
-    let mut calendars: std::collections::HashMap<String, Calendar> = Default::default();
+    let (open, calendars) = open_tickets(app).await?;
     let mut out = Vec::new();
-    for t in rows {
-        if !calendars.contains_key(&t.station_id) {
-            let cal = calendar_of(&app.store().station_calendar(&t.station_id).await?)?;
-            calendars.insert(t.station_id.clone(), cal);
-        }
-        let cal = &calendars[&t.station_id];
-        let events = app.store().ticket_events(&t.ticket_id).await?;
-        let flow = Flow::replay(t.opened_at, &t.kind, &events)?;
-        let c = clocks(cal, &t, &flow)?;
+    for (t, flow) in open {
+        let c = clocks(&calendars[&t.station_id], &t, &flow)?;
         for (target, clock) in [
             ("first_response", &c.first_response),
             ("resolution", &c.resolution),
