@@ -21,5 +21,6 @@ mod security;
 mod service_desk;
 mod spending;
 mod staff;
+mod statements;
 mod surveys;
 mod till_clock;
