@@ -1719,14 +1719,16 @@ pub async fn set_staff_contact(
     username: &str,
     body: ContactBody,
 ) -> AppResult<Value> {
+    // Another user's contact needs the right to manage users, checked before the
+    // lookup so that the answer does not tell who exists.
+    if username != me.username {
+        require(me, Action::ManageUsers)?;
+    }
     let user = app
         .store()
         .user_by_username(username)
         .await?
         .ok_or_else(|| AppError::new("not_found", "no staff user with this username"))?;
-    if user.user_id != me.user_id {
-        require(me, Action::ManageUsers)?;
-    }
     let contact = check_contact(&body)?;
     let actor = format!("user:{}", me.username);
     let mut tx = app.store().begin().await?;
