@@ -788,6 +788,7 @@ async fn plan_sale(
                 multiplier,
                 &plan.priced,
                 0,
+                false,
             )
             .await?;
             plan.points = p.earned.total;
@@ -1064,6 +1065,7 @@ async fn plan_sale(
             multiplier,
             &plan.priced,
             coupon_total,
+            true,
         )
         .await?;
         plan.points = p.earned.total;

@@ -501,23 +501,13 @@ async fn staff_contacts_are_checked_before_anything_is_created() {
 /// once, and cannot learn from the answers which usernames exist.
 #[tokio::test]
 async fn only_administrators_set_another_users_contact_even_in_parallel() {
-    let app = spawn_app().await;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let app = spawn_app().await;
-    for (name, role, scope) in [
-        ("rm1", "region_manager", "region:R1"),
-        ("sm1", "station_manager", "station:S001"),
-    ] {
-        let (st, v) = app
-            .post(
-                "/api/v1/users",
-                &app.admin,
-                json!({"username": name, "role": role, "scope": scope, "password": "Staff-pass-1234"}),
-            )
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{v}");
-    }
+    app.scoped_user("rm1", "region_manager", "region:R1").await;
+    let (_, sm) = app
+        .scoped_user("sm1", "station_manager", "station:S001")
+        .await;
     let (st, v) = app
         .put(
             "/api/v1/users/rm1/contact",
@@ -526,7 +516,6 @@ async fn only_administrators_set_another_users_contact_even_in_parallel() {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let sm = app.login("sm1", "Staff-pass-1234").await;
     // Sixteen requests on their own tasks, half for a user who exists.
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..16 {
