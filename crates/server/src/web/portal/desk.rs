@@ -379,17 +379,22 @@ fn survey_link(line: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// A message's text with its survey link (`/s/{token}`) shown as a button, not as
-/// the link's characters.
+/// the link's characters: once, after the last line that names it (the messages say
+/// the same thing in Chinese and in English, each line with the link).
 fn message_body(mb: &Member, body: &str) -> Markup {
+    let lines: Vec<&str> = body.lines().collect();
+    let last_link = lines.iter().rposition(|l| survey_link(l).is_some());
     m! {
-        @for line in body.lines() {
+        @for (i, line) in lines.iter().enumerate() {
             @match survey_link(line) {
                 Some((before, link, after)) => {
                     p {
                         (before.trim_end_matches(['：', ':', ' ']))
                         @if !after.trim().is_empty() { " " (after.trim()) }
                     }
-                    p { a.button.survey-link href=(link) { (mb.t("portal.messages.survey")) } }
+                    @if Some(i) == last_link {
+                        p { a.button.survey-link href=(link) { (mb.t("portal.messages.survey")) } }
+                    }
                 }
                 None => p { (line) },
             }
@@ -484,4 +489,56 @@ pub async fn message(mb: Member, Path(id): Path<String>) -> Response {
             body,
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survey_links_are_found_in_a_line() {
+        let line = "感谢您的光临，请告诉我们您的感受：/s/fsv_Ab-9_x\tthanks";
+        let (before, link, after) = survey_link(line).unwrap();
+        assert_eq!(before, "感谢您的光临，请告诉我们您的感受：");
+        assert_eq!(link, "/s/fsv_Ab-9_x");
+        assert_eq!(after, "\tthanks");
+        assert_eq!(survey_link("no link here"), None);
+        assert_eq!(survey_link("an empty one: /s/ then"), None);
+    }
+
+    #[test]
+    fn every_state_has_a_member_label() {
+        for s in service_desk::STATES {
+            let key = state_key(s);
+            for lang in [crate::web::i18n::Lang::Zh, crate::web::i18n::Lang::En] {
+                assert!(lookup(lang, key).is_some(), "{s}: {key}");
+            }
+        }
+        assert_eq!(state_key("solution_proposed"), state_key("implementing"));
+    }
+
+    #[test]
+    fn every_kind_category_and_step_has_words() {
+        use crate::web::i18n::Lang;
+        for lang in [Lang::Zh, Lang::En] {
+            for k in service_desk::KINDS {
+                assert!(
+                    lookup(lang, &format!("portal.ticket.kind.{k}")).is_some(),
+                    "{k}"
+                );
+            }
+            for c in service_desk::CATEGORIES {
+                assert!(
+                    lookup(lang, &format!("portal.ticket.category.{c}")).is_some(),
+                    "{c}"
+                );
+            }
+            for a in service_desk::ACTIONS.iter().chain(&["open"]) {
+                assert!(
+                    lookup(lang, &format!("portal.ticket.step.{a}")).is_some(),
+                    "{a}"
+                );
+            }
+        }
+    }
 }
