@@ -14,6 +14,7 @@ mod one_decider;
 mod openapi_check;
 mod ops;
 mod portal;
+mod portal_desk;
 mod pos;
 mod rules;
 mod scope;
