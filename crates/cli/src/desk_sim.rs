@@ -17,7 +17,9 @@
 use anyhow::Context;
 use chrono::{NaiveDate, TimeZone, Timelike};
 use forecourt_app::clock::Clock;
-use forecourt_app::service_desk::{self, CalendarBody, EventBody, PolicyBody, TicketBody};
+use forecourt_app::service_desk::{
+    self, CalendarBody, EventBody, MemberTicketBody, PolicyBody, TicketBody,
+};
 use forecourt_app::surveys::{self, AnswerBody, InvitationsBody, QuestionBody, SurveyBody};
 use forecourt_app::App;
 use forecourt_store::StaffUser;
@@ -534,23 +536,50 @@ pub async fn run(
             continue;
         }
         let me = users.get(&p.station).unwrap_or(&admin);
-        let opened = service_desk::open_ticket(
-            app,
-            me,
-            None,
-            TicketBody {
-                kind: p.kind.into(),
-                channel: p.channel.into(),
-                station_code: p.station.clone(),
-                category: p.category.into(),
-                severity: p.severity.into(),
-                customer_id: p.customer.clone(),
-                description: description(p.kind, p.category, p.pump, &mut rng),
-                opened_at: Some(forecourt_app::clock::rfc3339(p.at)),
-            },
-        )
-        .await
-        .map_err(app_err("ticket"))?;
+        let description = description(p.kind, p.category, p.pump, &mut rng);
+        // A member writes from the portal themself; the rest is taken by the staff.
+        let id = match &p.customer {
+            Some(customer) if p.channel == "portal" && p.kind != "service_request" => {
+                match service_desk::open_member_ticket(
+                    &app.with_clock(Clock::fixed(p.at)),
+                    customer,
+                    None,
+                    MemberTicketBody {
+                        kind: p.kind.into(),
+                        category: p.category.into(),
+                        station_code: Some(p.station.clone()),
+                        description,
+                    },
+                )
+                .await
+                {
+                    Ok(id) => id,
+                    // The portal's limit of tickets a day: this one is not sent.
+                    Err(e) if e.code == "rate_limited" => continue,
+                    Err(e) => return Err(app_err("portal ticket")(e)),
+                }
+            }
+            _ => {
+                service_desk::open_ticket(
+                    app,
+                    me,
+                    None,
+                    TicketBody {
+                        kind: p.kind.into(),
+                        channel: p.channel.into(),
+                        station_code: p.station.clone(),
+                        category: p.category.into(),
+                        severity: p.severity.into(),
+                        customer_id: p.customer.clone(),
+                        description,
+                        opened_at: Some(forecourt_app::clock::rfc3339(p.at)),
+                    },
+                )
+                .await
+                .map_err(app_err("ticket"))?
+                .id
+            }
+        };
         summary.tickets += 1;
         let mut at = p.at;
         let mut closed = false;
@@ -561,7 +590,7 @@ pub async fn run(
             }
             closed = body.action == "close";
             body.at = Some(forecourt_app::clock::rfc3339(at));
-            service_desk::apply_event(app, me, None, &opened.id, body)
+            service_desk::apply_event(app, me, None, &id, body)
                 .await
                 .map_err(app_err("ticket step"))?;
             summary.steps += 1;
