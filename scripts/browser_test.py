@@ -741,6 +741,25 @@ def service_desk_scenario(b, run, login, logout, state):
         check(b.find_all(f"#ticket-queue a[href='{ticket_path}']"), "the closed ticket is not in the queue filtered by closed")
         run.shot("ticket-queue")
 
+    with run.step("service desk settings and surveys (admin)"):
+        logout()
+        login("e2e_admin")
+        b.go("/admin/service-desk")
+        b.wait("#sla-policies")
+        b.wait("#station-calendars")
+        run.shot("service-desk-settings")
+        b.go("/surveys")
+        b.fill("#survey-name", "E2E 满意度")
+        b.click("select[name='kind_0'] option[value='nps']")
+        b.fill("input[name='text_0']", "您有多大可能推荐我们？")
+        b.click("select[name='kind_1'] option[value='rating']")
+        b.fill("input[name='text_1']", "您对服务满意吗？")
+        b.click("#survey-create")
+        b.wait_path(r"/surveys/[^/]+")
+        b.wait("#survey-overall")
+        check(b.text("#survey-n").strip() == "0", f"a new survey shows {b.text('#survey-n')!r} answers")
+        run.shot("survey-results")
+
 
 if __name__ == "__main__":
     main()

@@ -1700,3 +1700,81 @@ async fn an_administrator_sets_calendars_targets_and_builds_a_survey() {
     let p = b.get("/surveys").await;
     assert!(p.has("季度满意度") && !p.has(">坏问卷<"));
 }
+
+/// A survey's results page: figures over the answers in the user's scope, small samples
+/// marked; a station manager sees only the station's answers.
+#[tokio::test]
+async fn survey_results_are_shown_in_the_users_scope_with_small_samples_marked() {
+    let app = spawn_app().await;
+    staff(&app, "mgr2", "station_manager", "station:S002").await;
+    let (st, v) = app
+        .post(
+            "/api/v1/surveys",
+            &app.admin,
+            json!({"name": "加油体验", "questions": [
+                {"kind": "nps", "text": "推荐意愿"}, {"kind": "rating", "text": "满意度"}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let survey = v["id"].as_str().unwrap().to_string();
+    let mut people = Vec::new();
+    for (i, station) in ["S001", "S001", "S001", "S002"].iter().enumerate() {
+        people.push(
+            app.customer(
+                "individual",
+                &format!("1380000{:04}", 8100 + i),
+                json!({"home_station": station}),
+            )
+            .await,
+        );
+    }
+    let (st, v) = app
+        .post(
+            &format!("/api/v1/surveys/{survey}/invitations"),
+            &app.admin,
+            json!({ "customer_ids": people }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    for (inv, (nps, rating)) in
+        v["invitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip([(10, 5), (9, 4), (0, 1), (10, 5)])
+    {
+        let token = inv["token"].as_str().expect("invited");
+        let (st, v) = app
+            .call(
+                "POST",
+                &format!("/api/v1/survey-responses/{token}"),
+                None,
+                Some(json!({ "answers": [nps, rating] })),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let p = admin.get("/surveys").await;
+    assert!(p.has(&format!("href=\"/surveys/{survey}\"")) && p.has("加油体验"));
+    let p = admin.get(&format!("/surveys/{survey}")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.has("id=\"survey-n\">4<"), "four answers");
+    // NPS (3 promoters − 1 detractor) / 4 = 50; CSAT 3 of 4 = 75 %.
+    assert!(
+        p.has(">50.0") && p.has("75.0%"),
+        "{}",
+        visible_text(&p.body)
+    );
+    assert!(p.has("样本偏少") && p.has("svg") && p.has("id=\"survey-by-month\""));
+    assert_eq!(engineers_time(&visible_text(&p.body)), None);
+
+    let mut m2 = Browser::new(&app);
+    m2.sign_in("mgr2", "Staff-pass-1234").await;
+    let p = m2.get(&format!("/surveys/{survey}")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.has("id=\"survey-n\">1<"), "only S002's answer");
+    assert!(!p.has("id=\"survey-form\""));
+    assert!(p.has("id=\"invite-form\""), "a station manager may invite");
+}

@@ -53,6 +53,15 @@ fn day_hours(cal: Option<&CalendarView>, day: &str) -> (&'static str, String, St
     }
 }
 
+/// A calendar as people call it: the default one by its name in the page's language.
+fn cal_name(c: &Console, code: &str) -> String {
+    if code == forecourt_store::tickets::DEFAULT_CALENDAR {
+        c.t("desk.calendar_default").to_string()
+    } else {
+        code.to_string()
+    }
+}
+
 fn calendar_form(c: &Console, cal: Option<&CalendarView>) -> Markup {
     let code = cal.map(|x| x.code.clone()).unwrap_or_default();
     let form_id = if cal.is_some() {
@@ -138,7 +147,7 @@ fn body(c: &Console, s: &desk::DeskSettings, done: Option<&str>, error: Option<&
                             (layout::csrf(c))
                             input type="hidden" name="station" value=(code);
                             select name="calendar" aria-label=(c.t("desk.calendar")) {
-                                @for x in &s.calendars { option value=(x.code) selected[x.code == *cal] { (x.code) } }
+                                @for x in &s.calendars { option value=(x.code) selected[x.code == *cal] { (cal_name(c, &x.code)) } }
                             }
                             button type="submit" { (c.t("form.save")) }
                         } }
@@ -148,7 +157,7 @@ fn body(c: &Console, s: &desk::DeskSettings, done: Option<&str>, error: Option<&
         }
         @for cal in &s.calendars {
             section.card {
-                h2 { (c.t("desk.calendar")) " " (cal.code) }
+                h2 { (c.t("desk.calendar")) " · " (cal_name(c, &cal.code)) }
                 (calendar_form(c, Some(cal)))
             }
         }

@@ -162,6 +162,9 @@ fn csat_text(c: &Console, g: &Value) -> String {
 }
 
 fn group_table(c: &Console, id: &str, head: &str, rows: &[(String, Value)]) -> Markup {
+    if rows.is_empty() {
+        return m! { div id=(id) { (layout::empty(c.t("survey.no_answers"), None)) } };
+    }
     m! {
         table.list id=(id) {
             thead { tr { th { (head) } th.num { (c.t("survey.responses")) } th { "NPS" } th { "CSAT" } th {} } }
