@@ -17,6 +17,8 @@ Chromium through the W3C WebDriver protocol (standard library only):
   login and dashboard (station manager)   find a customer by phone in one search
   issue and recharge a card               change a loyalty rule (admin)
   cashier: no admin actions, masked phone member portal on a 390 px screen
+  a member's suggestion and My tickets    a staff step seen by the member
+  a survey answered by its link, without signing in (390 px)
 
 Each step prints `ok  <step>` or `FAIL <step>: <why>`; the first failure ends the run
 with exit status 1. The server, chromedriver and the temporary directory are always
@@ -673,6 +675,133 @@ def scenarios(a, binary, chromedriver, chromium, work, procs, run):
         b.wait("main")
         width_fits("/m/stations")
         run.shot("portal-stations")
+
+    portal_service_desk(run, api, state)
+
+
+def page_fits(b, where):
+    """The page does not scroll sideways on the portal's 390 px screen."""
+    width = b.wait_until("document.documentElement.scrollWidth",
+                         lambda: b.script("return document.documentElement.scrollWidth;"))
+    check(width <= PORTAL_WIDTH, f"{where} is {width} px wide on a {PORTAL_WIDTH} px screen: it scrolls sideways")
+
+
+def tap(b, css):
+    """Clicks an element after scrolling it to the middle of the screen: the portal's
+    tab bar is fixed at the bottom, and WebDriver clicks an element that is only just
+    in view where the bar would take the click."""
+    b.wait(css)
+    b.script("document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", css)
+    b.click(css)
+
+
+def portal_service_desk(run, api, state):
+    """The member's service desk on a 390 px screen: a member signs in, sends a
+    suggestion and sees it in My tickets with its state; a staff step taken through the
+    JSON API shows as the new state on reload; the member finds a survey invitation in
+    My messages, signs out, opens the survey link (no sign-in: the token is the
+    authority) and answers it; the link then says it was answered."""
+    b = run.browser
+    b.set_window(PORTAL_WIDTH, PORTAL_HEIGHT)
+    st, r = api("POST", "/api/v1/auth/login", {"username": "e2e_admin", "password": PASSWORDS["e2e_admin"]})
+    check(st == 200, f"login of e2e_admin answered {st} {r}")
+    admin = r["token"]
+    text = "晚高峰排队太久，建议多开一个收银台。"
+
+    with run.step("a member sends a suggestion and sees it in My tickets"):
+        b.go("/m/tickets/new")
+        if b.path == "/m/login":
+            b.fill("#portal-card-no", state["member_card"])
+            b.fill("#portal-pin", PORTAL_PIN)
+            tap(b, "#portal-card-login")
+            b.wait_path("/m/tickets/new")
+        b.wait("form#portal-ticket-form")
+        b.click("select#portal-ticket-kind option[value='suggestion']")
+        b.click("select#portal-ticket-category option[value='waiting']")
+        station = b.prop("select#portal-ticket-station", "value")
+        check(station == state["station"],
+              f"the station picker holds {station!r}, not the member's home station {state['station']}")
+        b.fill("#portal-ticket-description", text)
+        page_fits(b, "/m/tickets/new")
+        run.shot("portal-ticket-new")
+        tap(b, "#portal-ticket-submit")
+        b.wait_path(r"/m/tickets/[^/]+")
+        ticket_id = b.path.rsplit("/", 1)[1]
+        b.wait(".notice.ok")
+        shown_state = b.text("#portal-ticket-state").strip()
+        check(shown_state == "受理中", f"#portal-ticket-state reads {shown_state!r} for a new ticket, not 受理中")
+        st, t = api("GET", f"/api/v1/tickets/{ticket_id}", token=admin)
+        check(st == 200, f"GET /api/v1/tickets/{ticket_id} answered {st} {t}")
+        check(t["channel"] == "portal" and t["customer_id"] == state["customer_id"] and t["kind"] == "suggestion",
+              f"the API shows the ticket as {t['kind']}/{t['channel']} of {t['customer_id']}")
+        b.go("/m/tickets")
+        b.wait("#portal-tickets a.ticket-link")
+        row = b.text("#portal-tickets li.ticket")
+        check("建议" in row and "受理中" in row, f"My tickets shows {row!r}: no 建议 / 受理中")
+        page_fits(b, "/m/tickets")
+        run.shot("portal-my-tickets")
+        state["ticket_id"] = ticket_id
+
+    with run.step("a staff step shows as the new state on reload"):
+        st, t = api("POST", f"/api/v1/tickets/{state['ticket_id']}/events",
+                    {"action": "investigate", "note": "内部备注：查看排班"}, admin)
+        check(st == 200 and t["state"] == "investigating", f"the investigate step answered {st} {t}")
+        b.go(f"/m/tickets/{state['ticket_id']}")
+        b.wait_until("#portal-ticket-state to read 处理中", lambda: b.text("#portal-ticket-state").strip() == "处理中")
+        history = b.text("#portal-ticket-history")
+        check("开始调查" in history and "客服" in history, f"the history reads {history!r}")
+        check("内部备注" not in b.source() and "e2e_admin" not in b.source(),
+              "the member's page shows a staff note or a staff username")
+        page_fits(b, "/m/tickets/{id}")
+        run.shot("portal-ticket-progress")
+
+    with run.step("a survey answered by its link without signing in"):
+        questions = [
+            {"kind": "nps", "text": "您有多大可能向朋友推荐我们？"},
+            {"kind": "rating", "text": "您对本次服务满意吗？"},
+            {"kind": "choice", "text": "等候时间", "options": ["短", "长"]},
+            {"kind": "text", "text": "还有什么想说的？"},
+        ]
+        st, r = api("POST", "/api/v1/surveys", {"name": "加油体验", "questions": questions}, admin)
+        check(st == 201, f"POST /api/v1/surveys answered {st} {r}")
+        survey = r["id"]
+        st, r = api("POST", f"/api/v1/surveys/{survey}/invitations", {"customer_ids": [state["customer_id"]]}, admin)
+        check(st == 201 and "token" in r["invitations"][0], f"the invitation answered {st} {r}")
+        token = r["invitations"][0]["token"]
+        b.go("/m/")
+        unread = b.text("#portal-unread").strip()
+        check(unread == "1", f"#portal-unread reads {unread!r}, not 1 after one invitation")
+        tap(b, "#portal-messages-link")
+        b.wait_path("/m/messages")
+        tap(b, "#portal-messages a.message-link")
+        b.wait_path(r"/m/messages/[^/]+")
+        link = b.attr("a.survey-link", "href")
+        check(link.endswith(f"/s/{token}"), f"the message's survey button leads to {link!r}, not the invitation")
+        run.shot("portal-message")
+        tap(b, "#portal-logout")
+        b.wait_path("/m/login")
+        b.go(f"/s/{token}")
+        b.wait("form#survey-form")
+        check(not b.exists("#portal-logout"), "the survey page shows a signed-in member's bar")
+        page_fits(b, "/s/{token}")
+        run.shot("survey")
+        tap(b, "#survey-q0 input[value='9'] + span")
+        tap(b, "#survey-q1 input[value='5'] + span")
+        tap(b, "#survey-q2 input[value='短'] + span")
+        b.fill("#survey-q3 textarea", "收银很快")
+        picked = b.script("return document.querySelector('#survey-q0 input:checked').value;")
+        check(picked == "9", f"the NPS row holds {picked!r} after picking 9")
+        tap(b, "#survey-submit")
+        b.wait("main#survey-done .notice.ok")
+        check("谢谢" in b.text("main#survey-done"), "the survey's thank-you page does not thank")
+        page_fits(b, "/s/{token} answered")
+        run.shot("survey-thanks")
+        st, r = api("GET", f"/api/v1/surveys/{survey}/results", token=admin)
+        check(st == 200 and r["responses"] == 1, f"the results answered {st} {r}")
+        b.go(f"/s/{token}")
+        b.wait("main#survey-done")
+        again = b.text("main#survey-done")
+        check("已经提交过了" in again, f"the used link reads {again!r}")
 
 
 def service_desk_scenario(b, run, login, logout, state):

@@ -222,8 +222,9 @@ pub struct PointsPlan {
     /// The referrer's reward when this sale qualifies the member's referral.
     pub referrer: Option<(String, i64)>,
     pub loyalty: MemberLoyalty,
-    /// The member's tier figures over the qualification window, before this sale.
-    pub window: WindowMetric,
+    /// The member's tier figures over the qualification window, before this sale (read
+    /// for a sale to be posted only).
+    pub window: Option<WindowMetric>,
 }
 
 fn birthday_month(birthday: Option<&str>, local: &Local) -> bool {
@@ -273,7 +274,9 @@ pub fn sale_facts(
 }
 
 /// Decides the points of a member's sale. `points_net` is what each line earns on (its
-/// net, less its share of any voucher payment).
+/// net, less its share of any voucher payment). `review_tier`: the sale will be
+/// posted, so the member's figures over the tier window are read with the member (a
+/// quote reviews no tier and skips them).
 #[allow(clippy::too_many_arguments)]
 pub async fn plan_points(
     tx: &mut Tx,
@@ -285,17 +288,30 @@ pub async fn plan_points(
     multiplier_permille: i64,
     priced: &PricedSale,
     voucher_fen: i64,
+    review_tier: bool,
 ) -> Result<PointsPlan, StoreError> {
     let rules = &cfg.rules;
     let id = customer.customer_id.as_str();
-    let window_from = at - i64::from(cfg.qualification.window_days) * DAY_US;
-    let (ml, window) = tx
-        .member_loyalty_with_window(
-            id,
-            window_from,
-            cfg.qualification.metric == tiers::Metric::Litres,
-        )
-        .await?;
+    let (ml, window) = if review_tier {
+        let window_from = at - i64::from(cfg.qualification.window_days) * DAY_US;
+        let top = cfg
+            .tiers
+            .iter()
+            .max_by_key(|t| t.rank)
+            .map(|t| t.code.as_str())
+            .unwrap_or_default();
+        let (ml, w) = tx
+            .member_loyalty_with_window(
+                id,
+                window_from,
+                cfg.qualification.metric == tiers::Metric::Litres,
+                top,
+            )
+            .await?;
+        (ml, Some(w))
+    } else {
+        (tx.member_loyalty(id).await?, None)
+    };
     let visits_before = if rules.needs_visits() {
         tx.visits_before(id).await?
     } else {
@@ -475,7 +491,11 @@ async fn review_on_sale(
     let q = &cfg.qualification;
     // The window was read with the member, before this sale was written: the sale is
     // added.
-    let m = plan.window;
+    let Some(m) = plan.window else {
+        return Err(AppError::internal(
+            "a sale's points were planned without the tier window",
+        ));
+    };
     let f = Figures {
         spend_fen: m.spend_fen + this_sale.spend_fen,
         volume_ml: m.volume_ml + this_sale.volume_ml,

@@ -598,6 +598,45 @@ pub async fn stations_and_fuel_prices(
     Ok((all, prices))
 }
 
+// ---------------------------------------------------------------- the inbox
+
+/// The most messages the member's inbox shows.
+pub const INBOX_SHOWN: i64 = 50;
+
+/// The member's in-app inbox, newest first.
+pub async fn inbox(
+    app: &App,
+    customer_id: &str,
+) -> AppResult<Vec<forecourt_store::outbox::InboxItem>> {
+    Ok(app.store().inbox(customer_id, INBOX_SHOWN).await?)
+}
+
+/// How many messages of the member's inbox are unread.
+pub async fn unread_messages(app: &App, customer_id: &str) -> AppResult<i64> {
+    Ok(app.store().inbox_unread(customer_id).await?)
+}
+
+/// Opens one message of the member's own inbox and marks it read (the first time).
+/// Another member's message, or no message, is `not_found` and changes nothing.
+pub async fn open_message(
+    app: &App,
+    customer_id: &str,
+    message_id: &str,
+) -> AppResult<forecourt_store::outbox::InboxItem> {
+    let not_found = || AppError::new("not_found", "no such message");
+    if !app
+        .store()
+        .mark_inbox_read(customer_id, message_id, app.clock().now_us())
+        .await?
+    {
+        return Err(not_found());
+    }
+    app.store()
+        .inbox_item(customer_id, message_id)
+        .await?
+        .ok_or_else(not_found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

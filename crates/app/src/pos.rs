@@ -788,6 +788,7 @@ async fn plan_sale(
                 multiplier,
                 &plan.priced,
                 0,
+                false,
             )
             .await?;
             plan.points = p.earned.total;
@@ -1064,6 +1065,7 @@ async fn plan_sale(
             multiplier,
             &plan.priced,
             coupon_total,
+            true,
         )
         .await?;
         plan.points = p.earned.total;
@@ -1375,28 +1377,13 @@ async fn post_sale(
         tx.add_usage(card_id, at, 1, *amount, volume, &sale_id)
             .await?;
     }
-    if !plan.coupons.is_empty() || plan.authorization_id.is_some() {
-        // Coupons and authorisations point at the sale: it is written first.
-        tx.flush().await.map_err(raced)?;
-    }
+    // Coupons and the authorisation point at the sale; their guards (still issued,
+    // still pending) refuse the unit if another sale got there first.
     for code in &plan.coupons {
-        if !tx.redeem_coupon(code, &sale_id).await? {
-            return Err(
-                AppError::new("coupon_invalid", "the coupon was used by another sale").into(),
-            );
-        }
+        tx.redeem_coupon_for_sale(code, &sale_id).await?;
     }
     if let Some(auth) = &plan.authorization_id {
-        if !tx
-            .finish_authorization(auth, "captured", Some(&sale_id))
-            .await?
-        {
-            return Err(AppError::new(
-                "authorization_closed",
-                "the authorisation was closed meanwhile",
-            )
-            .into());
-        }
+        tx.capture_authorization(auth, &sale_id).await?;
     }
     let available = |name: String| totals.get(&name).map(|t| t.available()).unwrap_or(0);
     let card_balance = match &plan.balance_card {

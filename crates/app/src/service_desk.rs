@@ -28,7 +28,7 @@ use forecourt_store::tickets::{
     CalendarRow, NewCalendar, NewTicket, NewTicketEvent, TicketEventRow, TicketFilter, TicketRow,
     TICKETS_PAGE_MAX,
 };
-use forecourt_store::{StaffUser, Station, StoreError};
+use forecourt_store::{StaffUser, Station, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -800,6 +800,90 @@ fn ticket_not_found() -> AppError {
     AppError::new("ticket_not_found", "no ticket with this id")
 }
 
+/// The description of a ticket: trimmed of control characters, not empty, at most
+/// [`NOTE_CHARS_MAX`] characters.
+fn description_of(description: &str) -> AppResult<String> {
+    let description = long_text("description", description, NOTE_CHARS_MAX)?;
+    if description.trim().is_empty() {
+        return Err(AppError::validation("description", "may not be empty"));
+    }
+    Ok(description)
+}
+
+/// A ticket to open, checked: what [`insert_ticket`] writes.
+struct Opening<'a> {
+    kind: &'a str,
+    channel: &'a str,
+    station: &'a Station,
+    category: &'a str,
+    severity: Severity,
+    customer_id: Option<&'a str>,
+    description: &'a str,
+    opened_at: i64,
+    /// The author, as the audit log names actors (`user:NAME`, `member:ID`).
+    actor: &'a str,
+    source: Option<&'a str>,
+}
+
+/// Writes a new ticket in `tx`: the severity's targets copied onto it, its opening
+/// event, and the audit entry. The one writer of new tickets, for staff and members.
+async fn insert_ticket(tx: &mut Tx, o: &Opening<'_>) -> AppResult<String> {
+    // The severity's targets are copied onto the ticket: the promise made when it was
+    // opened holds even if the policy changes later.
+    let policy = match tx.sla_policy(o.severity.as_str()).await? {
+        Some(p) => SlaPolicy::new(
+            u32::try_from(p.first_response_minutes).map_err(AppError::internal)?,
+            u32::try_from(p.resolution_minutes).map_err(AppError::internal)?,
+        )?,
+        None => SlaPolicy::default_for(o.severity),
+    };
+    let id = tx
+        .create_ticket(&NewTicket {
+            kind: o.kind,
+            channel: o.channel,
+            station_id: &o.station.station_id,
+            category: o.category,
+            severity: o.severity.as_str(),
+            first_response_minutes: i64::from(policy.first_response_minutes()),
+            resolution_minutes: i64::from(policy.resolution_minutes()),
+            customer_id: o.customer_id,
+            description: o.description,
+            state: "accepted",
+            opened_at: o.opened_at,
+            opened_by: o.actor,
+        })
+        .await?;
+    tx.append_ticket_event(
+        &id,
+        0,
+        &NewTicketEvent {
+            action: "open",
+            author: o.actor,
+            from_state: "",
+            to_state: "accepted",
+            note: None,
+            assignee_id: None,
+            csat: None,
+            at: o.opened_at,
+            first_response_at: None,
+            resolved_at: None,
+            closed_at: None,
+            ticket_assignee_id: None,
+        },
+    )
+    .await?;
+    tx.audit(&audit_entry(
+        o.actor,
+        o.source,
+        "ticket.open",
+        "ticket",
+        Some(&id),
+        json!({"station": o.station.code, "kind": o.kind, "channel": o.channel, "severity": o.severity.as_str(), "opened_at": rfc3339(o.opened_at)}),
+    ))
+    .await?;
+    Ok(id)
+}
+
 /// Opens a ticket at a station in the caller's scope.
 pub async fn open_ticket(
     app: &App,
@@ -812,10 +896,7 @@ pub async fn open_ticket(
     one_of("channel", &body.channel, CHANNELS)?;
     one_of("category", &body.category, CATEGORIES)?;
     let severity = Severity::parse(&body.severity)?;
-    let description = long_text("description", &body.description, NOTE_CHARS_MAX)?;
-    if description.trim().is_empty() {
-        return Err(AppError::validation("description", "may not be empty"));
-    }
+    let description = description_of(&body.description)?;
     let opened_at = past_time(app, "opened_at", body.opened_at.as_deref())?;
     let station = app
         .store()
@@ -833,61 +914,196 @@ pub async fn open_ticket(
     }
     let actor = format!("user:{}", me.username);
     let mut tx = app.store().begin().await?;
-    // The severity's targets are copied onto the ticket: the promise made when it was
-    // opened holds even if the policy changes later.
-    let policy = match tx.sla_policy(severity.as_str()).await? {
-        Some(p) => SlaPolicy::new(
-            u32::try_from(p.first_response_minutes).map_err(AppError::internal)?,
-            u32::try_from(p.resolution_minutes).map_err(AppError::internal)?,
-        )?,
-        None => SlaPolicy::default_for(severity),
-    };
-    let id = tx
-        .create_ticket(&NewTicket {
+    let id = insert_ticket(
+        &mut tx,
+        &Opening {
             kind: &body.kind,
             channel: &body.channel,
-            station_id: &station.station_id,
+            station: &station,
             category: &body.category,
-            severity: severity.as_str(),
-            first_response_minutes: i64::from(policy.first_response_minutes()),
-            resolution_minutes: i64::from(policy.resolution_minutes()),
+            severity,
             customer_id: body.customer_id.as_deref(),
             description: &description,
-            state: "accepted",
             opened_at,
-            opened_by: &actor,
-        })
-        .await?;
-    tx.append_ticket_event(
-        &id,
-        0,
-        &NewTicketEvent {
-            action: "open",
-            author: &actor,
-            from_state: "",
-            to_state: "accepted",
-            note: None,
-            assignee_id: None,
-            csat: None,
-            at: opened_at,
-            first_response_at: None,
-            resolved_at: None,
-            closed_at: None,
-            ticket_assignee_id: None,
+            actor: &actor,
+            source,
         },
     )
     .await?;
-    tx.audit(&audit_entry(
-        &actor,
-        source,
-        "ticket.open",
-        "ticket",
-        Some(&id),
-        json!({"station": station.code, "kind": body.kind, "severity": severity.as_str(), "opened_at": rfc3339(opened_at)}),
-    ))
-    .await?;
     tx.commit().await?;
     ticket_view(app, &id, true).await
+}
+
+// ---------------------------------------------------------------- the member's side
+
+/// The kinds of ticket a member opens from the portal (a service request is staff's).
+pub const MEMBER_KINDS: &[&str] = &["complaint", "suggestion", "praise", "inquiry"];
+/// The most tickets one member opens from the portal in [`MEMBER_TICKETS_WINDOW_US`]:
+/// a guard against floods, not a quota people meet (a member with more to say calls
+/// the station or the hotline, which staff record).
+pub const MEMBER_TICKETS_PER_DAY: i64 = 3;
+/// The window of [`MEMBER_TICKETS_PER_DAY`]: the last 24 hours.
+pub const MEMBER_TICKETS_WINDOW_US: i64 = 86_400_000_000;
+/// The most tickets the member's list shows.
+pub const MEMBER_TICKETS_SHOWN: i64 = 50;
+
+/// A ticket a member opens from the portal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberTicketBody {
+    pub kind: String,
+    pub category: String,
+    /// The station it is about; by default the member's home station.
+    pub station_code: Option<String>,
+    pub description: String,
+}
+
+/// The severity of a ticket a member opens: the member does not choose it. A complaint
+/// about the fuel's quality or the pump's metering is `high` (it may concern every
+/// customer of the station and is checked at once); everything else is `normal`. Staff
+/// change nothing here; they work the ticket on its SLA.
+pub fn member_severity(kind: &str, category: &str) -> Severity {
+    if kind == "complaint" && matches!(category, "fuel_quality" | "metering") {
+        Severity::High
+    } else {
+        Severity::Normal
+    }
+}
+
+/// A member opens a ticket from the portal (channel `portal`, the member as its
+/// customer, opened now): the same checks and the same writer as staff's
+/// [`open_ticket`], and at most [`MEMBER_TICKETS_PER_DAY`] in 24 hours (refused as
+/// `rate_limited`, changing nothing). The count and the opening run under a lock of
+/// the member's row, so parallel requests cannot pass the limit together. Returns the
+/// new ticket's id.
+pub async fn open_member_ticket(
+    app: &App,
+    customer_id: &str,
+    source: Option<&str>,
+    body: MemberTicketBody,
+) -> AppResult<String> {
+    one_of("kind", &body.kind, MEMBER_KINDS)?;
+    one_of("category", &body.category, CATEGORIES)?;
+    let description = description_of(&body.description)?;
+    let customer = app
+        .store()
+        .customer(customer_id)
+        .await?
+        .filter(|c| c.anonymized_at.is_none())
+        .ok_or_else(|| AppError::new("customer_not_found", "no customer with this id"))?;
+    let station = match body.station_code.as_deref().filter(|c| !c.is_empty()) {
+        Some(code) => app.store().station_by_code(code).await?,
+        None => match customer.home_station_id.as_deref() {
+            Some(id) => app.store().station_by_id(id).await?,
+            None => None,
+        },
+    }
+    .ok_or_else(|| AppError::validation("station_code", "choose the station it is about"))?;
+    let severity = member_severity(&body.kind, &body.category);
+    let now = app.clock().now_us();
+    let actor = format!("member:{customer_id}");
+    let mut tx = app.store().begin().await?;
+    if !tx.lock_customer_for_tickets(customer_id).await? {
+        return Err(AppError::new(
+            "customer_not_found",
+            "no customer with this id",
+        ));
+    }
+    let recent = tx
+        .count_customer_tickets_since(customer_id, "portal", now - MEMBER_TICKETS_WINDOW_US)
+        .await?;
+    if recent >= MEMBER_TICKETS_PER_DAY {
+        return Err(AppError::new(
+            "rate_limited",
+            format!("at most {MEMBER_TICKETS_PER_DAY} tickets a day from the portal"),
+        ));
+    }
+    let id = insert_ticket(
+        &mut tx,
+        &Opening {
+            kind: &body.kind,
+            channel: "portal",
+            station: &station,
+            category: &body.category,
+            severity,
+            customer_id: Some(customer_id),
+            description: &description,
+            opened_at: now,
+            actor: &actor,
+            source,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The member's own tickets, newest first, with the stations they are about (by id).
+pub async fn member_tickets(
+    app: &App,
+    customer_id: &str,
+) -> AppResult<(Vec<TicketRow>, std::collections::HashMap<String, Station>)> {
+    let tickets = app
+        .store()
+        .tickets_of_customer(customer_id, MEMBER_TICKETS_SHOWN)
+        .await?;
+    let stations = if tickets.is_empty() {
+        Default::default()
+    } else {
+        app.store()
+            .stations()
+            .await?
+            .into_iter()
+            .map(|s| (s.station_id.clone(), s))
+            .collect()
+    };
+    Ok((tickets, stations))
+}
+
+/// One step of a ticket as its customer sees it: what happened and when, and whether
+/// the customer took it. No notes (staff's working notes, and a callback's record of
+/// what the customer said, are staff's), no names of staff, no escalations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStep {
+    pub action: String,
+    pub to_state: String,
+    pub by_member: bool,
+    pub at: i64,
+}
+
+/// One of the member's own tickets, with its station and its public history (oldest
+/// first). Another customer's ticket, or one of no customer, is `ticket_not_found`.
+pub async fn member_ticket(
+    app: &App,
+    customer_id: &str,
+    id: &str,
+) -> AppResult<(TicketRow, Station, Vec<MemberStep>)> {
+    let t = app
+        .store()
+        .ticket(id)
+        .await?
+        .filter(|t| t.customer_id.as_deref() == Some(customer_id))
+        .ok_or_else(ticket_not_found)?;
+    let station = app
+        .store()
+        .station_by_id(&t.station_id)
+        .await?
+        .ok_or_else(ticket_not_found)?;
+    let member = format!("member:{customer_id}");
+    let steps = app
+        .store()
+        .ticket_events(id)
+        .await?
+        .into_iter()
+        .filter(|e| e.action != ESCALATE_ACTION)
+        .map(|e| MemberStep {
+            by_member: e.author == member,
+            action: e.action,
+            to_state: e.to_state,
+            at: e.at,
+        })
+        .collect();
+    Ok((t, station, steps))
 }
 
 /// The ticket, if the caller may read it: in scope of its station, else refused as the
@@ -1860,14 +2076,16 @@ pub async fn set_staff_contact(
     username: &str,
     body: ContactBody,
 ) -> AppResult<Value> {
+    // Another user's contact needs the right to manage users, checked before the
+    // lookup so that the answer does not tell who exists.
+    if username != me.username {
+        require(me, Action::ManageUsers)?;
+    }
     let user = app
         .store()
         .user_by_username(username)
         .await?
         .ok_or_else(|| AppError::new("not_found", "no staff user with this username"))?;
-    if user.user_id != me.user_id {
-        require(me, Action::ManageUsers)?;
-    }
     let contact = check_contact(&body)?;
     let actor = format!("user:{}", me.username);
     let mut tx = app.store().begin().await?;

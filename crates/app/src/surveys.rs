@@ -386,6 +386,30 @@ async fn usable_invitation(tx: &mut Tx, token: &str, now: i64) -> AppResult<Invi
     Ok(inv)
 }
 
+/// A survey as its invitation shows it: its name and questions.
+#[derive(Debug, Clone)]
+pub struct SurveyForm {
+    pub name: String,
+    pub questions: Vec<Question>,
+}
+
+/// The survey of a token that may still be used, read without spending it (the page
+/// at `/s/{token}` shows it before the answer). Refused as [`answer`] would refuse:
+/// `survey_not_found`, `survey_already_answered` (used) or `survey_expired`.
+pub async fn survey_by_token(app: &App, token: &str) -> AppResult<SurveyForm> {
+    let now = app.clock().now_us();
+    let mut tx = app.store().begin_read().await?;
+    let inv = usable_invitation(&mut tx, token, now).await?;
+    let survey = tx
+        .survey(&inv.survey_id)
+        .await?
+        .ok_or_else(|| AppError::internal("an invitation without its survey"))?;
+    Ok(SurveyForm {
+        questions: stored_questions(&survey)?,
+        name: survey.name,
+    })
+}
+
 fn spent(state: &str) -> AppError {
     AppError::new(
         "survey_already_answered",

@@ -159,11 +159,52 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
             station_logins.push((role, username, pw, code.clone()));
         }
     }
+    // Every other station has its manager too: they work their station's tickets.
+    let mut handlers = std::collections::BTreeMap::new();
+    for (_, username, _, code) in station_logins.iter().filter(|l| l.0 == "station_manager") {
+        handlers.insert(code.clone(), username.to_string());
+    }
+    for station in store.stations().await? {
+        if handlers.contains_key(&station.code) {
+            continue;
+        }
+        let username = format!("manager-{}", station.code.to_lowercase());
+        forecourt_app::network::create_user(
+            &store,
+            &username,
+            "station_manager",
+            Some(&format!("station:{}", station.code)),
+            &random_password(&mut entropy),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+        handlers.insert(station.code, username);
+    }
     let config = Config {
         outbox: crate::outbox_settings()?,
         ..Config::default()
     };
     let state = AppState::new(store.clone(), secret, config);
+    let t = std::time::Instant::now();
+    let desk = crate::desk_sim::run(
+        state.app(),
+        &summary.desk,
+        "admin",
+        &handlers,
+        seed,
+        forecourt_app::clock::Clock::system().now_us(),
+    )
+    .await
+    .context("simulating the service desk")?;
+    eprintln!(
+        "service desk: {} tickets ({} open, {} steps), {} survey invitations, {} answers, in {:.1} s",
+        desk.tickets,
+        desk.open,
+        desk.steps,
+        desk.invited,
+        desk.answered,
+        t.elapsed().as_secs_f64()
+    );
     crate::start_outbox_worker(&state)?;
     println!("username: admin");
     println!("password: {password}");

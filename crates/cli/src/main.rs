@@ -6,6 +6,7 @@ mod bench;
 mod bench_more;
 mod bench_statements;
 mod demo;
+mod desk_sim;
 mod exchange;
 mod progress;
 mod simulate;

@@ -32,6 +32,8 @@ pub struct Summary {
     /// Sales a till would have declined (card rules), by reason.
     pub declined: BTreeMap<String, u64>,
     pub seconds: f64,
+    /// The last weeks' visits by station and day, for the service desk's simulation.
+    pub desk: crate::desk_sim::Feed,
 }
 
 impl Summary {
@@ -310,9 +312,19 @@ pub async fn populate(store: &Store, p: Params) -> anyhow::Result<Summary> {
         cards,
         ..Summary::default()
     };
+    summary.desk = crate::desk_sim::Feed::since(
+        p.end - chrono::Duration::days(crate::desk_sim::DESK_DAYS - 1),
+    );
     let mut flush_ms = 0;
     for (i, (date, visits)) in world.days().enumerate() {
         for v in visits {
+            summary.desk.visit(
+                date,
+                &world.stations[v.station].code,
+                v.member.map(|(c, _)| world.customers[c].id.as_str()),
+                v.at_us,
+                v.lines.iter().find_map(|l| l.pump_no),
+            );
             post_visit(&world, &mut poster, &v, &mut summary).await?;
             if poster.pending() >= BATCH_EVENTS {
                 let t = std::time::Instant::now();

@@ -29,6 +29,13 @@ pub(crate) enum Expect {
     /// Exactly this many rows, else an account would break its policy (the callers'
     /// row locks make this unreachable; refused rather than overdrawn).
     Balance { rows: u64, needed: i64 },
+    /// Exactly one row, else the unit is refused with this code: the row's guard (a
+    /// coupon still issued, an authorisation still pending) no longer held because
+    /// another unit got there first.
+    One {
+        code: &'static str,
+        message: &'static str,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +49,10 @@ fn check(expect: &Expect, rows: u64) -> Result<(), StoreError> {
     match expect {
         Expect::Any => Ok(()),
         Expect::Balance { rows: want, .. } if *want == rows => Ok(()),
+        Expect::One { .. } if rows == 1 => Ok(()),
+        Expect::One { code, message } => {
+            Err(StoreError::Domain(DomainError::refused(code, *message)))
+        }
         Expect::Balance { needed, .. } => {
             Err(StoreError::Domain(DomainError::InsufficientBalance {
                 available: forecourt_core::Fen(0),

@@ -547,29 +547,33 @@ impl Tx {
         Ok(())
     }
 
-    /// The member's loyalty state.
     /// [`Tx::member_loyalty`] and the member's figures since `from_us` (the tier
-    /// window; litres only when `litres`), in one statement.
+    /// window; litres only when `litres`), in one statement. A member whose tier is
+    /// set by hand or is `top_tier` has no review to make: their window is not summed
+    /// (zeros).
     pub async fn member_loyalty_with_window(
         &mut self,
         customer_id: &str,
         from_us: i64,
         litres: bool,
+        top_tier: &str,
     ) -> Result<(MemberLoyalty, WindowMetric), StoreError> {
+        let reviewed = "tier_override is null and tier_code <> $3";
         let volume = if litres {
-            "(select cast(coalesce(sum(l.volume_ml), 0) as bigint) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2)"
+            format!("case when {reviewed} then (select cast(coalesce(sum(l.volume_ml), 0) as bigint) from sale s join sale_line l on l.sale_id = s.sale_id where s.customer_id = $1 and s.occurred_at >= $2) else cast(0 as bigint) end")
         } else {
-            "cast(0 as bigint)"
+            "cast(0 as bigint)".to_string()
         };
         let sql = format!(
             "select tier_code, tier_override, tier_override_reason, tier_below_since, referred_by, referral_rewarded_at, birthday, tags, \
-             (select cast(coalesce(sum(net_fen - refunded_fen), 0) as bigint) from sale where customer_id = $1 and occurred_at >= $2), \
-             (select count(*) from sale where customer_id = $1 and occurred_at >= $2), {volume} \
+             case when {reviewed} then (select cast(coalesce(sum(net_fen - refunded_fen), 0) as bigint) from sale where customer_id = $1 and occurred_at >= $2) else cast(0 as bigint) end, \
+             case when {reviewed} then (select count(*) from sale where customer_id = $1 and occurred_at >= $2) else cast(0 as bigint) end, {volume} \
              from customer where customer_id = $1"
         );
         let r = sqlx::query(&sql)
             .bind(customer_id)
             .bind(from_us)
+            .bind(top_tier)
             .fetch_optional(&mut *self.tx)
             .await?
             .ok_or(StoreError::NotFound("customer"))?;

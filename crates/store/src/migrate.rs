@@ -54,10 +54,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0007_surveys.sql"),
         postgres: include_str!("../migrations/0007_surveys.sql"),
     },
+    Migration {
+        version: 8,
+        name: "member_tickets",
+        sqlite: include_str!("../migrations/0008_member_tickets.sql"),
+        postgres: include_str!("../migrations/0008_member_tickets.sql"),
+    },
 ];
 
 /// The schema version this binary knows: the highest of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Default products of the POS contract: code, name, kind.
 const PRODUCTS: &[(&str, &str, &str)] = &[

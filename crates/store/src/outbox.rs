@@ -478,6 +478,50 @@ impl Store {
             .collect()
     }
 
+    /// One message of a member's own inbox; `None` when it is not theirs or not an
+    /// inbox message.
+    pub async fn inbox_item(
+        &self,
+        customer_id: &str,
+        message_id: &str,
+    ) -> Result<Option<InboxItem>, StoreError> {
+        let row = sqlx::query(
+            "select message_id, subject_enc, body_enc, created_at, read_at from message \
+             where message_id = $1 and customer_id = $2 and channel = 'inbox'",
+        )
+        .bind(message_id)
+        .bind(customer_id)
+        .fetch_optional(self.read())
+        .await?;
+        row.map(|r| {
+            let id: String = r.try_get(0)?;
+            Ok(InboxItem {
+                subject: unseal_opt(self.vault(), "message.subject", &id, r.try_get(1)?)?,
+                body: unseal(
+                    self.vault(),
+                    "message.body",
+                    &id,
+                    &r.try_get::<String, _>(2)?,
+                )?,
+                created_at: r.try_get(3)?,
+                read_at: r.try_get(4)?,
+                message_id: id,
+            })
+        })
+        .transpose()
+    }
+
+    /// How many messages of a member's inbox are unread.
+    pub async fn inbox_unread(&self, customer_id: &str) -> Result<i64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from message where customer_id = $1 and channel = 'inbox' and read_at is null",
+        )
+        .bind(customer_id)
+        .fetch_one(self.read())
+        .await?;
+        Ok(n)
+    }
+
     /// Marks a message of a member's own inbox read (the first time only). False when
     /// it is not theirs or not an inbox message.
     pub async fn mark_inbox_read(

@@ -1659,15 +1659,40 @@ impl Tx {
         Ok(n == 1)
     }
 
-    /// Marks a coupon redeemed; false if another sale redeemed it first.
-    pub async fn redeem_coupon(&mut self, code: &str, sale_id: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("update coupon set state = 'redeemed', sale_id = $1 where code = $2 and state = 'issued'")
-            .bind(sale_id)
-            .bind(code)
-            .execute(&mut *self.tx)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
+    /// Marks a coupon redeemed by a sale, deferred with the sale's other writes; the
+    /// unit is refused (`coupon_invalid`) if another sale redeemed it first.
+    pub async fn redeem_coupon_for_sale(
+        &mut self,
+        code: &str,
+        sale_id: &str,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "update coupon set state = 'redeemed', sale_id = $1 where code = $2 and state = 'issued'",
+            vec![sale_id.into(), code.into()],
+            crate::deferred::Expect::One {
+                code: "coupon_invalid",
+                message: "the coupon was used by another sale",
+            },
+        )
+        .await
+    }
+
+    /// Captures a pump authorisation for a sale, deferred with the sale's other writes;
+    /// the unit is refused (`authorization_closed`) if it is no longer pending.
+    pub async fn capture_authorization(
+        &mut self,
+        id: &str,
+        sale_id: &str,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "update authorization_hold set state = 'captured', sale_id = $1 where authorization_id = $2 and state = 'pending'",
+            vec![sale_id.into(), id.into()],
+            crate::deferred::Expect::One {
+                code: "authorization_closed",
+                message: "the authorisation was closed meanwhile",
+            },
+        )
+        .await
     }
 
     pub async fn issue_coupon(

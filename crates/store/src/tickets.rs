@@ -369,9 +369,62 @@ impl Store {
         let rows = q.fetch_all(self.read()).await?;
         rows.iter().map(|r| ticket(self.vault(), r)).collect()
     }
+
+    /// A customer's own tickets, newest first (the member portal's list), at most
+    /// `limit` (capped at [`TICKETS_PAGE_MAX`]).
+    pub async fn tickets_of_customer(
+        &self,
+        customer_id: &str,
+        limit: i64,
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        let sql = format!(
+            "select {TICKET_COLS} from {TICKET_FROM} where t.customer_id = $1 \
+             order by t.opened_at desc, t.ticket_id desc limit $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(customer_id)
+            .bind(limit.clamp(0, TICKETS_PAGE_MAX))
+            .fetch_all(self.read())
+            .await?;
+        rows.iter().map(|r| ticket(self.vault(), r)).collect()
+    }
 }
 
 impl Tx {
+    /// Locks a customer's row for the rest of the transaction (a row lock on
+    /// PostgreSQL; SQLite's single writer already serialises), so that the tickets a
+    /// member opens are counted and opened one request after the other. False when the
+    /// customer does not exist.
+    pub async fn lock_customer_for_tickets(
+        &mut self,
+        customer_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("update customer set kind = kind where customer_id = $1")
+            .bind(customer_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// How many tickets of a customer that came in through `channel` were opened at or
+    /// after `since` (µs).
+    pub async fn count_customer_tickets_since(
+        &mut self,
+        customer_id: &str,
+        channel: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from ticket where customer_id = $1 and channel = $2 and opened_at >= $3",
+        )
+        .bind(customer_id)
+        .bind(channel)
+        .bind(since)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(n)
+    }
+
     pub async fn calendar_by_code(
         &mut self,
         code: &str,

@@ -125,6 +125,23 @@ impl App {
         v["token"].as_str().unwrap().to_string()
     }
 
+    /// A user of `role` within `scope` (`station:S001`, `region:R1`, …): its id and a
+    /// session token.
+    pub async fn scoped_user(&self, name: &str, role: &str, scope: &str) -> (String, String) {
+        let (st, v) = self
+            .post(
+                "/api/v1/users",
+                &self.admin,
+                json!({"username": name, "role": role, "scope": scope, "password": "Staff-pass-1234"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        (
+            v["id"].as_str().unwrap().to_string(),
+            self.login(name, "Staff-pass-1234").await,
+        )
+    }
+
     /// A user of `role` with a session token.
     pub async fn user(&self, name: &str, role: &str) -> String {
         let (st, v) = self

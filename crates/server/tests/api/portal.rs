@@ -11,18 +11,18 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 
-const PIN_A: &str = "135790";
-const PIN_B: &str = "246802";
+pub(crate) const PIN_A: &str = "135790";
+pub(crate) const PIN_B: &str = "246802";
 
 /// An HTML answer.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -52,7 +52,7 @@ impl Page {
     }
 
     /// The hidden `_csrf` of the page's forms.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self
             .body
             .find(r#"name="_csrf" value=""#)
@@ -62,7 +62,7 @@ impl Page {
     }
 
     /// The text of the page's error notice.
-    fn error(&self) -> String {
+    pub(crate) fn error(&self) -> String {
         let at = self
             .body
             .find(r#"class="notice error""#)
@@ -94,7 +94,7 @@ fn form_encode(fields: &[(&str, &str)]) -> String {
 }
 
 /// A request to the pages, with the member cookie, extra headers and a form.
-async fn web(
+pub(crate) async fn web(
     app: &App,
     method: &str,
     path: &str,
@@ -127,7 +127,7 @@ async fn web(
     }
 }
 
-async fn get(app: &App, path: &str, token: Option<&str>) -> Page {
+pub(crate) async fn get(app: &App, path: &str, token: Option<&str>) -> Page {
     web(app, "GET", path, token, &[], None).await
 }
 
@@ -156,20 +156,27 @@ async fn phone_login(app: &App, phone: &str, password: &str) -> Page {
 }
 
 /// Signs in with a card and its PIN; returns the session token.
-async fn sign_in(app: &App, card_no: &str, pin: &str) -> String {
+pub(crate) async fn sign_in(app: &App, card_no: &str, pin: &str) -> String {
     let p = card_login(app, card_no, pin).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     assert_eq!(p.location(), "/m/");
     p.member_token()
 }
 
-struct Member {
-    id: String,
-    card: String,
+pub(crate) struct Member {
+    pub(crate) id: String,
+    pub(crate) card: String,
 }
 
 /// An individual with a personal card (with a PIN) holding `fen`, at a home station.
-async fn member(app: &App, name: &str, phone: &str, pin: &str, fen: i64, home: &str) -> Member {
+pub(crate) async fn member(
+    app: &App,
+    name: &str,
+    phone: &str,
+    pin: &str,
+    fen: i64,
+    home: &str,
+) -> Member {
     let id = app
         .customer(
             "individual",

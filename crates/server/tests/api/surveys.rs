@@ -495,3 +495,53 @@ async fn staff_contacts_are_checked_before_anything_is_created() {
         .await;
     assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
 }
+
+/// A staff user who is not an administrator cannot point another user's alerts (a
+/// region manager's escalations, say) at themself, however many requests they send at
+/// once, and cannot learn from the answers which usernames exist.
+#[tokio::test]
+async fn only_administrators_set_another_users_contact_even_in_parallel() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = spawn_app().await;
+    app.scoped_user("rm1", "region_manager", "region:R1").await;
+    let (_, sm) = app
+        .scoped_user("sm1", "station_manager", "station:S001")
+        .await;
+    let (st, v) = app
+        .put(
+            "/api/v1/users/rm1/contact",
+            &app.admin,
+            json!({"email": "rm1@example.com", "phone": "+8613800000001"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // Sixteen requests on their own tasks, half for a user who exists.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let target = if i % 2 == 0 { "rm1" } else { "nobody-here" };
+        let router = app.router.clone();
+        let req = axum::http::Request::put(format!("/api/v1/users/{target}/contact"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {sm}"))
+            .body(axum::body::Body::from(
+                json!({"email": "attacker@example.com", "phone": "+8613900000000"}).to_string(),
+            ))
+            .unwrap();
+        tasks.spawn(async move {
+            let res = router.oneshot(req).await.unwrap();
+            let st = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (st, serde_json::from_slice::<Value>(&bytes).unwrap())
+        });
+    }
+    for (st, v) in tasks.join_all().await {
+        assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
+    }
+    let u = app.store.user_by_username("rm1").await.unwrap().unwrap();
+    let c = app.store.staff_contact(&u.user_id).await.unwrap();
+    assert_eq!(
+        (c.email.as_deref(), c.phone.as_deref()),
+        (Some("rm1@example.com"), Some("+8613800000001"))
+    );
+}

@@ -7,9 +7,16 @@
 //! member's session ([`Member`]), never by anything the request names, so a member can
 //! only ever see their own data. Pages are server-rendered, with no script; the frame
 //! fits a 390 px wide screen.
+//!
+//! The member's service desk is here too: complaints and suggestions sent from the
+//! portal, the member's tickets, the in-app inbox (`desk`), and the survey page of an
+//! invitation (`/s/{token}`, `survey`), which needs no sign-in: its token is the
+//! authority.
 
 mod auth;
+mod desk;
 mod pages;
+mod survey;
 
 use super::i18n::{self, Lang};
 use super::layout::{lang_switch, notice};
@@ -32,6 +39,13 @@ pub fn routes() -> Router<AppState> {
         .route("/m/", get(pages::home))
         .route("/m/points", get(pages::points))
         .route("/m/stations", get(pages::stations))
+        .route("/m/tickets", get(desk::list))
+        .route("/m/tickets/new", get(desk::new_form).post(desk::new_submit))
+        .route("/m/tickets/{id}", get(desk::show))
+        .route("/m/messages", get(desk::messages))
+        .route("/m/messages/{id}", get(desk::message))
+        .route("/s/{token}", get(survey::show).post(survey::submit))
+        .route("/s/{token}/decline", post(survey::decline))
         .route("/m/login", get(auth::form).post(auth::submit))
         .route("/m/logout", post(auth::logout))
         .route(
@@ -179,6 +193,8 @@ pub enum Tab {
     Home,
     Points,
     Stations,
+    Service,
+    Messages,
 }
 
 const TABS: &[(Tab, &str, &str, &str)] = &[
@@ -195,6 +211,18 @@ const TABS: &[(Tab, &str, &str, &str)] = &[
         "portal.tab.stations",
         "portal-tab-stations",
     ),
+    (
+        Tab::Service,
+        "/m/tickets",
+        "portal.tab.service",
+        "portal-tab-service",
+    ),
+    (
+        Tab::Messages,
+        "/m/messages",
+        "portal.tab.messages",
+        "portal-tab-messages",
+    ),
 ];
 
 /// A small line icon of a tab (inline SVG: no request, no style attribute).
@@ -203,6 +231,8 @@ fn tab_icon(tab: Tab) -> Markup {
         Tab::Home => "M3 11.5 12 4l9 7.5M5.5 9.5V20h13V9.5M10 20v-5.5h4V20",
         Tab::Points => "M12 3.5l2.6 5.3 5.9.9-4.3 4.1 1 5.8-5.2-2.7-5.2 2.7 1-5.8-4.3-4.1 5.9-.9z",
         Tab::Stations => "M5 20V5.5A1.5 1.5 0 0 1 6.5 4h6A1.5 1.5 0 0 1 14 5.5V20M3.5 20h12M7.5 8h4M14 10h2.5a1.5 1.5 0 0 1 1.5 1.5V16a1.5 1.5 0 0 0 3 0V8.5L18.5 6",
+        Tab::Service => "M4 5.5A1.5 1.5 0 0 1 5.5 4h13A1.5 1.5 0 0 1 20 5.5v9a1.5 1.5 0 0 1-1.5 1.5H10l-4.5 4v-4h0A1.5 1.5 0 0 1 4 14.5zM8 8.5h8M8 12h5",
+        Tab::Messages => "M3.5 6.5A1.5 1.5 0 0 1 5 5h14a1.5 1.5 0 0 1 1.5 1.5v11A1.5 1.5 0 0 1 19 19H5a1.5 1.5 0 0 1-1.5-1.5zM4 6.5l8 6 8-6",
     };
     m! {
         svg.icon viewBox="0 0 24 24" width="24" height="24" aria-hidden="true" focusable="false" {

@@ -27,7 +27,7 @@ const POINTS_PAGE: i64 = 20;
 
 /// A moment that belongs to no station (points, coupons, the page's own time) in the
 /// network's time, to the minute.
-fn network_time(mb: &Member, us: i64) -> String {
+pub(super) fn network_time(mb: &Member, us: i64) -> String {
     when(mb.lang(), us, clock::NETWORK_TZ, Shown::Minute)
 }
 
@@ -73,6 +73,7 @@ async fn home_page(mb: &Member, q: &HashMap<String, String>) -> Result<Markup, A
         @if let Some(text) = done { (notice("ok", text)) }
         h1.greet { (fill(mb.t("portal.home.hello"), &[("name", &mb.customer.name)])) }
         (tier_section(mb).await?)
+        (service_section(mb).await?)
         (cards_section(mb).await?)
         (points_section(mb).await?)
         (coupons_section(mb).await?)
@@ -368,6 +369,41 @@ async fn sales_section(mb: &Member) -> Result<Markup, ApiError> {
                                 }
                             }
                         }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// The inbox's unread count and the way to the service desk.
+async fn service_section(mb: &Member) -> Result<Markup, ApiError> {
+    let unread = portal::unread_messages(mb.ctx.state.app(), mb.id()).await?;
+    Ok(m! {
+        section.card id="portal-service" {
+            ul.rows {
+                li.row {
+                    div.l {
+                        a href="/m/messages" id="portal-messages-link" { b { (mb.t("portal.messages.title")) } }
+                        span.muted.small {
+                            @if unread > 0 {
+                                (fill(mb.t("portal.messages.unread"), &[("n", &int(unread))]))
+                            } @else {
+                                (mb.t("portal.messages.all_read"))
+                            }
+                        }
+                    }
+                    div.r {
+                        @if unread > 0 { span.count.unread id="portal-unread" { (int(unread)) } }
+                    }
+                }
+                li.row {
+                    div.l {
+                        a href="/m/tickets" id="portal-tickets-link" { b { (mb.t("portal.tickets.title")) } }
+                        span.muted.small { (mb.t("portal.tickets.lead")) }
+                    }
+                    div.r {
+                        a.button.small href="/m/tickets/new" id="portal-home-ticket-new" { (mb.t("portal.ticket.new.short")) }
                     }
                 }
             }
