@@ -649,6 +649,8 @@ def scenarios(a, binary, chromedriver, chromium, work, procs, run):
         check(b.exists("#issue-card-form"), "the cashier's profile has no #issue-card-form, though cashiers may issue cards")
         run.shot("cashier-profile")
 
+    service_desk_scenario(b, run, login, logout, state)
+
     def width_fits(where):
         width = b.wait_until("document.documentElement.scrollWidth",
                              lambda: b.script("return document.documentElement.scrollWidth;"))
@@ -800,6 +802,92 @@ def portal_service_desk(run, api, state):
         b.wait("main#survey-done")
         again = b.text("main#survey-done")
         check("已经提交过了" in again, f"the used link reads {again!r}")
+
+
+def service_desk_scenario(b, run, login, logout, state):
+    """A station manager takes a complaint at the counter for a member found by phone,
+    moves it through the workflow (respond, investigate, propose, implement, callback
+    with satisfaction) checking the state label after each step, is refused a close
+    before the callback with a message, and closes it after."""
+    labels = {"respond": "已受理", "investigate": "调查中", "propose": "已制定方案",
+              "implement": "实施中", "callback": "回访中", "close": "已关闭"}
+
+    def state_is(want, after):
+        b.wait_until(f"#ticket-state to read {want!r} after {after}",
+                     lambda: b.text("#ticket-state", timeout=0).strip() == want)
+
+    def do(action):
+        b.click(f"#step-{action}")
+        b.wait_until(f"the URL to say done={action}", lambda: b.query().get("done") == [action])
+        b.wait(".notice.ok")
+        state_is(labels[action], action)
+
+    with run.step("service desk: a complaint taken at the counter (station manager)"):
+        logout()
+        login("e2e_manager")
+        b.go("/tickets")
+        b.wait("#ticket-queue")
+        b.click("#new-ticket")
+        b.wait_path("/tickets/new")
+        b.click("select#ticket-kind option[value='complaint']")
+        b.click("select#ticket-category option[value='fuel_quality']")
+        b.click("select#ticket-severity option[value='high']")
+        check(b.prop("select#ticket-channel", "value") == "counter", "the channel is not the counter by default")
+        b.fill("#ticket-phone", state["phone"])
+        b.fill("#ticket-description", "加油后车辆抖动，怀疑油品问题")
+        b.click("#new-ticket-submit")
+        b.wait_path(r"/tickets/(?!new$)[^/]+")
+        check(b.query().get("done") == ["opened"], f"after opening, the URL is {b.url} (no done=opened)")
+        state_is("已受理", "opening")
+        head = b.text("#ticket-head")
+        check("油品质量" in head and "柜台" in head, f"#ticket-head does not show the category and channel: {head!r}")
+        check("浏览器测试" in head, f"#ticket-head does not name the member found by phone: {head!r}")
+        ticket_path = b.path
+        run.shot("ticket-opened")
+
+    with run.step("service desk: the workflow, and no close before the callback"):
+        for action in ["respond", "investigate", "propose", "implement"]:
+            b.fill("#step-note", f"{labels[action]}：已处理")
+            do(action)
+        b.click("#step-close")
+        b.wait(".notice.error")
+        message = b.text(".notice.error")
+        check("回访" in message, f"a close before the callback says {message!r}, not that a callback is needed")
+        state_is("实施中", "a refused close")
+        run.shot("ticket-close-refused")
+        b.go(ticket_path)
+        b.click("select#callback-csat option[value='4']")
+        b.fill("#callback-note", "客户表示满意")
+        do("callback")
+        history = b.text("#ticket-history")
+        check("满意度 4/5" in history and "客户表示满意" in history, f"#ticket-history lacks the callback: {history!r}")
+        do("close")
+        check(b.exists("#step-reopen"), "a closed ticket offers no reopen")
+        check(not b.exists("#step-close"), "a closed ticket still offers close")
+        run.shot("ticket-closed")
+        b.go("/tickets?state=closed")
+        b.wait("#ticket-queue")
+        check(b.find_all(f"#ticket-queue a[href='{ticket_path}']"), "the closed ticket is not in the queue filtered by closed")
+        run.shot("ticket-queue")
+
+    with run.step("service desk settings and surveys (admin)"):
+        logout()
+        login("e2e_admin")
+        b.go("/admin/service-desk")
+        b.wait("#sla-policies")
+        b.wait("#station-calendars")
+        run.shot("service-desk-settings")
+        b.go("/surveys")
+        b.fill("#survey-name", "E2E 满意度")
+        b.click("select[name='kind_0'] option[value='nps']")
+        b.fill("input[name='text_0']", "您有多大可能推荐我们？")
+        b.click("select[name='kind_1'] option[value='rating']")
+        b.fill("input[name='text_1']", "您对服务满意吗？")
+        b.click("#survey-create")
+        b.wait_path(r"/surveys/[^/]+")
+        b.wait("#survey-overall")
+        check(b.text("#survey-n").strip() == "0", f"a new survey shows {b.text('#survey-n')!r} answers")
+        run.shot("survey-results")
 
 
 if __name__ == "__main__":

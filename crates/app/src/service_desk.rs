@@ -623,6 +623,12 @@ pub struct SlaReading {
     pub resolution_breached: bool,
     /// Whether the clocks stand still now (waiting for the customer, resolved, closed).
     pub paused: bool,
+    /// The share of each target used, in thousandths (1000 at the due time), for the
+    /// console's warning colours; not part of the API's answer.
+    #[serde(skip)]
+    pub first_response_used_permille: u64,
+    #[serde(skip)]
+    pub resolution_used_permille: u64,
 }
 
 struct Clocks<'c> {
@@ -681,6 +687,8 @@ fn read_sla(cal: &Calendar, t: &TicketRow, flow: &Flow, now_us: i64) -> AppResul
         first_response_breached: fr_breached,
         resolution_breached: res_breached,
         paused: c.resolution.is_paused(now),
+        first_response_used_permille: c.first_response.used_permille(now).map_err(bt)?,
+        resolution_used_permille: c.resolution.used_permille(now).map_err(bt)?,
     })
 }
 
@@ -1297,6 +1305,7 @@ pub async fn get_ticket(app: &App, me: &StaffUser, id: &str) -> AppResult<Ticket
 pub struct TicketQuery {
     pub station: Option<String>,
     pub state: Option<String>,
+    pub kind: Option<String>,
     pub breached: Option<bool>,
     pub limit: Option<i64>,
 }
@@ -1323,6 +1332,9 @@ pub async fn list_tickets(app: &App, me: &StaffUser, q: TicketQuery) -> AppResul
     if let Some(s) = &q.state {
         one_of("state", s, STATES)?;
     }
+    if let Some(k) = &q.kind {
+        one_of("kind", k, KINDS)?;
+    }
     let mut ids = scope_station_ids(app, me).await?;
     if let Some(code) = &q.station {
         let station: Station = app
@@ -1335,22 +1347,22 @@ pub async fn list_tickets(app: &App, me: &StaffUser, q: TicketQuery) -> AppResul
     }
     let limit = q.limit.unwrap_or(100).clamp(1, TICKETS_PAGE_MAX);
     let breached_only = q.breached == Some(true);
+    let filtered = breached_only || q.kind.is_some();
     let rows = app
         .store()
         .tickets(&TicketFilter {
             station_ids: ids.as_deref(),
             state: q.state.as_deref(),
             open_only: false,
-            limit: if breached_only {
-                BREACHED_SCAN_MAX
-            } else {
-                limit
-            },
+            limit: if filtered { BREACHED_SCAN_MAX } else { limit },
         })
         .await?;
     let mut calendars: std::collections::HashMap<String, Calendar> = Default::default();
     let mut out = Vec::new();
     for t in rows {
+        if q.kind.as_deref().is_some_and(|k| k != t.kind) {
+            continue;
+        }
         if !calendars.contains_key(&t.station_id) {
             let cal = calendar_of(&app.store().station_calendar(&t.station_id).await?)?;
             calendars.insert(t.station_id.clone(), cal);
@@ -1915,6 +1927,135 @@ pub async fn breaches(
     Ok(by.into_values().collect())
 }
 
+// ---------------------------------------------------------------- for the console
+
+/// The names of tickets' customers as the console shows them: in full when the role
+/// may see personal data and the customer is in the caller's scope, masked otherwise.
+/// Customers that no longer exist are left out.
+pub async fn customer_names(
+    app: &App,
+    me: &StaffUser,
+    ids: &[&str],
+) -> AppResult<std::collections::HashMap<String, String>> {
+    require(me, Action::ViewTickets)?;
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        if out.contains_key(*id) {
+            continue;
+        }
+        if let Some(c) = app.store().customer(id).await? {
+            let view = access::customer_view(app, me, &c).await?;
+            let name = if view == access::CustomerView::Full {
+                c.name.clone()
+            } else {
+                crate::customers::mask_name(&c.name)
+            };
+            out.insert((*id).to_string(), name);
+        }
+    }
+    Ok(out)
+}
+
+/// The steps a ticket in `state` may be offered as buttons: the ones [`Flow::apply`]
+/// accepts from that state, where a callback's satisfaction and note are asked by the
+/// form. A complaint's close is offered even before its callback: the refusal then
+/// says why. A reopen only within [`REOPEN_WITHIN_US`] of the close.
+pub fn offered_actions(state: &str, closed_at_us: Option<i64>, now_us: i64) -> Vec<&'static str> {
+    let working = matches!(
+        state,
+        "accepted" | "investigating" | "solution_proposed" | "implementing"
+    );
+    ACTIONS
+        .iter()
+        .copied()
+        .filter(|a| match *a {
+            "respond" => state != "closed" && state != "waiting_customer",
+            "investigate" => state == "accepted",
+            "propose" => state == "accepted" || state == "investigating",
+            "implement" => state == "solution_proposed",
+            "wait_customer" => working,
+            "resume" => state == "waiting_customer",
+            "callback" | "unreachable" => state == "implementing" || state == "callback",
+            "close" => state != "closed",
+            "reopen" => {
+                state == "closed" && closed_at_us.is_some_and(|c| now_us - c <= REOPEN_WITHIN_US)
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// The customer a ticket taken at the counter is for, by the phone the customer gives.
+pub async fn customer_by_phone(app: &App, me: &StaffUser, phone: &str) -> AppResult<String> {
+    require(me, Action::WorkTickets)?;
+    let phone = forecourt_core::Phone::parse(phone.trim())?;
+    app.store()
+        .customer_ids_by_phone(phone.as_str())
+        .await?
+        .into_iter()
+        .min()
+        .ok_or_else(|| AppError::new("customer_not_found", "no customer with this phone"))
+}
+
+/// The service desk's settings for the administration page: every calendar, the
+/// policy of each severity (the default where none is stored) and each station's
+/// calendar code.
+#[derive(Debug)]
+pub struct DeskSettings {
+    pub calendars: Vec<CalendarView>,
+    /// Severity, first response minutes, resolution minutes.
+    pub policies: Vec<(&'static str, u32, u32)>,
+    /// Station code, name, calendar code.
+    pub stations: Vec<(String, String, String)>,
+}
+
+/// Reads [`DeskSettings`] (admins).
+pub async fn settings(app: &App, me: &StaffUser) -> AppResult<DeskSettings> {
+    require(me, Action::ManageServiceDesk)?;
+    let stored = app.store().sla_policies().await?;
+    let policies = Severity::ALL
+        .iter()
+        .map(|s| {
+            let p = stored
+                .iter()
+                .find(|p| p.severity == s.as_str())
+                .and_then(|p| {
+                    SlaPolicy::new(
+                        u32::try_from(p.first_response_minutes).ok()?,
+                        u32::try_from(p.resolution_minutes).ok()?,
+                    )
+                    .ok()
+                })
+                .unwrap_or_else(|| SlaPolicy::default_for(*s));
+            (
+                s.as_str(),
+                p.first_response_minutes(),
+                p.resolution_minutes(),
+            )
+        })
+        .collect();
+    let mut calendars: Vec<CalendarView> = Vec::new();
+    let mut stations = Vec::new();
+    for st in app.store().stations().await? {
+        let row = app.store().station_calendar(&st.station_id).await?;
+        if !calendars.iter().any(|c| c.code == row.code) {
+            calendars.push(calendar_view(&row)?);
+        }
+        stations.push((st.code, st.name, row.code));
+    }
+    for row in app.store().calendars().await? {
+        if !calendars.iter().any(|c| c.code == row.code) {
+            calendars.push(calendar_view(&row)?);
+        }
+    }
+    calendars.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(DeskSettings {
+        calendars,
+        policies,
+        stations,
+    })
+}
+
 // ---------------------------------------------------------------- staff contact
 
 /// `PUT /users/{username}/contact`.
@@ -2008,6 +2149,49 @@ mod tests {
             csat: None,
             has_note: false,
         }
+    }
+
+    /// The buttons the console offers are exactly the steps the workflow takes.
+    #[test]
+    fn offered_actions_are_the_steps_the_flow_accepts() {
+        let paths: &[&[&str]] = &[
+            &[],
+            &["investigate"],
+            &["propose"],
+            &["propose", "implement"],
+            &["investigate", "wait_customer"],
+            &["propose", "implement", "unreachable"],
+            &["propose", "implement", "close"],
+        ];
+        for path in paths {
+            let mut f = Flow::opened(0);
+            for (i, a) in path.iter().enumerate() {
+                f.apply("suggestion", &step(a, i as i64 + 1)).unwrap();
+            }
+            let now = 100;
+            let offered = offered_actions(f.state, f.closed_at, now);
+            for a in ACTIONS {
+                let accepted = f
+                    .clone()
+                    .apply(
+                        "suggestion",
+                        &Step {
+                            action: a,
+                            at: now,
+                            csat: Some(5),
+                            has_note: true,
+                        },
+                    )
+                    .is_ok();
+                assert_eq!(
+                    offered.contains(a),
+                    accepted,
+                    "{a} from {} (after {path:?})",
+                    f.state
+                );
+            }
+        }
+        assert!(!offered_actions("closed", Some(0), REOPEN_WITHIN_US + 1).contains(&"reopen"));
     }
 
     #[test]

@@ -144,6 +144,57 @@ pub async fn create_survey(
     Ok(json!({ "id": id }))
 }
 
+/// A survey in the list of surveys.
+#[derive(Debug, Clone, Serialize)]
+pub struct SurveySummary {
+    pub id: String,
+    pub name: String,
+    pub questions: Vec<QuestionBody>,
+    pub after_ticket_close: bool,
+    pub created_at: String,
+}
+
+/// Every survey, newest first (whoever may read results).
+pub async fn list_surveys(app: &App, me: &StaffUser) -> AppResult<Vec<SurveySummary>> {
+    require(me, Action::ViewTickets)?;
+    app.store()
+        .surveys()
+        .await?
+        .into_iter()
+        .map(|s| {
+            Ok(SurveySummary {
+                questions: serde_json::from_str(&s.questions).map_err(AppError::internal)?,
+                id: s.survey_id,
+                name: s.name,
+                after_ticket_close: s.after_ticket_close,
+                created_at: rfc3339(s.created_at),
+            })
+        })
+        .collect()
+}
+
+/// The customers of a station (in the caller's scope) who bought there in the last
+/// `days` days, at most [`INVITE_MAX`], for inviting them to a survey.
+pub async fn recent_customers(
+    app: &App,
+    me: &StaffUser,
+    station_code: &str,
+    days: i64,
+) -> AppResult<Vec<String>> {
+    require(me, Action::WorkTickets)?;
+    let station = app
+        .store()
+        .station_by_code(station_code)
+        .await?
+        .ok_or_else(|| AppError::new("station_not_found", "no station with this code"))?;
+    access::require_station(me, &station)?;
+    let since = app.clock().now_us() - days.clamp(1, 365) * DAY_US;
+    Ok(app
+        .store()
+        .recent_customers_at(&station.station_id, since, INVITE_MAX as i64)
+        .await?)
+}
+
 /// What inviting one customer gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invited {

@@ -805,6 +805,7 @@ mod tests {
             TicketQuery {
                 station: None,
                 state: None,
+                kind: None,
                 breached: None,
                 limit: Some(1_000),
             },

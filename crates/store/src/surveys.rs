@@ -118,6 +118,33 @@ fn invitation(r: &sqlx::any::AnyRow) -> Result<InvitationRow, StoreError> {
 }
 
 impl Store {
+    /// The customers who bought at a station since `since_us`, most recent first, at
+    /// most `limit` (anonymized customers left out).
+    pub async fn recent_customers_at(
+        &self,
+        station_id: &str,
+        since_us: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select s.customer_id from sale s join customer c on c.customer_id = s.customer_id \
+             where s.station_id = $1 and s.occurred_at >= $2 and c.anonymized_at is null \
+             group by s.customer_id order by max(s.occurred_at) desc, s.customer_id limit $3",
+        )
+        .bind(station_id)
+        .bind(since_us)
+        .bind(limit)
+        .fetch_all(self.read())
+        .await?)
+    }
+
+    /// Every survey, newest first.
+    pub async fn surveys(&self) -> Result<Vec<SurveyRow>, StoreError> {
+        let sql = format!("select {SURVEY_COLS} from survey order by created_at desc, survey_id");
+        let rows = sqlx::query(&sql).fetch_all(self.read()).await?;
+        rows.iter().map(survey).collect()
+    }
+
     pub async fn survey(&self, id: &str) -> Result<Option<SurveyRow>, StoreError> {
         let sql = format!("select {SURVEY_COLS} from survey where survey_id = $1");
         let row = sqlx::query(&sql)

@@ -276,6 +276,13 @@ impl Store {
         row.as_ref().map(calendar).transpose()
     }
 
+    /// Every calendar, by code.
+    pub async fn calendars(&self) -> Result<Vec<CalendarRow>, StoreError> {
+        let sql = format!("select {CALENDAR_COLS} from calendar c order by c.code");
+        let rows = sqlx::query(&sql).fetch_all(self.read()).await?;
+        rows.iter().map(calendar).collect()
+    }
+
     /// The calendar a station's tickets run on: its own, or the default one.
     pub async fn station_calendar(&self, station_id: &str) -> Result<CalendarRow, StoreError> {
         let sql = format!(

@@ -16,6 +16,8 @@ const MENU: &[(&str, &str, Option<Action>, bool)] = &[
         false,
     ),
     ("/cards", "nav.cards", Some(Action::ViewCard), false),
+    ("/tickets", "nav.tickets", Some(Action::ViewTickets), false),
+    ("/surveys", "nav.surveys", Some(Action::ViewTickets), false),
     (
         "/loyalty",
         "nav.loyalty",
@@ -26,6 +28,12 @@ const MENU: &[(&str, &str, Option<Action>, bool)] = &[
         "/analytics",
         "nav.analytics",
         Some(Action::ViewAnalytics),
+        true,
+    ),
+    (
+        "/admin/service-desk",
+        "nav.service_desk",
+        Some(Action::ManageServiceDesk),
         true,
     ),
     ("/admin/users", "nav.users", Some(Action::ManageUsers), true),

@@ -1191,9 +1191,23 @@ async fn no_console_page_shows_an_engineers_time() {
             "/analytics/forecast",
             "/admin/users",
             "/admin/audit",
+            "/tickets",
+            "/tickets/new",
+            "/admin/service-desk",
+            "/surveys",
         ]
         .map(String::from),
     );
+    let (st, t) = app
+        .post(
+            "/api/v1/tickets",
+            &app.admin,
+            json!({"kind": "complaint", "channel": "counter", "station_code": "S003", "category": "metering",
+                   "severity": "high", "customer_id": id, "description": "计量不准"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    paths.push(format!("/tickets/{}", t["id"].as_str().unwrap()));
     paths.push(format!("/customers/{id}"));
     paths.push(format!("/cards/{card}"));
     if let Some(r) = rule {
@@ -1290,4 +1304,477 @@ async fn a_console_form_refuses_a_name_with_nul_tab_or_override() {
         )
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+}
+
+/// The ticket's id from the page a new ticket or a step redirected to.
+fn ticket_of(p: &Page) -> String {
+    let to = p.location.as_deref().expect("a redirect to the ticket");
+    let rest = to.strip_prefix("/tickets/").expect("to a ticket page");
+    rest.split('?').next().unwrap().to_string()
+}
+
+/// The state label the ticket page shows.
+fn ticket_state(p: &Page) -> String {
+    let at = p.body.find("id=\"ticket-state\">").expect("a ticket state");
+    let rest = &p.body[at + "id=\"ticket-state\">".len()..];
+    rest[..rest.find('<').unwrap()].to_string()
+}
+
+/// Posts one step from the ticket's page (with its CSRF token).
+async fn ticket_step(b: &mut Browser<'_>, id: &str, fields: &[(&str, &str)]) -> Page {
+    let csrf = b.get(&format!("/tickets/{id}")).await.csrf();
+    let mut f = vec![("_csrf", csrf.as_str())];
+    f.extend_from_slice(fields);
+    b.post(&format!("/tickets/{id}/events"), &f).await
+}
+
+/// A station manager takes a complaint at the counter, for a member found by phone,
+/// and walks it through the workflow; each page shows the state's label, the steps
+/// the state allows, and a close before the callback is refused with the reason and
+/// changes nothing.
+#[tokio::test]
+async fn a_complaint_taken_at_the_counter_goes_through_the_workflow_in_the_console() {
+    let app = spawn_app().await;
+    staff(&app, "mgr1", "station_manager", "station:S001").await;
+    app.customer(
+        "individual",
+        "13800009001",
+        json!({"name": "周明", "home_station": "S001"}),
+    )
+    .await;
+    let mut b = Browser::new(&app);
+    b.sign_in("mgr1", "Staff-pass-1234").await;
+    let p = b.get("/tickets").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.has("工单") && p.has("href=\"/tickets/new\""));
+    let p = b.get("/tickets/new").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let csrf = p.csrf();
+    // A time received that is not a time: the form again, nothing opened.
+    let p = b
+        .post(
+            "/tickets/new",
+            &[
+                ("_csrf", &csrf),
+                ("station", "S001"),
+                ("kind", "complaint"),
+                ("channel", "counter"),
+                ("category", "fuel_quality"),
+                ("severity", "high"),
+                ("description", "加油后车辆抖动"),
+                ("received_at", "yesterday"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.has("受理时间不是有效的日期和时间"));
+    let (_, list) = app.get("/api/v1/tickets", &app.admin).await;
+    assert_eq!(list["tickets"].as_array().unwrap().len(), 0);
+    // Taken by phone at 08:00 station time (Shanghai), half an hour before now.
+    let p = b
+        .post(
+            "/tickets/new",
+            &[
+                ("_csrf", &csrf),
+                ("station", "S001"),
+                ("kind", "complaint"),
+                ("channel", "phone"),
+                ("category", "fuel_quality"),
+                ("severity", "high"),
+                ("phone", "13800009001"),
+                ("description", "加油后车辆抖动"),
+                ("received_at", "2026-11-20T08:00"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let id = ticket_of(&p);
+    let (st, t) = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await;
+    assert_eq!(st, StatusCode::OK, "{t}");
+    assert_eq!(t["opened_at"], "2026-11-20T00:00:00Z");
+    assert!(t["customer_id"].is_string(), "{t}");
+    let p = b.get(&format!("/tickets/{id}?done=opened")).await;
+    assert_eq!(ticket_state(&p), "已受理");
+    assert!(p.has("周明") && p.has("2026-11-20 08:00") && p.has("电话"));
+    assert!(
+        !visible_text(&p.body).contains(id.as_str()),
+        "the ticket's id is not shown"
+    );
+    assert!(p.has("id=\"step-investigate\"") && !p.has("id=\"step-implement\""));
+    // The queue lists it with its labels and its local due times.
+    let q = b.get("/tickets").await;
+    assert!(
+        q.has(&format!("/tickets/{id}")) && q.has("投诉") && q.has("油品质量") && q.has("周明")
+    );
+
+    for (action, label) in [
+        ("respond", "已受理"),
+        ("investigate", "调查中"),
+        ("propose", "已制定方案"),
+        ("implement", "实施中"),
+    ] {
+        let note = format!("{action} ok");
+        let p = ticket_step(&mut b, &id, &[("action", action), ("note", &note)]).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{action}: {}", p.body);
+        let p = b.get(p.location.as_deref().unwrap()).await;
+        assert_eq!(ticket_state(&p), label, "after {action}");
+        assert!(p.has("class=\"notice ok\""), "{action}");
+    }
+    // Closing before the callback: refused with the reason, the state as it was.
+    let p = ticket_step(&mut b, &id, &[("action", "close")]).await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+    assert!(p.has("投诉须先完成回访才能关闭"), "{}", p.body);
+    assert_eq!(ticket_state(&p), "实施中");
+    // A step the state does not allow is refused the same way.
+    let p = ticket_step(&mut b, &id, &[("action", "investigate")]).await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(p.has("工单当前状态下不能执行这一步"));
+    let p = ticket_step(
+        &mut b,
+        &id,
+        &[
+            ("action", "callback"),
+            ("csat", "4"),
+            ("note", "客户表示满意"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b.get(p.location.as_deref().unwrap()).await;
+    assert_eq!(ticket_state(&p), "回访中");
+    assert!(p.has("满意度 4/5") && p.has("客户表示满意"));
+    let p = ticket_step(&mut b, &id, &[("action", "close")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b.get(p.location.as_deref().unwrap()).await;
+    assert_eq!(ticket_state(&p), "已关闭");
+    assert!(p.has("id=\"step-reopen\"") && !p.has("id=\"step-close\""));
+    // The history names every step in words.
+    for label in [
+        "受理",
+        "响应",
+        "调查",
+        "制定解决方案",
+        "实施",
+        "回访",
+        "关闭",
+    ] {
+        assert!(p.has(label), "{label}");
+    }
+    b.lang = Some("en");
+    let p = b.get(&format!("/tickets/{id}")).await;
+    assert_eq!(ticket_state(&p), "Closed");
+    assert!(p.has("Fuel quality") && p.has("Satisfaction 4/5"));
+}
+
+/// Tickets are the station's: a manager of another station gets 404 for the page and
+/// the steps, a cashier works the tickets but sees no administration, and two closes
+/// sent at once close the ticket once.
+#[tokio::test]
+async fn ticket_pages_are_scoped_and_a_double_close_closes_once() {
+    let app = spawn_app().await;
+    staff(&app, "mgr1", "station_manager", "station:S001").await;
+    staff(&app, "mgr2", "station_manager", "station:S002").await;
+    staff(&app, "cash1", "cashier", "station:S001").await;
+    let (st, t) = app
+        .post(
+            "/api/v1/tickets",
+            &app.admin,
+            json!({"kind": "suggestion", "channel": "counter", "station_code": "S001", "category": "waiting",
+                   "severity": "normal", "description": "多开一个收银台"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let id = t["id"].as_str().unwrap().to_string();
+
+    let mut other = Browser::new(&app);
+    other.sign_in("mgr2", "Staff-pass-1234").await;
+    let p = other.get(&format!("/tickets/{id}")).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.has("没有这张工单") && !p.has("多开一个收银台"));
+    let q = other.get("/tickets").await;
+    assert_eq!(q.status, StatusCode::OK);
+    assert!(!q.has(&format!("/tickets/{id}")));
+    let csrf = q.csrf();
+    let p = other
+        .post(
+            &format!("/tickets/{id}/events"),
+            &[("_csrf", &csrf), ("action", "close")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    let (_, t) = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await;
+    assert_eq!(t["state"], "accepted");
+    // The other station's manager may not open a ticket at S001 either.
+    let p = other.get("/tickets/new").await;
+    assert!(!p.has("value=\"S001\""));
+
+    let mut cashier = Browser::new(&app);
+    cashier.sign_in("cash1", "Staff-pass-1234").await;
+    let p = cashier.get("/tickets").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.has(&format!("/tickets/{id}")) && p.has("建议"));
+    assert!(
+        !p.has("id=\"breaches\""),
+        "a station's user sees no breaches table"
+    );
+    let p = cashier.get("/admin/service-desk").await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(!p.has("action=\"/admin/service-desk"));
+    let csrf = p.csrf();
+    let p = cashier
+        .post(
+            "/admin/service-desk/policies",
+            &[("_csrf", &csrf), ("severity", "normal"), ("fr_hours", "1")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    // Survey results yes, the builder no.
+    let p = cashier.get("/surveys").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(!p.has("id=\"survey-form\""));
+    assert!(!cashier
+        .get("/tickets")
+        .await
+        .has("href=\"/admin/service-desk\""));
+
+    // Two closes at once (a double click): one closes, the other is refused.
+    let csrf = cashier.get(&format!("/tickets/{id}")).await.csrf();
+    let path = format!("/tickets/{id}/events");
+    let fields = [("_csrf", csrf.as_str()), ("action", "close")];
+    let mut second = Browser {
+        app: &app,
+        cookies: cashier.cookies.clone(),
+        lang: None,
+    };
+    let (a, b) = tokio::join!(cashier.post(&path, &fields), second.post(&path, &fields));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+    let (_, t) = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await;
+    assert_eq!(t["state"], "closed");
+    let closes = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "close")
+        .count();
+    assert_eq!(closes, 1);
+
+    // Head office sees every station's breaches and can filter by station.
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let p = admin.get("/tickets?station=S002").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(!p.has(&format!("/tickets/{id}")));
+    let p = admin.get("/tickets?station=S001&state=closed").await;
+    assert!(p.has(&format!("/tickets/{id}")) && p.has("id=\"breaches\""));
+}
+
+/// The service desk's settings and surveys through forms: a calendar with a holiday
+/// and a make-up working day, a station assigned to it, a severity's targets in hours
+/// and minutes, a survey built from rows, its results and invitations.
+#[tokio::test]
+async fn an_administrator_sets_calendars_targets_and_builds_a_survey() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let p = b.get("/admin/service-desk").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.has("id=\"sla-policies\"") && p.has("星期一"));
+    let csrf = p.csrf();
+    let mut fields: Vec<(String, String)> = [
+        ("_csrf", csrf.as_str()),
+        ("code", "office"),
+        ("timezone", "Asia/Shanghai"),
+        ("holidays", "2026-10-01\n2026-10-02"),
+        ("workdays", "2026-10-10"),
+        ("mode_sat", "closed"),
+        ("mode_sun", "closed"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for d in ["mon", "tue", "wed", "thu", "fri"] {
+        fields.push((format!("mode_{d}"), "hours".into()));
+        fields.push((format!("open_{d}"), "08:00".into()));
+        fields.push((format!("close_{d}"), "18:00".into()));
+    }
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let p = b.post("/admin/service-desk/calendars", &refs).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    // A bad date: the page again with the reason, nothing stored.
+    let p = b
+        .post(
+            "/admin/service-desk/calendars",
+            &[
+                ("_csrf", &csrf),
+                ("code", "broken"),
+                ("timezone", "Asia/Shanghai"),
+                ("holidays", "2026-13-40"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.has("class=\"notice error\""));
+    let p = b
+        .post(
+            "/admin/service-desk/stations",
+            &[
+                ("_csrf", &csrf),
+                ("station", "S001"),
+                ("calendar", "office"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b
+        .post(
+            "/admin/service-desk/policies",
+            &[
+                ("_csrf", &csrf),
+                ("severity", "normal"),
+                ("fr_hours", "2"),
+                ("fr_minutes", "30"),
+                ("res_hours", "24"),
+                ("res_minutes", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b.get("/admin/service-desk?done=policy").await;
+    assert!(p.has("2026-10-10") && p.has("2026-10-02") && p.has("服务时限已保存"));
+    assert!(!p.has("broken"));
+    // A ticket at S001 now takes 150 business minutes on the office calendar.
+    let (st, t) = app
+        .post(
+            "/api/v1/tickets",
+            &app.admin,
+            json!({"kind": "inquiry", "channel": "counter", "station_code": "S001", "category": "invoice",
+                   "severity": "normal", "description": "发票"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    assert_eq!(t["first_response_minutes"], 150);
+    assert_eq!(t["resolution_minutes"], 1440);
+
+    let p = b.get("/surveys").await;
+    assert!(p.has("id=\"survey-form\""));
+    let p = b
+        .post(
+            "/surveys",
+            &[
+                ("_csrf", &csrf),
+                ("name", "季度满意度"),
+                ("kind_0", "nps"),
+                ("text_0", "您有多大可能推荐我们？"),
+                ("kind_1", "rating"),
+                ("text_1", "服务评分"),
+                ("kind_2", "choice"),
+                ("text_2", "您常加哪种油？"),
+                ("options_2", "92号，95号，柴油"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let to = p.location.unwrap();
+    let p = b.get(&to).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.has("季度满意度") && p.has("id=\"survey-n\">0<"));
+    // A choice without options is refused with the form kept.
+    let p = b
+        .post(
+            "/surveys",
+            &[
+                ("_csrf", &csrf),
+                ("name", "坏问卷"),
+                ("kind_0", "choice"),
+                ("text_0", "选哪个"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.has("value=\"坏问卷\""));
+    let p = b.get("/surveys").await;
+    assert!(p.has("季度满意度") && !p.has(">坏问卷<"));
+}
+
+/// A survey's results page: figures over the answers in the user's scope, small samples
+/// marked; a station manager sees only the station's answers.
+#[tokio::test]
+async fn survey_results_are_shown_in_the_users_scope_with_small_samples_marked() {
+    let app = spawn_app().await;
+    staff(&app, "mgr2", "station_manager", "station:S002").await;
+    let (st, v) = app
+        .post(
+            "/api/v1/surveys",
+            &app.admin,
+            json!({"name": "加油体验", "questions": [
+                {"kind": "nps", "text": "推荐意愿"}, {"kind": "rating", "text": "满意度"}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let survey = v["id"].as_str().unwrap().to_string();
+    let mut people = Vec::new();
+    for (i, station) in ["S001", "S001", "S001", "S002"].iter().enumerate() {
+        people.push(
+            app.customer(
+                "individual",
+                &format!("1380000{:04}", 8100 + i),
+                json!({"home_station": station}),
+            )
+            .await,
+        );
+    }
+    let (st, v) = app
+        .post(
+            &format!("/api/v1/surveys/{survey}/invitations"),
+            &app.admin,
+            json!({ "customer_ids": people }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    for (inv, (nps, rating)) in
+        v["invitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip([(10, 5), (9, 4), (0, 1), (10, 5)])
+    {
+        let token = inv["token"].as_str().expect("invited");
+        let (st, v) = app
+            .call(
+                "POST",
+                &format!("/api/v1/survey-responses/{token}"),
+                None,
+                Some(json!({ "answers": [nps, rating] })),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let p = admin.get("/surveys").await;
+    assert!(p.has(&format!("href=\"/surveys/{survey}\"")) && p.has("加油体验"));
+    let p = admin.get(&format!("/surveys/{survey}")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.has("id=\"survey-n\">4<"), "four answers");
+    // NPS (3 promoters − 1 detractor) / 4 = 50; CSAT 3 of 4 = 75 %.
+    assert!(
+        p.has(">50.0") && p.has("75.0%"),
+        "{}",
+        visible_text(&p.body)
+    );
+    assert!(p.has("样本偏少") && p.has("svg") && p.has("id=\"survey-by-month\""));
+    assert_eq!(engineers_time(&visible_text(&p.body)), None);
+
+    let mut m2 = Browser::new(&app);
+    m2.sign_in("mgr2", "Staff-pass-1234").await;
+    let p = m2.get(&format!("/surveys/{survey}")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.has("id=\"survey-n\">1<"), "only S002's answer");
+    assert!(!p.has("id=\"survey-form\""));
+    assert!(p.has("id=\"invite-form\""), "a station manager may invite");
 }

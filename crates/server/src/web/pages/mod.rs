@@ -6,7 +6,10 @@ pub(super) mod auth;
 mod cards;
 mod customers;
 mod dashboard;
+mod desk_admin;
 mod loyalty;
+mod surveys;
+mod tickets;
 
 use super::{html, layout, ApiFailure, Console};
 use crate::AppState;
@@ -42,6 +45,23 @@ pub fn routes() -> Router<AppState> {
         .route("/loyalty/tiers/{code}", post(loyalty::save_tier))
         .route("/loyalty/templates", post(loyalty::save_template))
         .route("/loyalty/catalogue", post(loyalty::save_item))
+        .route("/tickets", get(tickets::queue))
+        .route("/tickets/new", get(tickets::new).post(tickets::create))
+        .route("/tickets/{id}", get(tickets::ticket))
+        .route("/tickets/{id}/events", post(tickets::step))
+        .route("/surveys", get(surveys::index).post(surveys::create))
+        .route("/surveys/{id}", get(surveys::results))
+        .route("/surveys/{id}/invitations", post(surveys::invite))
+        .route("/admin/service-desk", get(desk_admin::settings))
+        .route(
+            "/admin/service-desk/calendars",
+            post(desk_admin::save_calendar),
+        )
+        .route("/admin/service-desk/stations", post(desk_admin::assign))
+        .route(
+            "/admin/service-desk/policies",
+            post(desk_admin::save_policy),
+        )
         .route("/analytics", get(analytics::index))
         .route("/analytics/{view}", get(analytics::view))
         .route("/admin/users", get(admin::users).post(admin::add_user))
