@@ -444,6 +444,8 @@ fn author(c: &Console, a: &str) -> String {
     match a.strip_prefix("user:") {
         Some(name) => name.to_string(),
         None if a == desk::SYSTEM_AUTHOR => c.t("ticket.author_system").to_string(),
+        // A member who wrote from the portal: the customer, not their id.
+        None if a.starts_with("member:") => c.t("ticket.author_member").to_string(),
         None => a.to_string(),
     }
 }
