@@ -554,12 +554,13 @@ impl Worker {
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(now);
         let run = crate::service_desk::run_escalations(&self.app, now).await?;
-        if run.escalations > 0 || run.warnings > 0 {
+        if run.escalations > 0 || run.warnings > 0 || run.reminders > 0 {
             tracing::info!(
                 escalations = run.escalations,
                 warnings = run.warnings,
+                reminders = run.reminders,
                 messages = run.messages,
-                "service desk: escalations and warnings queued"
+                "service desk: escalations, warnings and callback reminders queued"
             );
         }
         Ok(())

@@ -1615,6 +1615,8 @@ pub struct EscalationRun {
     pub warnings: usize,
     /// Levels recorded on tickets.
     pub escalations: usize,
+    /// Callback reminders that queued at least one new message.
+    pub reminders: usize,
     /// New messages queued.
     pub messages: usize,
 }
@@ -1761,8 +1763,54 @@ pub async fn run_escalations(app: &App, now_us: i64) -> AppResult<EscalationRun>
             break;
         }
     }
+    // Callback reminders: a callback due within the hour (or overdue) reminds its
+    // assignee, or else the station's managers, once per attempt.
+    for task in callback_tasks(app, None, now_us).await? {
+        let due = task.due_us;
+        if due - CALLBACK_REMIND_BEFORE_US > now_us {
+            continue;
+        }
+        let Some(station) = stations.iter().find(|s| s.code == task.station_code) else {
+            continue;
+        };
+        let assignee = task
+            .assignee
+            .as_ref()
+            .and_then(|name| users.iter().find(|u| &u.username == name && !u.disabled));
+        let recipients = match assignee {
+            Some(u) => vec![u],
+            None => escalation_recipients(&users, station, EscalationLevel::StationManager),
+        };
+        let cause = format!("ticket:{}:callback:{}", task.ticket_id, task.attempts);
+        let subject = format!(
+            "[Forecourt] 回访提醒 / Callback due: {} {}",
+            task.station_code,
+            rfc3339(due)
+        );
+        let body = format!(
+            "工单 / Ticket {id} ({station}, {category}) 需要回访客户，截止 / due at {due}。已尝试 / attempts so far: {attempts}.\n/console/tickets/{id}\n",
+            id = task.ticket_id,
+            station = task.station_code,
+            category = task.category,
+            due = rfc3339(due),
+            attempts = task.attempts,
+        );
+        let mut tx = app.store().begin().await?;
+        let mut sent = 0;
+        for u in &recipients {
+            sent += notify_staff(app, &mut tx, u, &cause, &subject, &body, now_us).await?;
+        }
+        tx.commit().await?;
+        if sent > 0 {
+            run.reminders += 1;
+            run.messages += sent;
+        }
+    }
     Ok(run)
 }
+
+/// A callback reminder goes this long before the callback is due.
+pub const CALLBACK_REMIND_BEFORE_US: i64 = 3_600_000_000;
 
 // ---------------------------------------------------------------- callbacks and breaches
 
@@ -1790,6 +1838,8 @@ pub struct CallbackTask {
     /// failed attempt, the next is due a day later.
     pub due_at: String,
     pub overdue: bool,
+    #[serde(skip)]
+    pub due_us: i64,
 }
 
 /// A retry of a callback that did not reach the customer is due this long after it.
@@ -1822,13 +1872,21 @@ pub async fn callbacks(
 ) -> AppResult<Vec<CallbackTask>> {
     require(me, Action::ViewTickets)?;
     let ids = listed_stations(app, me, q.station.as_deref()).await?;
-    let now = app.clock().now_us();
+    callback_tasks(app, ids.as_deref(), app.clock().now_us()).await
+}
+
+/// The callback tasks of these stations (`None`: all), soonest due first.
+async fn callback_tasks(
+    app: &App,
+    ids: Option<&[String]>,
+    now: i64,
+) -> AppResult<Vec<CallbackTask>> {
     let mut out = Vec::new();
     for state in ["implementing", "callback"] {
         let rows = app
             .store()
             .tickets(&TicketFilter {
-                station_ids: ids.as_deref(),
+                station_ids: ids,
                 state: Some(state),
                 open_only: true,
                 limit: TICKETS_PAGE_MAX,
@@ -1867,6 +1925,7 @@ pub async fn callbacks(
                 last_attempt_at: last_attempt.map(rfc3339),
                 due_at: rfc3339(due),
                 overdue: due < now,
+                due_us: due,
             });
         }
     }

@@ -3,7 +3,8 @@
 //! 75 % warning reaches the ticket's owner once; a breached ticket escalates to the
 //! station manager and then to the region manager, each within 60 s of its deadline, as
 //! emails in the server's mailbox; a paused or closed ticket sends nothing; a second run
-//! sends nothing again. On SQLite, or PostgreSQL with `FORECOURT_TEST_BACKEND=postgres`.
+//! sends nothing again. A callback (回访) due within the hour reminds the station's
+//! managers once per attempt. On SQLite, or PostgreSQL with `FORECOURT_TEST_BACKEND=postgres`.
 
 use forecourt_app::clock::Clock;
 use forecourt_app::outbox::{message_id_header, Jobs, Settings, SmtpSettings, Worker};
@@ -165,11 +166,13 @@ async fn emails_of(app: &App, cause: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_breached_ticket_escalates_to_the_station_then_the_region_manager_by_email() {
+/// A network of two stations (S001 in region R1, S002 in R2) with an admin `boss`
+/// reachable by email, on a clock at 2026-11-20 08:30 (+08:00), whose outbox sends to a
+/// real SMTP server writing to `dir`.
+async fn setup() -> (Sink, std::path::PathBuf, App, Clock, StaffUser) {
     let dir = std::env::temp_dir().join(format!("fc-esc-{}", forecourt_store::new_id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (_sink, port) = smtp_sink(&dir).await;
+    let (sink, port) = smtp_sink(&dir).await;
     let url = testing::fresh_db().await.expect("a fresh database");
     let store = Store::open(&url, forecourt_store::Vault::for_tests())
         .await
@@ -214,6 +217,12 @@ async fn a_breached_ticket_escalates_to_the_station_then_the_region_manager_by_e
     desk::set_staff_contact(&app, &admin, None, "boss", admin_contact)
         .await
         .unwrap();
+    (sink, dir, app, clock, admin)
+}
+
+#[tokio::test]
+async fn a_breached_ticket_escalates_to_the_station_then_the_region_manager_by_email() {
+    let (_sink, dir, app, clock, admin) = setup().await;
     let sm1 = user(&app, &admin, "sm1", "station_manager", "station:S001").await;
     let rm1 = user(&app, &admin, "rm1", "region_manager", "region:R1").await;
     // Neither hears of S001's tickets.
@@ -390,5 +399,77 @@ async fn a_breached_ticket_escalates_to_the_station_then_the_region_manager_by_e
             escalated: 1,
         }]
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A callback (回访) due within the hour reminds the station's managers (the ticket has
+/// no assignee) once; after a failed attempt the next one, due a day later, reminds
+/// again; a ticket whose callback reached the customer reminds nobody.
+#[tokio::test]
+async fn a_callback_due_reminds_the_station_manager_once_per_attempt() {
+    let (_sink, dir, app, clock, admin) = setup().await;
+    user(&app, &admin, "sm1", "station_manager", "station:S001").await;
+    user(&app, &admin, "sm2", "station_manager", "station:S002").await;
+    let due = open(&app, &admin, "complaint").await;
+    let done = open(&app, &admin, "complaint").await;
+    for id in [&due, &done] {
+        for action in ["respond", "propose", "implement"] {
+            step(&app, &admin, id, action).await;
+        }
+    }
+    desk::apply_event(
+        &app,
+        &admin,
+        None,
+        &done,
+        EventBody {
+            action: "callback".into(),
+            note: Some("客户满意".into()),
+            assignee: None,
+            csat: Some(5),
+            at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let task = desk::callbacks(&app, &admin, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(task.len(), 1, "the done one is off the list");
+    let due_at = task[0].due_us;
+    // More than an hour before: nothing.
+    clock.set(due_at - 3_700_000_000);
+    let run = desk::run_escalations(&app, clock.now_us()).await.unwrap();
+    assert_eq!(run.reminders, 0);
+    // Within the hour: the station's manager, once.
+    clock.set(due_at - 3_500_000_000);
+    let run = desk::run_escalations(&app, clock.now_us()).await.unwrap();
+    assert_eq!((run.reminders, run.messages), (1, 1));
+    let run = desk::run_escalations(&app, clock.now_us()).await.unwrap();
+    assert_eq!(run.reminders, 0, "a second run sends nothing again");
+    let first = emails_of(&app, &format!("ticket:{due}:callback:0")).await;
+    assert_eq!(
+        first.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+        ["sm1@example.com"]
+    );
+    // A failed attempt: the next is due a day later and reminds again when it nears.
+    step(&app, &admin, &due, "unreachable").await;
+    let run = desk::run_escalations(&app, clock.now_us()).await.unwrap();
+    assert_eq!(run.reminders, 0);
+    clock.set(clock.now_us() + 86_400_000_000 - 1_800_000_000);
+    let run = desk::run_escalations(&app, clock.now_us()).await.unwrap();
+    assert_eq!(run.reminders, 1);
+    let second = emails_of(&app, &format!("ticket:{due}:callback:1")).await;
+    assert_eq!(second.len(), 1);
+    assert!(emails_of(&app, &format!("ticket:{done}:callback:0"))
+        .await
+        .is_empty());
+    // The reminders reach the SMTP server's mailbox.
+    let worker = Worker::new(app.clone(), Jobs::default()).unwrap();
+    drain(&worker, &app).await;
+    let mail = mailbox(&dir);
+    for m in first.iter().chain(&second) {
+        assert!(mail.contains(m), "{m:?} not in {mail:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
