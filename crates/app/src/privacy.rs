@@ -63,6 +63,24 @@ pub async fn export(app: &App, me: &Actor, id: &str) -> AppResult<Value> {
         .into_iter()
         .map(|a| json!({"at": clock::rfc3339(a.at), "actor": a.actor, "action": a.action}))
         .collect();
+    let tickets: Vec<Value> = store
+        .tickets_of_customer(&id, 10_000)
+        .await?
+        .into_iter()
+        .map(|t| json!({"kind": t.kind, "channel": t.channel, "station_code": t.station_code, "category": t.category, "state": t.state, "opened_at": clock::rfc3339(t.opened_at), "closed_at": t.closed_at.map(clock::rfc3339), "description": t.description}))
+        .collect();
+    let answers: Vec<Value> = store
+        .answers_of_customer(&id)
+        .await?
+        .into_iter()
+        .map(|a| json!({"survey": a.survey_name, "answered_at": clock::rfc3339(a.answered_at), "answers": serde_json::from_str::<Value>(&a.answers).unwrap_or(Value::String(a.answers))}))
+        .collect();
+    let inbox: Vec<Value> = store
+        .inbox(&id, 10_000)
+        .await?
+        .into_iter()
+        .map(|m| json!({"subject": m.subject, "body": m.body, "sent_at": clock::rfc3339(m.created_at), "read_at": m.read_at.map(clock::rfc3339)}))
+        .collect();
     audit(app, me, "customer.export", "customer", Some(&id), json!({})).await?;
     Ok(json!({
         "exported_at": clock::rfc3339(forecourt_store::now_us()),
@@ -80,6 +98,9 @@ pub async fn export(app: &App, me: &Actor, id: &str) -> AppResult<Value> {
         "sales": sales,
         "ledger_movements": movements,
         "consents": consents,
+        "tickets": tickets,
+        "survey_answers": answers,
+        "messages": inbox,
         "access_log": audit_rows,
     }))
 }

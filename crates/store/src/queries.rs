@@ -951,7 +951,8 @@ impl Tx {
     }
 
     /// Erases a customer's personal data (PIPL): name, phone, ID number, address,
-    /// birthday, notes, tags, vehicles and contacts, and ends the member's portal access
+    /// birthday, notes, tags, vehicles and contacts, what they told the service desk
+    /// (tickets' descriptions and notes, survey answers' text), and ends the member's portal access
     /// (password and sessions). Cards, sales and the ledger stay, tied to the customer
     /// id only, so every balance and report still adds up.
     pub async fn anonymize_customer(&mut self, customer_id: &str) -> Result<(), StoreError> {
@@ -987,6 +988,9 @@ impl Tx {
             .bind(customer_id)
             .execute(&mut *self.tx)
             .await?;
+        // What they told the service desk: tickets' descriptions and notes, survey
+        // answers' text.
+        self.erase_desk_content(customer_id, now_us()).await?;
         // The member can no longer sign in to the portal.
         sqlx::query("delete from member_credential where customer_id = $1")
             .bind(customer_id)

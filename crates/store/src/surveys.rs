@@ -398,3 +398,100 @@ impl Store {
         .transpose()
     }
 }
+
+/// One answer a customer gave, opened (for the personal-data export).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerAnswer {
+    pub survey_name: String,
+    pub answered_at: i64,
+    /// JSON, as the customer sent it.
+    pub answers: String,
+}
+
+impl Store {
+    /// Every survey answer of a customer, oldest first, opened.
+    pub async fn answers_of_customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<CustomerAnswer>, StoreError> {
+        let rows = sqlx::query(
+            "select r.invitation_id, s.name, r.answered_at, r.answers_enc from survey_response r \
+             join survey_invitation i on i.invitation_id = r.invitation_id \
+             join survey s on s.survey_id = r.survey_id \
+             where i.customer_id = $1 order by r.answered_at, r.invitation_id",
+        )
+        .bind(customer_id)
+        .fetch_all(self.read())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                Ok(CustomerAnswer {
+                    survey_name: r.try_get(1)?,
+                    answered_at: r.try_get(2)?,
+                    answers: unseal(
+                        self.vault(),
+                        "survey_response.answers",
+                        &id,
+                        &r.try_get::<String, _>(3)?,
+                    )?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Tx {
+    /// Erases what a customer said to the service desk (PIPL erasure): each ticket's
+    /// description becomes a placeholder and its steps' notes go; each survey answer's
+    /// text becomes `[]` (its NPS and rating stay, unlinked from any person once the
+    /// customer is anonymised, so the results still add up); an invitation not yet
+    /// answered expires now.
+    pub async fn erase_desk_content(
+        &mut self,
+        customer_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let v = self.vault.clone();
+        let tickets: Vec<(String,)> =
+            sqlx::query_as("select ticket_id from ticket where customer_id = $1")
+                .bind(customer_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        for (id,) in tickets {
+            sqlx::query("update ticket set description_enc = $1 where ticket_id = $2")
+                .bind(seal(&v, "ticket.description", &id, ERASED_TEXT))
+                .bind(&id)
+                .execute(&mut *self.tx)
+                .await?;
+            sqlx::query("update ticket_event set note_enc = null where ticket_id = $1")
+                .bind(&id)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let answered: Vec<(String,)> = sqlx::query_as(
+            "select invitation_id from survey_invitation where customer_id = $1 and state = 'answered'",
+        )
+        .bind(customer_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (id,) in answered {
+            sqlx::query("update survey_response set answers_enc = $1 where invitation_id = $2")
+                .bind(seal(&v, "survey_response.answers", &id, "[]"))
+                .bind(&id)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        sqlx::query(
+            "update survey_invitation set expires_at = $1 where customer_id = $2 and state = 'pending' and expires_at > $1",
+        )
+        .bind(now)
+        .bind(customer_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// What an erased ticket's description reads.
+pub const ERASED_TEXT: &str = "（客户已注销，内容已删除）";

@@ -545,3 +545,103 @@ async fn only_administrators_set_another_users_contact_even_in_parallel() {
         (Some("rm1@example.com"), Some("+8613800000001"))
     );
 }
+
+/// The PIPL rights reach the service desk: the export holds the customer's tickets (with
+/// what they said) and survey answers; anonymisation erases both texts, keeps the
+/// scores in the results, and a pending invitation can no longer be answered.
+#[tokio::test]
+async fn export_holds_tickets_and_answers_and_erasure_removes_their_text() {
+    let app = spawn_app().await;
+    let id = survey(&app, false).await;
+    let people = customers(&app, 1, "S001", 13_800_009_000).await;
+    let c = &people[0];
+    let (st, v) = app
+        .post(
+            "/api/v1/tickets",
+            &app.admin,
+            json!({"kind": "complaint", "channel": "phone", "station_code": "S001", "category": "metering",
+                   "severity": "normal", "customer_id": c, "description": "我住在幸福路 8 号，加油量不对"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let ticket = v["id"].as_str().unwrap().to_string();
+    let (st, v) = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/events"),
+            &app.admin,
+            json!({"action": "respond", "note": "已电话联系张先生"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let toks = tokens(&invite(&app, &app.admin, &id, &people).await);
+    let (st, v) = app
+        .call(
+            "POST",
+            &format!("/api/v1/survey-responses/{}", toks[0]),
+            None,
+            Some(json!({"answers": [9, 5, "短", "我的车牌是京A12345"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    // A second survey's invitation, still pending at the erasure.
+    let other = survey(&app, false).await;
+    app.set_now("2027-03-01T10:00:00+08:00");
+    let pending = invite(&app, &app.admin, &other, &people).await;
+    let pending = tokens(&pending);
+
+    let (st, v) = app
+        .get(&format!("/api/v1/customers/{c}/export"), &app.admin)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["tickets"][0]["description"],
+        "我住在幸福路 8 号，加油量不对"
+    );
+    assert_eq!(v["tickets"][0]["category"], "metering");
+    assert_eq!(
+        v["survey_answers"][0]["answers"],
+        json!([9, 5, "短", "我的车牌是京A12345"])
+    );
+
+    let (st, v) = app
+        .post(
+            &format!("/api/v1/customers/{c}/anonymize"),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (_, v) = app
+        .get(&format!("/api/v1/customers/{c}/export"), &app.admin)
+        .await;
+    let text = v.to_string();
+    for gone in ["幸福路", "京A12345", "张先生"] {
+        assert!(!text.contains(gone), "{gone} survived the erasure: {text}");
+    }
+    assert_eq!(v["survey_answers"][0]["answers"], json!([]));
+    let (_, t) = app
+        .get(&format!("/api/v1/tickets/{ticket}"), &app.admin)
+        .await;
+    assert!(
+        !t.to_string().contains("幸福路") && !t.to_string().contains("张先生"),
+        "{t}"
+    );
+    // The scores still count; the pending invitation is spent.
+    let (_, r) = app
+        .get(&format!("/api/v1/surveys/{id}/results"), &app.admin)
+        .await;
+    assert_eq!(
+        (r["responses"].as_i64(), r["nps"].as_f64()),
+        (Some(1), Some(100.0)),
+        "{r}"
+    );
+    let (st, v) = app
+        .call(
+            "POST",
+            &format!("/api/v1/survey-responses/{}", pending[0]),
+            None,
+            Some(json!({"answers": [3, 2, "长", ""]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::GONE, "{v}");
+}
