@@ -23,18 +23,7 @@ struct Fixture {
 }
 
 async fn user_with_scope(app: &App, name: &str, role: &str, scope: &str) -> (String, String) {
-    let (st, v) = app
-        .post(
-            "/api/v1/users",
-            &app.admin,
-            json!({"username": name, "role": role, "scope": scope, "password": "Staff-pass-1234"}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    (
-        v["id"].as_str().unwrap().to_string(),
-        app.login(name, "Staff-pass-1234").await,
-    )
+    app.scoped_user(name, role, scope).await
 }
 
 async fn fixture(app: &App, owner: &str, phone: &str) -> Fixture {

@@ -9,15 +9,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 async fn scoped_user(app: &App, name: &str, role: &str, scope: &str) -> String {
-    let (st, v) = app
-        .post(
-            "/api/v1/users",
-            &app.admin,
-            json!({"username": name, "role": role, "scope": scope, "password": "Staff-pass-1234"}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    app.login(name, "Staff-pass-1234").await
+    app.scoped_user(name, role, scope).await.1
 }
 
 /// Station S001 on an office calendar: Monday to Friday 08:00–18:00 in Shanghai, 1–7

@@ -10,15 +10,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 async fn scoped_user(app: &App, name: &str, role: &str, scope: &str) -> String {
-    let (st, v) = app
-        .post(
-            "/api/v1/users",
-            &app.admin,
-            json!({"username": name, "role": role, "scope": scope, "password": "Staff-pass-1234"}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    app.login(name, "Staff-pass-1234").await
+    app.scoped_user(name, role, scope).await.1
 }
 
 async fn survey(app: &App, after_ticket_close: bool) -> String {
