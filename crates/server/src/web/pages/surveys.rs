@@ -167,7 +167,7 @@ fn group_table(c: &Console, id: &str, head: &str, rows: &[(String, Value)]) -> M
     }
     m! {
         table.list id=(id) {
-            thead { tr { th { (head) } th.num { (c.t("survey.responses")) } th { "NPS" } th { "CSAT" } th {} } }
+            thead { tr { th { (head) } th.num { (c.t("survey.responses")) } th { (c.t("survey.nps")) } th { (c.t("survey.csat")) } th {} } }
             tbody { @for (label, g) in rows {
                 tr {
                     td { (label) }
@@ -250,7 +250,7 @@ async fn show(
     let by_region = rows("by_region", &|k| {
         regions.get(k).cloned().unwrap_or_else(|| k.to_string())
     });
-    let by_month = rows("by_month", &|k| k.to_string());
+    let by_month = rows("by_month", &|k| month_label(c, k));
     let chart = charts::bars(
         c.t("survey.chart"),
         &by_station
@@ -336,6 +336,17 @@ async fn show(
         p { a href="/surveys" { (c.t("survey.back")) } }
     };
     html(status, layout::page(c, title, body))
+}
+
+/// A result month (`YYYY-MM`) as readers write it: 2026年11月, or 2026-11 in English.
+fn month_label(c: &Console, ym: &str) -> String {
+    match ym.split_once('-') {
+        Some((y, m)) => c
+            .t("survey.month_label")
+            .replace("{y}", y)
+            .replace("{m}", m.trim_start_matches('0')),
+        None => ym.to_string(),
+    }
 }
 
 fn key_of(group: &str) -> &'static str {
