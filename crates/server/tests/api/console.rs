@@ -1771,8 +1771,14 @@ async fn survey_results_are_shown_in_the_users_scope_with_small_samples_marked()
     assert_eq!(engineers_time(&visible_text(&p.body)), None);
     // The month as readers write it, the figures by their Chinese names.
     let text = visible_text(&p.body);
-    assert!(text.contains("2026年11月") && !text.contains("2026-11"), "{text}");
-    assert!(text.contains("净推荐值（NPS）") && text.contains("满意度（CSAT）"), "{text}");
+    assert!(
+        text.contains("2026年11月") && !text.contains("2026-11"),
+        "{text}"
+    );
+    assert!(
+        text.contains("净推荐值（NPS）") && text.contains("满意度（CSAT）"),
+        "{text}"
+    );
 
     let mut m2 = Browser::new(&app);
     m2.sign_in("mgr2", "Staff-pass-1234").await;
