@@ -725,7 +725,7 @@ def portal_service_desk(run, api, state):
         page_fits(b, "/m/tickets/new")
         run.shot("portal-ticket-new")
         tap(b, "#portal-ticket-submit")
-        b.wait_path(r"/m/tickets/[^/]+")
+        b.wait_path(r"/m/tickets/(?!new$)[^/]+")
         ticket_id = b.path.rsplit("/", 1)[1]
         b.wait(".notice.ok")
         shown_state = b.text("#portal-ticket-state").strip()
