@@ -56,6 +56,7 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
     ),
     ("ticket_not_found", 404, "no ticket with this id"),
     ("calendar_not_found", 404, "no calendar with this code"),
+    ("automation_not_found", 404, "no care automation of this kind"),
     (
         "survey_not_found",
         404,

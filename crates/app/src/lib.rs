@@ -13,6 +13,7 @@ pub mod audit;
 pub mod bulk;
 pub mod cache;
 pub mod cards;
+pub mod care;
 pub mod clock;
 pub mod customers;
 pub mod daily;

@@ -9,6 +9,7 @@
 
 pub mod business_time;
 pub mod card;
+pub mod care;
 pub mod coupons;
 pub mod error;
 pub mod ledger;

@@ -8,6 +8,7 @@
 
 pub mod analytics_api;
 pub mod api;
+pub mod care_api;
 pub mod error;
 pub mod extract;
 pub mod ledger_ops;
@@ -355,6 +356,16 @@ pub fn router(state: AppState) -> Router {
         .route("/tickets/{id}", get(service_desk::get_ticket))
         .route("/tickets/{id}/events", post(service_desk::post_event))
         .route("/callbacks", get(service_desk::get_callbacks))
+        .route("/care/automations", get(care_api::get_automations))
+        .route(
+            "/care/automations/{kind}",
+            axum::routing::patch(care_api::patch_automation),
+        )
+        .route(
+            "/care/automations/{kind}/messages",
+            get(care_api::get_messages),
+        )
+        .route("/care/runs", post(care_api::post_run))
         .route("/ticket-breaches", get(service_desk::get_breaches))
         .route("/users/{username}/contact", put(service_desk::put_contact))
         .route("/surveys", post(service_desk::post_survey))
@@ -450,6 +461,29 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
             }
         }
     });
+    // The care automations (birthdays, reminders, win-back, …) once a day from 09:00
+    // network time; a run is idempotent, so a restart that runs the day again sends
+    // nothing twice.
+    let care_state = state.clone();
+    let care_run = tokio::spawn(async move {
+        let mut last = None;
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = care_state.app().clock().now_us();
+            let local = clock::local(clock::NETWORK_TZ, now);
+            if last == Some(local.date) || local.minute_of_day < 9 * 60 {
+                continue;
+            }
+            match forecourt_app::care::run(care_state.app(), local.date).await {
+                Ok(r) => {
+                    tracing::info!(date = %r.date, queued = r.queued(), "care automations run");
+                    last = Some(local.date);
+                }
+                Err(e) => tracing::warn!(error = %e.message, "care automations run failed"),
+            }
+        }
+    });
     let app = router(state);
     // Answers go out at once: without TCP_NODELAY a response written in two parts
     // waits for the till's delayed ACK (40 ms on Linux) before its second part leaves.
@@ -466,6 +500,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
     .await?;
     sweeper.abort();
     loyalty_run.abort();
+    care_run.abort();
     Ok(())
 }
 

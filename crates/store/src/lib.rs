@@ -18,6 +18,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod care;
 pub mod dashboard;
 mod deferred;
 mod error;
@@ -45,6 +46,7 @@ pub use sales_export::{ExportedLine, ExportedPayment, ExportedSale, SalesCursor,
 pub use error::StoreError;
 pub use guess::{Guesses, Reserved};
 pub use ledger::CheckReport;
+pub use migrate::SCHEMA_VERSION;
 pub use model::*;
 pub use writer::{BoxFuture, WriteStats, BATCH_UNITS_MAX, BATCH_WORK_MAX, QUEUE_UNITS_MAX};
 

@@ -86,6 +86,8 @@ pub const TABLES: &[&str] = &[
     "survey",
     "survey_invitation",
     "survey_response",
+    "care_automation",
+    "care_tier_seen",
     "setting",
     "audit_log",
     "audit_head",
@@ -105,6 +107,7 @@ const SEEDED: &[&str] = &[
     "coupon_template",
     "calendar",
     "sla_policy",
+    "care_automation",
 ];
 
 /// The tables the migrations do not create.

@@ -24,6 +24,7 @@ const MENU: &[(&str, &str, Option<Action>, bool)] = &[
         Some(Action::ManagePromotions),
         true,
     ),
+    ("/care", "nav.care", Some(Action::ManagePromotions), true),
     (
         "/analytics",
         "nav.analytics",

@@ -1788,3 +1788,138 @@ async fn survey_results_are_shown_in_the_users_scope_with_small_samples_marked()
     assert!(!p.has("id=\"survey-form\""));
     assert!(p.has("id=\"invite-form\""), "a station manager may invite");
 }
+
+#[tokio::test]
+async fn care_automations_are_set_with_forms_and_sent_from_the_console() {
+    let app = spawn_app().await;
+    let phone = "13966660001";
+    let today =
+        forecourt_server::clock::local(forecourt_server::clock::NETWORK_TZ, app.clock.now_us())
+            .date;
+    let birthday = format!("1990-{}", today.format("%m-%d"));
+    let (st, v) = app
+        .post(
+            "/api/v1/customers",
+            &app.admin,
+            json!({"kind": "individual", "name": "王芳", "phone": phone, "birthday": birthday, "consent_marketing": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let customer = v["id"].as_str().unwrap().to_string();
+
+    // A station manager does not run promotions: no menu entry, and the page refuses.
+    staff(&app, "care.mgr", "station_manager", "station:S001").await;
+    let mut m = Browser::new(&app);
+    m.sign_in("care.mgr", "Staff-pass-1234").await;
+    assert!(!m.get("/").await.has("href=\"/care\""));
+    assert_eq!(m.get("/care").await.status, StatusCode::FORBIDDEN);
+
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let p = b.get("/care").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    for label in ["生日祝福", "余额不足提醒", "流失挽回", "余额低于（元）"] {
+        assert!(p.has(label), "no {label}");
+    }
+    // The threshold in 元 as people type it; a word instead of an amount is refused
+    // and changes nothing.
+    let token = p.csrf();
+    let save = |threshold: &'static str| {
+        let token = token.clone();
+        async move {
+            (
+                "low_balance",
+                vec![
+                    ("_csrf", token),
+                    ("enabled", "1".to_string()),
+                    ("channel", "inbox".to_string()),
+                    ("message", "{name}，{detail}".to_string()),
+                    ("threshold", threshold.to_string()),
+                ],
+            )
+        }
+    };
+    let (kind, fields) = save("五十").await;
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = b.post(&format!("/care/{kind}"), &fields).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.has("请填写金额（元）"), "{}", p.body);
+    let (_, list) = app.get("/api/v1/care/automations", &app.admin).await;
+    let low = |l: &serde_json::Value| {
+        l["automations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == "low_balance")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(low(&list)["threshold"], 10_000);
+    let (kind, fields) = save("50.5").await;
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = b.post(&format!("/care/{kind}"), &fields).await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some("/care?done=saved"),
+        "{}",
+        p.body
+    );
+    let (_, list) = app.get("/api/v1/care/automations", &app.admin).await;
+    assert_eq!(low(&list)["threshold"], 5_050);
+    assert!(b.get("/care").await.has("value=\"50.50\""));
+
+    // Switching the birthday greeting off (an unticked box is absent from the form).
+    let p = b
+        .post(
+            "/care/birthday",
+            &[
+                ("_csrf", &token),
+                ("channel", "inbox"),
+                ("message", "{name}，生日快乐！"),
+            ],
+        )
+        .await;
+    assert_eq!(p.location.as_deref(), Some("/care?done=saved"));
+    let p = b.post("/care/run", &[("_csrf", &token)]).await;
+    assert!(p.has("新发出 0 条"), "{}", p.body);
+    // On again: today's run greets the member once, however often it is pressed.
+    let p = b
+        .post(
+            "/care/birthday",
+            &[
+                ("_csrf", &token),
+                ("enabled", "1"),
+                ("channel", "inbox"),
+                ("message", "{name}，生日快乐！"),
+            ],
+        )
+        .await;
+    assert_eq!(p.location.as_deref(), Some("/care?done=saved"));
+    let p = b.post("/care/run", &[("_csrf", &token)]).await;
+    assert!(p.has("新发出 1 条"), "{}", p.body);
+    let p = b.post("/care/run", &[("_csrf", &token)]).await;
+    assert!(p.has("新发出 0 条"), "{}", p.body);
+    let inbox = app.store.inbox(&customer, 10).await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].body, "王芳，生日快乐！");
+    // What it sent: the member by number, the channel and state in words.
+    let p = b.get("/care/birthday").await;
+    assert_eq!(p.status, StatusCode::OK);
+    let member_code = app
+        .store
+        .customer(&customer)
+        .await
+        .unwrap()
+        .unwrap()
+        .member_code;
+    assert!(p.has(&member_code) && p.has("会员站内信") && p.has("已发送"));
+    assert!(
+        !visible_text(&p.body).contains(&customer),
+        "no customer id on the page"
+    );
+    // Without the form's token nothing is saved.
+    let p = b
+        .post("/care/birthday", &[("enabled", "1"), ("channel", "sms")])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+}

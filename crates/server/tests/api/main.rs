@@ -2,6 +2,7 @@
 //! chosen by `FORECOURT_TEST_BACKEND` (see `forecourt_store::testing`).
 
 mod analytics;
+mod care;
 mod console;
 mod export;
 mod guesses;

@@ -4,6 +4,7 @@ mod admin;
 mod analytics;
 pub(super) mod auth;
 mod cards;
+mod care;
 mod customers;
 mod dashboard;
 mod desk_admin;
@@ -62,6 +63,9 @@ pub fn routes() -> Router<AppState> {
             "/admin/service-desk/policies",
             post(desk_admin::save_policy),
         )
+        .route("/care", get(care::index))
+        .route("/care/run", post(care::run))
+        .route("/care/{kind}", get(care::sent).post(care::save))
         .route("/analytics", get(analytics::index))
         .route("/analytics/{view}", get(analytics::view))
         .route("/admin/users", get(admin::users).post(admin::add_user))
