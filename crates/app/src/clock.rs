@@ -174,6 +174,22 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, AppError> {
     Ok(us)
 }
 
+/// Parses an RFC 3339 time that may lie in the future: when a coupon or promotion
+/// starts and ends, when a price takes effect. Refused before the year 2000 and from
+/// the year 2100 (a typing slip, not a plan).
+pub fn parse_moment(field: &str, s: &str) -> Result<i64, AppError> {
+    let t = DateTime::parse_from_rfc3339(s).map_err(|_| {
+        AppError::validation(field, "an RFC 3339 time, e.g. 2026-11-20T08:30:00+08:00")
+    })?;
+    if !(2000..2100).contains(&t.year()) {
+        return Err(AppError::validation(
+            field,
+            "a time between the years 2000 and 2099",
+        ));
+    }
+    Ok(t.timestamp_micros())
+}
+
 pub fn rfc3339(us: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(us)
         .unwrap_or_default()

@@ -478,7 +478,7 @@ pub async fn issue_coupons(app: &App, me: &Actor, b: IssueBody) -> AppResult<Out
         .filter(|t| t.active)
         .ok_or_else(|| not_found("coupon template"))?;
     let from = match &b.valid_from {
-        Some(s) => clock::parse_time("valid_from", s)?,
+        Some(s) => clock::parse_moment("valid_from", s)?,
         None => now_us(),
     };
     let targets: Vec<(String, Option<String>)> = match (&b.customer_id, &b.tag, &b.code) {

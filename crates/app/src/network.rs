@@ -391,7 +391,7 @@ pub async fn set_price(app: &App, me: &Actor, code: String, b: PriceBody) -> App
         ));
     }
     let from = match &b.effective_from {
-        Some(t) => clock::parse_time("effective_from", t)?,
+        Some(t) => clock::parse_moment("effective_from", t)?,
         None => now_us(),
     };
     let mut tx = store.begin().await?;
@@ -444,7 +444,7 @@ pub async fn prices(
         .prices(&station.station_id, q.product.as_deref())
         .await?;
     let at = match &q.at {
-        Some(t) => clock::parse_time("at", t)?,
+        Some(t) => clock::parse_moment("at", t)?,
         None => now_us(),
     };
     let mut current = serde_json::Map::new();

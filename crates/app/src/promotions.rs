@@ -32,11 +32,11 @@ pub async fn create_promotion(app: &App, me: &Actor, b: PromotionBody) -> AppRes
         ));
     }
     let from = match &b.valid_from {
-        Some(t) => clock::parse_time("valid_from", t)?,
+        Some(t) => clock::parse_moment("valid_from", t)?,
         None => now_us(),
     };
     let until = match &b.valid_until {
-        Some(t) => Some(clock::parse_time("valid_until", t)?),
+        Some(t) => Some(clock::parse_moment("valid_until", t)?),
         None => None,
     };
     if until.is_some_and(|u| u <= from) {
@@ -116,11 +116,11 @@ pub async fn issue_coupon(app: &App, me: &Actor, b: CouponBody) -> AppResult<Out
     };
     let how = crate::access::coupon_issue(app, me, in_scope, Some(b.amount_fen))?;
     let from = match &b.valid_from {
-        Some(t) => clock::parse_time("valid_from", t)?,
+        Some(t) => clock::parse_moment("valid_from", t)?,
         None => now_us(),
     };
     let until = match &b.valid_until {
-        Some(t) => Some(clock::parse_time("valid_until", t)?),
+        Some(t) => Some(clock::parse_moment("valid_until", t)?),
         None => None,
     };
     if until.is_some_and(|u| u <= from) {

@@ -212,7 +212,8 @@ impl Store {
             .collect()
     }
 
-    /// Members' unused coupons that lapse in `[from_us, until_us)`.
+    /// Members' unused coupons whose end falls in `(from_us, until_us]` (a coupon
+    /// valid until midnight is still valid on the day before).
     pub async fn care_expiring_coupons(
         &self,
         from_us: i64,
@@ -221,7 +222,7 @@ impl Store {
         let rows = sqlx::query(
             "select customer_id, coupon_id, amount_fen, valid_until from coupon \
              where state = 'issued' and customer_id is not null \
-               and valid_until >= $1 and valid_until < $2 order by coupon_id",
+               and valid_until > $1 and valid_until <= $2 order by coupon_id",
         )
         .bind(from_us)
         .bind(until_us)

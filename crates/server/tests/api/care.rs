@@ -353,3 +353,48 @@ async fn only_promotion_managers_see_or_change_automations_and_bad_input_changes
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }
+
+#[tokio::test]
+async fn a_coupon_is_announced_once_within_its_last_days_and_not_after_it_lapses() {
+    let app = spawn_app().await;
+    only(&app, &["coupon_expiring"]).await;
+    let c = app
+        .customer(
+            "individual",
+            "13970000001",
+            json!({"consent_marketing": true}),
+        )
+        .await;
+    // Ends at the end of 25 November (network time): announced from the 23rd with the
+    // default of 3 days, not on the 22nd.
+    for (code, until) in [
+        ("CARE-A", "2026-11-26T00:00:00+08:00"),
+        ("CARE-B", "2026-12-31T00:00:00+08:00"),
+    ] {
+        let (st, v) = app
+            .post(
+                "/api/v1/coupons",
+                &app.admin,
+                json!({"code": code, "customer_id": c, "amount_fen": 1_000, "valid_from": "2026-11-01T00:00:00+08:00", "valid_until": until}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+    let r = run(&app, NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()).await;
+    assert_eq!(part(&r, "coupon_expiring")["due"], 0, "{r}");
+    for (day, queued) in [(23, 1), (24, 0), (25, 0)] {
+        let r = run(&app, NaiveDate::from_ymd_opt(2026, 11, day).unwrap()).await;
+        let p = part(&r, "coupon_expiring");
+        assert_eq!(p["queued"], queued, "{day} Nov: {p}");
+        assert_eq!(p["due"], 1, "{day} Nov: {p}");
+    }
+    let inbox = app.store.inbox(&c, 10).await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert!(
+        inbox[0].body.contains("（10.00元）将于2026年11月25日到期"),
+        "{}",
+        inbox[0].body
+    );
+    let r = run(&app, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()).await;
+    assert_eq!(part(&r, "coupon_expiring")["due"], 0, "lapsed: {r}");
+}
