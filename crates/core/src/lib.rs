@@ -12,6 +12,7 @@ pub mod card;
 pub mod care;
 pub mod coupons;
 pub mod error;
+pub mod geo;
 pub mod ledger;
 pub mod limits;
 pub mod loyalty;
