@@ -209,7 +209,9 @@ mod tests {
 
     /// (WGS-84, GCJ-02, BD-09) printed by `scripts/geo_reference.py` from the `prcoords`
     /// package.
-    const REFERENCE: &[((f64, f64), (f64, f64), (f64, f64))] = &[
+    type LatLon = (f64, f64);
+
+    const REFERENCE: &[(LatLon, LatLon, LatLon)] = &[
         // Beijing, Tiananmen
         (
             (39.9087, 116.3975),
