@@ -9,6 +9,7 @@
 
 pub mod business_time;
 pub mod card;
+pub mod contact;
 pub mod coupons;
 pub mod error;
 pub mod ledger;
@@ -23,6 +24,7 @@ pub mod sla;
 pub mod survey;
 pub mod text;
 pub mod tiers;
+pub mod uplift;
 
 pub use card::{CardKind, CardNo, CardState};
 pub use error::DomainError;
