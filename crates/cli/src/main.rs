@@ -603,7 +603,7 @@ async fn serve(store: Store, secret: Secret, listen: &str) -> anyhow::Result<()>
 }
 
 /// The outbox's settings from `FORECOURT_SMTP_URL`, `FORECOURT_SMTP_FROM`,
-/// `FORECOURT_SMS_URL` and the worker's `FORECOURT_OUTBOX_CONCURRENCY`,
+/// `FORECOURT_SMS_URL`, `FORECOURT_PUBLIC_URL` (the base of unsubscribe links) and the worker's `FORECOURT_OUTBOX_CONCURRENCY`,
 /// `FORECOURT_OUTBOX_LEASE_SECS`, `FORECOURT_OUTBOX_MAX_ATTEMPTS`.
 pub fn outbox_settings() -> anyhow::Result<forecourt_app::outbox::Settings> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -625,6 +625,9 @@ pub fn outbox_settings() -> anyhow::Result<forecourt_app::outbox::Settings> {
         sms_url: var("FORECOURT_SMS_URL"),
         ..Default::default()
     };
+    if let Some(url) = var("FORECOURT_PUBLIC_URL") {
+        s.public_url = url;
+    }
     if let Some(n) = number("FORECOURT_OUTBOX_CONCURRENCY")? {
         s.concurrency = usize::try_from(n.clamp(1, 256))?;
     }

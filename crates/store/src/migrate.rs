@@ -60,10 +60,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0008_member_tickets.sql"),
         postgres: include_str!("../migrations/0008_member_tickets.sql"),
     },
+    Migration {
+        version: 9,
+        name: "marketing",
+        sqlite: include_str!("../migrations/0009_marketing.sql"),
+        postgres: include_str!("../migrations/0009_marketing.sql"),
+    },
 ];
 
 /// The schema version this binary knows: the highest of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Default products of the POS contract: code, name, kind.
 const PRODUCTS: &[(&str, &str, &str)] = &[
