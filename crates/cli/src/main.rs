@@ -4,6 +4,7 @@ mod analytics_cmd;
 mod analytics_db;
 mod bench;
 mod bench_more;
+mod bench_segments;
 mod bench_statements;
 mod demo;
 mod desk_sim;
@@ -360,6 +361,16 @@ enum BenchCommand {
         /// The PostgreSQL server's log file (where `log_statement` lines go).
         #[arg(long)]
         pg_log: Option<String>,
+    },
+    /// Segment evaluation on a network's live data (e.g. a `demo` or `simulate`
+    /// database): the first evaluation and the median of the next, per kind of filter.
+    Segments {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        secret: SecretArgs,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Till lookups by phone, plate and card number through HTTP against `forecourt
     /// serve` on a network of many customers: p50/p99, and the server's memory.
@@ -955,6 +966,14 @@ async fn main() -> anyhow::Result<()> {
                     lookups,
                 },
         } => bench_more::lookup(db, customers.max(10), lookups.max(10)).await,
+        Command::Bench {
+            command: BenchCommand::Segments { db, secret, runs },
+        } => {
+            let (url, store) = open_existing(&db.db).await?;
+            let secret = load_secret(&url, &secret)?;
+            let app = forecourt_app::App::new(store, secret, Config::default());
+            bench_segments::run(&app, runs.max(1)).await
+        }
         Command::Analytics { command } => analytics_cmd::run(command),
         Command::Privacy {
             command: PrivacyCommand::Retention { db, years, dry_run },
