@@ -228,13 +228,17 @@ async fn visible(app: &App, me: &Actor, id: &str) -> AppResult<CampaignRow> {
     Ok(c)
 }
 
-fn campaign_json(c: &CampaignRow) -> AppResult<Value> {
-    let offer: Option<Offer> = c
-        .offer
+/// The offer as stored with the campaign.
+fn stored_offer(c: &CampaignRow) -> AppResult<Option<Offer>> {
+    c.offer
         .as_deref()
         .map(serde_json::from_str)
         .transpose()
-        .map_err(AppError::internal)?;
+        .map_err(AppError::internal)
+}
+
+fn campaign_json(c: &CampaignRow) -> AppResult<Value> {
+    let offer = stored_offer(c)?;
     Ok(json!({
         "id": c.campaign_id, "name": c.name, "segment_id": c.segment_id,
         "holdout_percent": c.holdout_percent, "channel": c.channel, "message": c.message,
@@ -290,12 +294,7 @@ async fn launch_draft(app: &App, me: &Actor, c: &CampaignRow) -> AppResult<()> {
             c.campaign_id, c.channel
         ))
     })?;
-    let offer: Option<Offer> = c
-        .offer
-        .as_deref()
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(AppError::internal)?;
+    let offer = stored_offer(c)?;
     let offer = offer_text(app, &offer).await?;
     let cause = format!("campaign:{}", c.campaign_id);
     let now = app.clock().now_us();

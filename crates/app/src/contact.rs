@@ -322,6 +322,17 @@ pub async fn still_allowed(app: &App, m: &Message, now: i64) -> AppResult<Result
     Ok(Ok(()))
 }
 
+/// The customer `customer_id`, if the caller may take `action` on them (in scope).
+async fn customer_for(app: &App, me: &Actor, action: Action, customer_id: &str) -> AppResult<()> {
+    require(me, action)?;
+    let c = app
+        .store()
+        .customer(customer_id)
+        .await?
+        .ok_or_else(|| AppError::new("customer_not_found", "no customer with this id"))?;
+    crate::access::require_customer(app, me, &c).await
+}
+
 /// A reason staff may put a member on the do-not-contact list with.
 const STAFF_REASONS: &[&str] = &["manual", "bounced", "complained"];
 
@@ -334,13 +345,7 @@ pub async fn add_do_not_contact(
     channel: &str,
     reason: &str,
 ) -> AppResult<Value> {
-    require(me, Action::ManageConsent)?;
-    let c = app
-        .store()
-        .customer(customer_id)
-        .await?
-        .ok_or_else(|| AppError::new("customer_not_found", "no customer with this id"))?;
-    crate::access::read_customer(app, me, &c).await?;
+    customer_for(app, me, Action::ManageConsent, customer_id).await?;
     let ch = Channel::parse(channel)
         .ok_or_else(|| AppError::validation("channel", "sms, email or inbox"))?;
     if !STAFF_REASONS.contains(&reason) {
@@ -378,13 +383,7 @@ async fn do_not_contact_of(app: &App, customer_id: &str) -> AppResult<Value> {
 
 /// `GET /api/v1/customers/{id}/do-not-contact`.
 pub async fn get_do_not_contact(app: &App, me: &Actor, customer_id: &str) -> AppResult<Value> {
-    require(me, Action::ViewCustomer)?;
-    let c = app
-        .store()
-        .customer(customer_id)
-        .await?
-        .ok_or_else(|| AppError::new("customer_not_found", "no customer with this id"))?;
-    crate::access::read_customer(app, me, &c).await?;
+    customer_for(app, me, Action::ViewCustomer, customer_id).await?;
     do_not_contact_of(app, customer_id).await
 }
 
@@ -396,13 +395,7 @@ pub async fn set_email(
     customer_id: &str,
     email: Option<&str>,
 ) -> AppResult<Value> {
-    require(me, Action::CreateCustomer)?;
-    let c = app
-        .store()
-        .customer(customer_id)
-        .await?
-        .ok_or_else(|| AppError::new("customer_not_found", "no customer with this id"))?;
-    crate::access::require_customer(app, me, &c).await?;
+    customer_for(app, me, Action::CreateCustomer, customer_id).await?;
     let email = email.map(str::trim).filter(|e| !e.is_empty());
     if let Some(e) = email {
         e.parse::<lettre::message::Mailbox>()

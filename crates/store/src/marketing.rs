@@ -80,6 +80,10 @@ pub struct DoNotContact {
     pub created_at: i64,
 }
 
+/// Whether a member is on a channel's do-not-contact list: `$1` customer, `$2` channel.
+const ON_DO_NOT_CONTACT: &str =
+    "select count(*) from do_not_contact where customer_id = $1 and channel = $2";
+
 const CAMPAIGN_COLS: &str = "campaign_id, name, segment_id, holdout_percent, channel, message, offer, send_at, attribution_days, state, scope, created_by, created_at, launched_at, launched_by";
 
 fn campaign_row(r: &sqlx::any::AnyRow) -> Result<CampaignRow, StoreError> {
@@ -183,13 +187,11 @@ impl Tx {
         customer_id: &str,
         channel: &str,
     ) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "select count(*) from do_not_contact where customer_id = $1 and channel = $2",
-        )
-        .bind(customer_id)
-        .bind(channel)
-        .fetch_one(&mut *self.tx)
-        .await?;
+        let n: i64 = sqlx::query_scalar(ON_DO_NOT_CONTACT)
+            .bind(customer_id)
+            .bind(channel)
+            .fetch_one(&mut *self.tx)
+            .await?;
         Ok(n > 0)
     }
 
@@ -518,13 +520,11 @@ impl Store {
         customer_id: &str,
         channel: &str,
     ) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "select count(*) from do_not_contact where customer_id = $1 and channel = $2",
-        )
-        .bind(customer_id)
-        .bind(channel)
-        .fetch_one(self.read())
-        .await?;
+        let n: i64 = sqlx::query_scalar(ON_DO_NOT_CONTACT)
+            .bind(customer_id)
+            .bind(channel)
+            .fetch_one(self.read())
+            .await?;
         Ok(n > 0)
     }
 

@@ -25,17 +25,35 @@ fn channel_name(ctx: &Ctx, channel: Channel) -> &'static str {
     ctx.t(&format!("portal.unsub.channel.{}", channel.as_str()))
 }
 
-fn unknown(ctx: &Ctx) -> Response {
-    let title = ctx.t("portal.unsub.unknown.title");
+/// A page that only says something.
+fn say(
+    ctx: &Ctx,
+    status: StatusCode,
+    main_id: &str,
+    title: &str,
+    kind: &str,
+    text: &str,
+) -> Response {
     html(
-        StatusCode::NOT_FOUND,
+        status,
         frame(
             ctx,
             title,
-            "unsubscribe-unknown",
+            main_id,
             None,
-            m! { h1 { (title) } section.card { (notice("error", ctx.t("portal.unsub.unknown.text"))) } },
+            m! { h1 { (title) } section.card { (notice(kind, text)) } },
         ),
+    )
+}
+
+fn unknown(ctx: &Ctx) -> Response {
+    say(
+        ctx,
+        StatusCode::NOT_FOUND,
+        "unsubscribe-unknown",
+        ctx.t("portal.unsub.unknown.title"),
+        "error",
+        ctx.t("portal.unsub.unknown.text"),
     )
 }
 
@@ -74,36 +92,27 @@ pub async fn show(ctx: Ctx, Path(token): Path<String>) -> Response {
 /// `POST /u/{token}`: unsubscribes the token's member from its channel.
 pub async fn submit(ctx: Ctx, Path(token): Path<String>) -> Response {
     match contact::unsubscribe(ctx.state.app(), &token).await {
-        Ok(Some(channel)) => {
-            let title = ctx.t("portal.unsub.done.title");
-            let text = fill(
+        Ok(Some(channel)) => say(
+            &ctx,
+            StatusCode::OK,
+            "unsubscribe-done",
+            ctx.t("portal.unsub.done.title"),
+            "ok",
+            &fill(
                 ctx.t("portal.unsub.done.text"),
                 &[("channel", channel_name(&ctx, channel))],
-            );
-            html(
-                StatusCode::OK,
-                frame(
-                    &ctx,
-                    title,
-                    "unsubscribe-done",
-                    None,
-                    m! { h1 { (title) } section.card { (notice("ok", &text)) } },
-                ),
-            )
-        }
+            ),
+        ),
         Ok(None) => unknown(&ctx),
         Err(e) => {
             tracing::error!(error = %e.message, "unsubscribe failed");
-            let title = ctx.t("portal.err.title");
-            html(
+            say(
+                &ctx,
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                frame(
-                    &ctx,
-                    title,
-                    "unsubscribe-error",
-                    None,
-                    m! { h1 { (title) } section.card { (notice("error", ctx.t("portal.err.unknown"))) } },
-                ),
+                "unsubscribe-error",
+                ctx.t("portal.err.title"),
+                "error",
+                ctx.t("portal.err.unknown"),
             )
         }
     }
