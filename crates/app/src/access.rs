@@ -68,10 +68,12 @@ pub enum Action {
     WorkTickets,
     /// Read tickets of the stations in scope.
     ViewTickets,
+    /// Segments and campaigns over the members in scope.
+    Market,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::ManageUsers,
         Action::ManageNetwork,
         Action::ViewNetwork,
@@ -96,6 +98,7 @@ impl Action {
         Action::ManageServiceDesk,
         Action::WorkTickets,
         Action::ViewTickets,
+        Action::Market,
     ];
 }
 
@@ -137,6 +140,7 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | ManageConsent
                 | WorkTickets
                 | ViewTickets
+                | Market
         ),
         "account_manager" => matches!(
             action,
@@ -195,7 +199,11 @@ pub enum Scope {
 
 impl Scope {
     pub fn of(user: &StaffUser) -> Scope {
-        let s = user.scope.as_str();
+        Self::parse(&user.scope)
+    }
+
+    /// A scope as stored (`company`, `region:CODE`, `station:CODE`, `own`).
+    pub fn parse(s: &str) -> Scope {
         if let Some(code) = s.strip_prefix("region:") {
             Scope::Region(code.to_string())
         } else if let Some(code) = s.strip_prefix("station:") {

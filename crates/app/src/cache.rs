@@ -21,6 +21,9 @@ pub struct Cache {
     pub loyalty: crate::loyalty::ConfigCache,
     /// The members' sales for analytics, with the version they were read at.
     member_sales: tokio::sync::Mutex<Option<(Version, Arc<MemberSales>)>>,
+    /// The members' analytics for segments, with the member sales they were computed
+    /// from (recomputed when those are replaced).
+    pub segments: crate::segments::AnalysedSlot,
 }
 
 type Version = (i64, i64, i64, i64);

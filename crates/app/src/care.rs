@@ -10,6 +10,7 @@
 use crate::access::{require, Action, Actor};
 use crate::analytics::transactions;
 use crate::audit::audit;
+use crate::contact::{self, Contacted, Outgoing};
 use crate::error::{AppError, AppResult};
 use crate::{clock, App};
 use chrono::NaiveDate;
@@ -18,8 +19,9 @@ use forecourt_analytics::refuel::{refuel_cycles, RefuelParams};
 use forecourt_analytics::summary::{default_as_of, Histories};
 use forecourt_analytics::transactions::date_of;
 use forecourt_core::care::{self as rules, Automation};
+use forecourt_core::contact::Kind;
 use forecourt_store::care::{CareAutomationRow, CareRecipient};
-use forecourt_store::outbox::{Channel, NewMessage};
+use forecourt_store::outbox::Channel;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -34,7 +36,7 @@ pub const MESSAGE_CHARS_MAX: usize = 300;
 pub struct AutomationView {
     pub kind: String,
     pub enabled: bool,
-    /// inbox | sms
+    /// inbox | sms | email
     pub channel: String,
     pub message: String,
     pub threshold: Option<i64>,
@@ -67,8 +69,9 @@ pub struct AutomationRun {
     pub already_sent: usize,
     /// Due members without marketing consent (or erased): nothing sent.
     pub no_consent: usize,
-    /// Due members without a phone number, for an SMS automation.
-    pub no_address: usize,
+    /// Due members the contact rules held back, by reason (`do_not_contact`,
+    /// `frequency_cap`, `expired`, `no_address`, …).
+    pub suppressed: BTreeMap<String, usize>,
 }
 
 /// What a run did.
@@ -158,8 +161,8 @@ pub async fn update_automation(
         row.enabled = e;
     }
     if let Some(c) = &body.channel {
-        if !matches!(c.as_str(), "inbox" | "sms") {
-            return Err(AppError::validation("channel", "inbox or sms"));
+        if !matches!(c.as_str(), "inbox" | "sms" | "email") {
+            return Err(AppError::validation("channel", "inbox, sms or email"));
         }
         row.channel = c.clone();
     }
@@ -364,19 +367,23 @@ pub async fn run(app: &App, day: NaiveDate) -> AppResult<CareRun> {
         };
         report
             .automations
-            .push(send(app, a, setting, due, day_start).await?);
+            .push(send(app, a, setting, due, day_end).await?);
     }
     Ok(report)
 }
 
-/// Queues the messages of one automation to the due members who may receive them.
+/// Queues the messages of one automation to the due members with marketing consent,
+/// through the contact rules (`contact::send`): the do-not-contact list, the frequency
+/// cap, quiet hours and the message's expiry decide the rest, and what they refuse is
+/// counted by reason.
 async fn send(
     app: &App,
     a: Automation,
     setting: &CareAutomationRow,
     mut due: Vec<Due>,
-    now_floor: i64,
+    day_end: i64,
 ) -> AppResult<AutomationRun> {
+    // In member order: the contact rules lock each member's row.
     due.sort_by(|x, y| x.customer_id.cmp(&y.customer_id));
     let mut out = AutomationRun {
         kind: a.code().into(),
@@ -392,10 +399,10 @@ async fn send(
         .into_iter()
         .map(|r| (r.customer_id.clone(), r))
         .collect();
-    let sms = setting.channel == "sms";
-    // A clock behind the day (a run for a past day) still stamps the day itself.
-    let now = app.clock().now_us().max(now_floor);
-    let max_attempts = app.config().outbox.max_attempts;
+    let channel = Channel::parse(&setting.channel).unwrap_or(Channel::Inbox);
+    let policy = contact::policy(app).await?;
+    // A run for a past day (a catch-up) still stamps the day itself.
+    let now = app.clock().now_us().max(day_end - DAY_US);
     for chunk in due.chunks(500) {
         let mut tx = app.store().begin().await?;
         for d in chunk {
@@ -403,30 +410,31 @@ async fn send(
                 out.no_consent += 1;
                 continue;
             };
-            if sms && r.phone.is_none() {
-                out.no_address += 1;
-                continue;
-            }
-            let body = rules::render(&setting.message, &r.name, &d.detail);
-            let done = tx
-                .enqueue_message(
-                    &NewMessage {
-                        channel: if sms { Channel::Sms } else { Channel::Inbox },
-                        recipient: d.customer_id.clone(),
-                        customer_id: Some(d.customer_id.clone()),
-                        address: if sms { r.phone.clone() } else { None },
-                        subject: (!sms).then(|| subject(a).to_string()),
-                        body,
-                        cause: format!("{}:{}", a.cause(&d.period), d.customer_id),
-                        max_attempts,
-                    },
-                    now,
-                )
-                .await?;
-            if done.inserted {
-                out.queued += 1;
-            } else {
-                out.already_sent += 1;
+            let done = contact::send(
+                app,
+                &mut tx,
+                &policy,
+                &Outgoing {
+                    customer_id: d.customer_id.clone(),
+                    channel,
+                    kind: Kind::Marketing,
+                    subject: Some(subject(a).to_string()),
+                    body: rules::render(&setting.message, &r.name, &d.detail),
+                    cause: format!("{}:{}", a.cause(&d.period), d.customer_id),
+                    not_before: None,
+                    // A greeting or a reminder for a day is worth nothing after it.
+                    expires_at: matches!(a, Automation::Birthday | Automation::RefuelReminder)
+                        .then_some(day_end),
+                },
+                now,
+            )
+            .await?;
+            match done {
+                Contacted::Queued { new: true, .. } => out.queued += 1,
+                Contacted::Queued { new: false, .. } => out.already_sent += 1,
+                Contacted::Suppressed(why) => {
+                    *out.suppressed.entry(why.as_str().to_string()).or_default() += 1
+                }
             }
         }
         tx.commit().await?;

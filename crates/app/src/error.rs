@@ -55,6 +55,13 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         "no pump authorisation with this id",
     ),
     ("ticket_not_found", 404, "no ticket with this id"),
+    (
+        "invalid_filter",
+        400,
+        "a segment's filter has an unknown key or a bad value; the message names it",
+    ),
+    ("segment_not_found", 404, "no segment with this id in your scope"),
+    ("campaign_not_found", 404, "no campaign with this id in your scope"),
     ("calendar_not_found", 404, "no calendar with this code"),
     ("automation_not_found", 404, "no care automation of this kind"),
     (

@@ -47,6 +47,9 @@ pub struct Settings {
     pub backoff_cap: Duration,
     /// How long the worker sleeps when nothing is due.
     pub poll: Duration,
+    /// Where members reach the server (`FORECOURT_PUBLIC_URL`, https in production):
+    /// the base of the unsubscribe links in marketing messages.
+    pub public_url: String,
 }
 
 impl Default for Settings {
@@ -61,6 +64,7 @@ impl Default for Settings {
             backoff_base: Duration::from_secs(30),
             backoff_cap: Duration::from_secs(3600),
             poll: Duration::from_millis(500),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -217,7 +221,14 @@ impl Email {
         })
     }
 
-    pub async fn send(&self, m: &Message) -> Result<Option<String>, DeliveryError> {
+    /// Sends one email; a marketing email names its unsubscribe link in
+    /// `List-Unsubscribe` with RFC 8058's one-click `List-Unsubscribe-Post`.
+    pub async fn send(
+        &self,
+        m: &Message,
+        unsubscribe: Option<&str>,
+    ) -> Result<Option<String>, DeliveryError> {
+        use lettre::message::header::{HeaderName, HeaderValue};
         use lettre::AsyncTransport;
         let to: lettre::message::Mailbox = m
             .address
@@ -225,12 +236,24 @@ impl Email {
             .ok_or_else(|| DeliveryError::permanent("no email address"))?
             .parse()
             .map_err(|e| DeliveryError::permanent(format!("email address: {e}")))?;
-        let email = lettre::Message::builder()
+        let mut builder = lettre::Message::builder()
             .message_id(Some(message_id_header(&m.message_id)))
             .from(self.from.clone())
             .to(to)
             .subject(m.subject.clone().unwrap_or_default())
-            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .header(lettre::message::header::ContentType::TEXT_PLAIN);
+        if let Some(url) = unsubscribe {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_string(),
+                ));
+        }
+        let email = builder
             .body(m.body.clone())
             .map_err(|e| DeliveryError::permanent(format!("building the email: {e}")))?;
         match self.transport.send(email).await {
@@ -346,9 +369,13 @@ impl Adapters {
         out
     }
 
-    async fn deliver(&self, m: &Message) -> Result<Option<String>, DeliveryError> {
+    async fn deliver(
+        &self,
+        m: &Message,
+        unsubscribe: Option<&str>,
+    ) -> Result<Option<String>, DeliveryError> {
         match (m.channel, &self.email, &self.sms) {
-            (Channel::Email, Some(email), _) => email.send(m).await,
+            (Channel::Email, Some(email), _) => email.send(m, unsubscribe).await,
             (Channel::Sms, _, Some(sms)) => sms.send(m).await,
             (channel, _, _) => Err(DeliveryError::transient(format!(
                 "{channel} is not configured"
@@ -600,8 +627,37 @@ impl Worker {
 
     async fn deliver(&self, m: Message) {
         let token = m.lease_token.clone().unwrap_or_default();
-        let outcome = self.adapters.deliver(&m).await;
         let store = self.app.store();
+        // The contact rules once more, just before it leaves: an unsubscribe since it
+        // was queued, or an expiry while it waited, stops it.
+        match crate::contact::still_allowed(&self.app, &m, self.app.clock().now_us()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => {
+                let done = store
+                    .message_suppressed(
+                        &m.message_id,
+                        &token,
+                        reason.as_str(),
+                        self.app.clock().now_us(),
+                    )
+                    .await;
+                if let Err(e) = done {
+                    tracing::warn!(message_id = %m.message_id, error = %e, "suppression not recorded");
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(message_id = %m.message_id, error = %e.message, "contact rules not read; the message is tried when its lease runs out");
+                return;
+            }
+        }
+        let unsubscribe = match (&m.customer_id, m.kind.as_str()) {
+            (Some(customer), "marketing") => Some(crate::contact::unsubscribe_url(
+                &self.app, customer, m.channel,
+            )),
+            _ => None,
+        };
+        let outcome = self.adapters.deliver(&m, unsubscribe.as_deref()).await;
         let recorded = match &outcome {
             Ok(provider) => {
                 store

@@ -106,6 +106,41 @@ impl Secret {
     pub fn csrf_matches(&self, session_token: &str, sent: &str) -> bool {
         self.mac_matches(&[b"csrf:", session_token.as_bytes()], sent)
     }
+
+    /// The unsubscribe token of a member on a channel: `{customer_id}.{channel}.{mac}`,
+    /// the MAC (128 bits of HMAC-SHA256 under the secret) binding the two, so that
+    /// nobody can make one for another member or channel.
+    pub fn unsubscribe_token(&self, customer_id: &str, channel: &str) -> String {
+        let mac = self
+            .mac(&[
+                b"unsubscribe:",
+                customer_id.as_bytes(),
+                b":",
+                channel.as_bytes(),
+            ])
+            .finalize()
+            .into_bytes();
+        format!("{customer_id}.{channel}.{}", hex::encode(&mac[..16]))
+    }
+
+    /// The member and channel of a genuine unsubscribe token.
+    pub fn unsubscribe_parse(&self, token: &str) -> Option<(String, String)> {
+        let (rest, sent) = token.rsplit_once('.')?;
+        let (customer_id, channel) = rest.rsplit_once('.')?;
+        if sent.len() != 32 || customer_id.is_empty() {
+            return None;
+        }
+        let genuine = self.unsubscribe_token(customer_id, channel);
+        // Constant-time: compare the MACs as bytes.
+        let (Ok(a), Ok(b)) = (
+            hex::decode(sent),
+            hex::decode(&genuine[genuine.len() - 32..]),
+        ) else {
+            return None;
+        };
+        let same = a.len() == b.len() && a.iter().zip(&b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0;
+        same.then(|| (customer_id.to_string(), channel.to_string()))
+    }
 }
 
 #[cfg(unix)]

@@ -22,7 +22,7 @@ use forecourt_core::survey::{
     NpsTally, Question, QuestionKind,
 };
 use forecourt_store::audit::AuditEntry;
-use forecourt_store::outbox::{Channel, NewMessage};
+use forecourt_store::outbox::Channel;
 use forecourt_store::surveys::{InvitationRow, NewInvitation, NewSurvey, ResponseRow, SurveyRow};
 use forecourt_store::{StaffUser, Tx};
 use serde::{Deserialize, Serialize};
@@ -239,18 +239,23 @@ async fn invite_one(
             expires_at: now + INVITATION_DAYS * DAY_US,
         })
         .await?;
-    tx.enqueue_message(
-        &NewMessage {
+    // A survey of the service desk is transactional: no consent needed, no cap, but
+    // never past the member's do-not-contact list of the inbox.
+    crate::contact::send(
+        app,
+        tx,
+        &forecourt_core::contact::Policy::default(),
+        &crate::contact::Outgoing {
+            customer_id: customer_id.to_string(),
             channel: Channel::Inbox,
-            recipient: customer_id.to_string(),
-            customer_id: Some(customer_id.to_string()),
-            address: None,
+            kind: forecourt_core::contact::Kind::Transactional,
             subject: Some(format!("邀请您参与调查 / A short survey: {}", survey.name)),
             body: format!(
                 "感谢您的光临，请花一分钟告诉我们您的感受：/s/{token}\nThank you for your visit. Tell us how we did: /s/{token}\n(链接 {INVITATION_DAYS} 天内有效 / valid for {INVITATION_DAYS} days)"
             ),
             cause: format!("survey:{}:invitation:{invitation_id}", survey.survey_id),
-            max_attempts: app.config().outbox.max_attempts,
+            not_before: None,
+            expires_at: None,
         },
         now,
     )

@@ -13,46 +13,13 @@ use forecourt_app::{App, Config, Secret};
 use forecourt_store::{testing, NewStation, StaffUser, Store};
 use std::time::{Duration, Instant};
 
-struct Sink(std::process::Child);
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod far_ends;
+use far_ends::{smtp_sink, Sink};
 
 fn at(t: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(t)
         .unwrap()
         .timestamp_micros()
-}
-
-/// Starts aiosmtpd writing to `dir/mail`; answers its port.
-async fn smtp_sink(dir: &std::path::Path) -> (Sink, u16) {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let port_file = dir.join("port");
-    let sink = Sink(
-        std::process::Command::new("python3")
-            .arg(format!("{root}/scripts/smtp_sink.py"))
-            .arg("--maildir")
-            .arg(dir.join("mail"))
-            .arg("--port-file")
-            .arg(&port_file)
-            .arg("--venv")
-            .arg(format!("{root}/target/smtp-venv"))
-            .spawn()
-            .expect("python3 runs scripts/smtp_sink.py"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let port = loop {
-        if let Ok(p) = std::fs::read_to_string(&port_file) {
-            break p.trim().parse::<u16>().unwrap();
-        }
-        assert!(Instant::now() < deadline, "the SMTP server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    (sink, port)
 }
 
 /// Every email in the mailbox as (Message-ID, To).

@@ -8,8 +8,11 @@ use forecourt_app::{App, AppError, Config, Secret};
 use forecourt_store::outbox::{Channel, NewJob, NewMessage};
 use forecourt_store::{testing, Store};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod far_ends;
+use far_ends::{gateway, smtp_sink};
 
 async fn app(outbox: Settings) -> App {
     let url = testing::fresh_db().await.expect("a fresh database");
@@ -79,41 +82,11 @@ async fn drain(worker: &Worker, app: &App, ids: &[String], done: &[&str]) {
     }
 }
 
-struct Sink(std::process::Child);
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn email_reaches_a_real_smtp_server_with_its_stable_message_id() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let dir = std::env::temp_dir().join(format!("fc-smtp-{}", forecourt_store::new_id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port_file = dir.join("port");
-    let _sink = Sink(
-        std::process::Command::new("python3")
-            .arg(format!("{root}/scripts/smtp_sink.py"))
-            .arg("--maildir")
-            .arg(dir.join("mail"))
-            .arg("--port-file")
-            .arg(&port_file)
-            .arg("--venv")
-            .arg(format!("{root}/target/smtp-venv"))
-            .spawn()
-            .expect("python3 runs scripts/smtp_sink.py"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let port = loop {
-        if let Ok(p) = std::fs::read_to_string(&port_file) {
-            break p.trim().parse::<u16>().unwrap();
-        }
-        assert!(Instant::now() < deadline, "the SMTP server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (_sink, port) = smtp_sink(&dir).await;
     let app = app(quick(Settings {
         smtp: Some(SmtpSettings::parse(&format!("smtp://127.0.0.1:{port}")).unwrap()),
         smtp_from: Some("forecourt@example.com".into()),
@@ -164,33 +137,6 @@ async fn email_reaches_a_real_smtp_server_with_its_stable_message_id() {
         "the server's answer is kept"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A fake SMS gateway: answers 500 to the first `failures` requests, then 200, and
-/// keeps every body it was sent.
-async fn gateway(failures: usize) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let calls = Arc::new(AtomicUsize::new(0));
-    let kept = seen.clone();
-    let route = axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
-        let (seen, calls) = (kept.clone(), calls.clone());
-        async move {
-            seen.lock().unwrap().push(body);
-            if calls.fetch_add(1, Ordering::SeqCst) < failures {
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                axum::http::StatusCode::ACCEPTED
-            }
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, axum::Router::new().route("/sms", route))
-            .await
-            .unwrap()
-    });
-    (format!("http://{addr}/sms"), seen)
 }
 
 #[tokio::test]

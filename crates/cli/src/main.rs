@@ -4,6 +4,7 @@ mod analytics_cmd;
 mod analytics_db;
 mod bench;
 mod bench_more;
+mod bench_segments;
 mod bench_statements;
 mod demo;
 mod desk_sim;
@@ -361,6 +362,16 @@ enum BenchCommand {
         #[arg(long)]
         pg_log: Option<String>,
     },
+    /// Segment evaluation on a network's live data (e.g. a `demo` or `simulate`
+    /// database): the first evaluation and the median of the next, per kind of filter.
+    Segments {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        secret: SecretArgs,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Till lookups by phone, plate and card number through HTTP against `forecourt
     /// serve` on a network of many customers: p50/p99, and the server's memory.
     Lookup {
@@ -603,7 +614,7 @@ async fn serve(store: Store, secret: Secret, listen: &str) -> anyhow::Result<()>
 }
 
 /// The outbox's settings from `FORECOURT_SMTP_URL`, `FORECOURT_SMTP_FROM`,
-/// `FORECOURT_SMS_URL` and the worker's `FORECOURT_OUTBOX_CONCURRENCY`,
+/// `FORECOURT_SMS_URL`, `FORECOURT_PUBLIC_URL` (the base of unsubscribe links) and the worker's `FORECOURT_OUTBOX_CONCURRENCY`,
 /// `FORECOURT_OUTBOX_LEASE_SECS`, `FORECOURT_OUTBOX_MAX_ATTEMPTS`.
 pub fn outbox_settings() -> anyhow::Result<forecourt_app::outbox::Settings> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -625,6 +636,9 @@ pub fn outbox_settings() -> anyhow::Result<forecourt_app::outbox::Settings> {
         sms_url: var("FORECOURT_SMS_URL"),
         ..Default::default()
     };
+    if let Some(url) = var("FORECOURT_PUBLIC_URL") {
+        s.public_url = url;
+    }
     if let Some(n) = number("FORECOURT_OUTBOX_CONCURRENCY")? {
         s.concurrency = usize::try_from(n.clamp(1, 256))?;
     }
@@ -952,6 +966,14 @@ async fn main() -> anyhow::Result<()> {
                     lookups,
                 },
         } => bench_more::lookup(db, customers.max(10), lookups.max(10)).await,
+        Command::Bench {
+            command: BenchCommand::Segments { db, secret, runs },
+        } => {
+            let (url, store) = open_existing(&db.db).await?;
+            let secret = load_secret(&url, &secret)?;
+            let app = forecourt_app::App::new(store, secret, Config::default());
+            bench_segments::run(&app, runs.max(1)).await
+        }
         Command::Analytics { command } => analytics_cmd::run(command),
         Command::Privacy {
             command: PrivacyCommand::Retention { db, years, dry_run },

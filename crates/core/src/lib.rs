@@ -10,6 +10,7 @@
 pub mod business_time;
 pub mod card;
 pub mod care;
+pub mod contact;
 pub mod coupons;
 pub mod error;
 pub mod geo;
@@ -25,6 +26,7 @@ pub mod sla;
 pub mod survey;
 pub mod text;
 pub mod tiers;
+pub mod uplift;
 
 pub use card::{CardKind, CardNo, CardState};
 pub use error::DomainError;

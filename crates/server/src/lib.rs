@@ -14,6 +14,7 @@ pub mod extract;
 pub mod ledger_ops;
 pub mod logging;
 pub mod loyalty_api;
+pub mod marketing;
 pub mod member;
 pub mod metrics;
 pub mod pos;
@@ -382,6 +383,29 @@ pub fn router(state: AppState) -> Router {
             "/survey-responses/{token}/decline",
             post(service_desk::post_decline),
         )
+        .route(
+            "/segments",
+            get(marketing::get_segments).post(marketing::post_segment),
+        )
+        .route("/segments/preview", post(marketing::post_preview))
+        .route("/segments/{id}", get(marketing::get_segment))
+        .route("/segments/{id}/members", get(marketing::get_members))
+        .route(
+            "/campaigns",
+            get(marketing::get_campaigns).post(marketing::post_campaign),
+        )
+        .route("/campaigns/{id}", get(marketing::get_campaign))
+        .route("/campaigns/{id}/launch", post(marketing::post_launch))
+        .route("/campaigns/{id}/results", get(marketing::get_results))
+        .route(
+            "/marketing/settings",
+            get(marketing::get_settings).put(marketing::put_settings),
+        )
+        .route(
+            "/customers/{id}/do-not-contact",
+            get(marketing::get_do_not_contact).post(marketing::post_do_not_contact),
+        )
+        .route("/customers/{id}/email", put(marketing::put_email))
         .route("/pos/quotes", post(pos::quote))
         .route("/pos/sales", post(pos::sale))
         .route("/pos/recharges", post(pos::recharge))

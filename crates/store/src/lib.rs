@@ -25,6 +25,7 @@ mod error;
 mod guess;
 pub mod ledger;
 pub mod loyalty;
+pub mod marketing;
 mod migrate;
 pub mod model;
 pub mod network;

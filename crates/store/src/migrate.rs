@@ -61,6 +61,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0008_member_tickets.sql"),
     },
     Migration {
+        version: 9,
+        name: "marketing",
+        sqlite: include_str!("../migrations/0009_marketing.sql"),
+        postgres: include_str!("../migrations/0009_marketing.sql"),
+    },
+    Migration {
         version: 11,
         name: "care",
         sqlite: include_str!("../migrations/0011_care.sql"),

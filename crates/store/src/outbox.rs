@@ -102,6 +102,20 @@ pub struct Message {
     pub sent_at: Option<i64>,
     pub read_at: Option<i64>,
     pub created_at: i64,
+    /// marketing | transactional (the contact rules, `forecourt_core::contact`).
+    pub kind: String,
+    /// Not delivered after this moment: dropped with the reason `expired`.
+    pub expires_at: Option<i64>,
+}
+
+/// How a message is to be delivered: what it is for, when first, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// `marketing` or `transactional`.
+    pub kind: &'static str,
+    /// Not claimed before this moment (µs).
+    pub not_before: i64,
+    pub expires_at: Option<i64>,
 }
 
 /// A job to enqueue.
@@ -148,7 +162,7 @@ pub struct InboxItem {
     pub read_at: Option<i64>,
 }
 
-const MESSAGE_COLS: &str = "message_id, channel, recipient, customer_id, address_enc, subject_enc, body_enc, cause, state, attempts, max_attempts, next_attempt_at, lease_token, last_error, provider_id, sent_at, read_at, created_at";
+const MESSAGE_COLS: &str = "message_id, channel, recipient, customer_id, address_enc, subject_enc, body_enc, cause, state, attempts, max_attempts, next_attempt_at, lease_token, last_error, provider_id, sent_at, read_at, created_at, kind, expires_at";
 
 fn message_row(store_vault: &crate::Vault, r: &sqlx::any::AnyRow) -> Result<Message, StoreError> {
     let id: String = r.try_get(0)?;
@@ -177,6 +191,8 @@ fn message_row(store_vault: &crate::Vault, r: &sqlx::any::AnyRow) -> Result<Mess
         sent_at: r.try_get(15)?,
         read_at: r.try_get(16)?,
         created_at: r.try_get(17)?,
+        kind: r.try_get(18)?,
+        expires_at: r.try_get(19)?,
         message_id: id,
     })
 }
@@ -205,12 +221,32 @@ impl Tx {
         m: &NewMessage,
         now: i64,
     ) -> Result<Enqueued, StoreError> {
+        self.enqueue_message_with(
+            m,
+            &Delivery {
+                kind: "transactional",
+                not_before: now,
+                expires_at: None,
+            },
+            now,
+        )
+        .await
+    }
+
+    /// [`Tx::enqueue_message`] with its kind, its first moment and its expiry. Callers
+    /// other than the contact rules (`forecourt_app::contact`) use `enqueue_message`.
+    pub async fn enqueue_message_with(
+        &mut self,
+        m: &NewMessage,
+        d: &Delivery,
+        now: i64,
+    ) -> Result<Enqueued, StoreError> {
         let id = new_id();
         let vault = self.vault.clone();
         let inbox = m.channel == Channel::Inbox;
         let n = sqlx::query(
-            "insert into message (message_id, channel, recipient, customer_id, address_enc, subject_enc, body_enc, cause, state, attempts, max_attempts, next_attempt_at, sent_at, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13) on conflict (cause, recipient, channel) do nothing",
+            "insert into message (message_id, channel, recipient, customer_id, address_enc, subject_enc, body_enc, cause, state, attempts, max_attempts, next_attempt_at, sent_at, created_at, kind, expires_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15) on conflict (cause, recipient, channel) do nothing",
         )
         .bind(&id)
         .bind(m.channel.as_str())
@@ -222,9 +258,11 @@ impl Tx {
         .bind(&m.cause)
         .bind(if inbox { "sent" } else { "queued" })
         .bind(m.max_attempts)
-        .bind(now)
+        .bind(d.not_before.max(now))
         .bind(inbox.then_some(now))
         .bind(now)
+        .bind(d.kind)
+        .bind(d.expires_at)
         .execute(&mut *self.tx)
         .await?
         .rows_affected();

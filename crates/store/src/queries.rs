@@ -960,7 +960,7 @@ impl Tx {
         let placeholder = "已注销";
         let n = sqlx::query(
             "update customer set name_enc = $1, name_idx = $2, phone_enc = null, phone_idx = null, id_number_enc = null, id_number_idx = null, \
-             address_enc = null, birthday = null, occupation = null, notes = null, tags = '[]', source_code = null, consent_marketing = 0, \
+             address_enc = null, email_enc = null, birthday = null, occupation = null, notes = null, tags = '[]', source_code = null, consent_marketing = 0, \
              consent_sensitive = 0, anonymized_at = $3, updated_at = $3 where customer_id = $4",
         )
         .bind(seal(&v, "customer.name", customer_id, placeholder))

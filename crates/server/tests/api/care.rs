@@ -247,9 +247,11 @@ async fn first_visit_low_balance_and_tier_change_go_once_per_period() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let r = run(&app, today).await;
+    // Ten days on, outside the frequency cap's week of the two messages above.
+    let later = NaiveDate::from_ymd_opt(2026, 12, 10).unwrap();
+    let r = run(&app, later).await;
     assert_eq!(part(&r, "tier_change")["queued"], 1, "{r}");
-    let r = run(&app, today).await;
+    let r = run(&app, later).await;
     assert_eq!(part(&r, "tier_change")["due"], 0, "{r}");
     let inbox = app.store.inbox(&cards[0].0, 10).await.unwrap();
     let tier = inbox

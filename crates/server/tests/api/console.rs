@@ -1901,7 +1901,11 @@ async fn care_automations_are_set_with_forms_and_sent_from_the_console() {
     assert!(p.has("新发出 0 条"), "{}", p.body);
     let inbox = app.store.inbox(&customer, 10).await.unwrap();
     assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].body, "王芳，生日快乐！");
+    assert!(
+        inbox[0].body.starts_with("王芳，生日快乐！") && inbox[0].body.contains("/u/"),
+        "the greeting with its unsubscribe link: {}",
+        inbox[0].body
+    );
     // What it sent: the member by number, the channel and state in words.
     let p = b.get("/care/birthday").await;
     assert_eq!(p.status, StatusCode::OK);

@@ -11,6 +11,7 @@ mod import;
 mod inputs;
 mod ledger_ops;
 mod loyalty;
+mod marketing;
 mod one_decider;
 mod openapi_check;
 mod ops;

@@ -81,6 +81,7 @@ fn automation(c: &Console, a: &AutomationView) -> Markup {
                     select name="channel" {
                         option value="inbox" selected[a.channel == "inbox"] { (c.t("care.channel.inbox")) }
                         option value="sms" selected[a.channel == "sms"] { (c.t("care.channel.sms")) }
+                        option value="email" selected[a.channel == "email"] { (c.t("care.channel.email")) }
                     }
                 }
                 label { (c.t("care.message"))

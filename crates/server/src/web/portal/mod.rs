@@ -17,6 +17,7 @@ mod auth;
 mod desk;
 mod pages;
 mod survey;
+mod unsubscribe;
 
 use super::i18n::{self, Lang};
 use super::layout::{lang_switch, notice};
@@ -46,6 +47,10 @@ pub fn routes() -> Router<AppState> {
         .route("/m/messages/{id}", get(desk::message))
         .route("/s/{token}", get(survey::show).post(survey::submit))
         .route("/s/{token}/decline", post(survey::decline))
+        .route(
+            "/u/{token}",
+            get(unsubscribe::show).post(unsubscribe::submit),
+        )
         .route("/m/login", get(auth::form).post(auth::submit))
         .route("/m/logout", post(auth::logout))
         .route(
