@@ -68,10 +68,14 @@ pub enum Action {
     WorkTickets,
     /// Read tickets of the stations in scope.
     ViewTickets,
+    /// Make leaflet batches and read their funnels, at the stations in scope.
+    ManageLeaflets,
+    /// Partner merchants (商户联盟), their offers, keys and statements: headquarters.
+    ManagePartners,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 26] = [
         Action::ManageUsers,
         Action::ManageNetwork,
         Action::ViewNetwork,
@@ -96,6 +100,8 @@ impl Action {
         Action::ManageServiceDesk,
         Action::WorkTickets,
         Action::ViewTickets,
+        Action::ManageLeaflets,
+        Action::ManagePartners,
     ];
 }
 
@@ -117,7 +123,13 @@ pub fn allowed(role: &str, action: Action) -> bool {
         "admin" => true,
         "region_manager" => !matches!(
             action,
-            ManageUsers | ManageNetwork | Sell | RunCheck | ViewAnalytics | ManageServiceDesk
+            ManageUsers
+                | ManageNetwork
+                | Sell
+                | RunCheck
+                | ViewAnalytics
+                | ManageServiceDesk
+                | ManagePartners
         ),
         "station_manager" => matches!(
             action,
@@ -137,6 +149,7 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | ManageConsent
                 | WorkTickets
                 | ViewTickets
+                | ManageLeaflets
         ),
         "account_manager" => matches!(
             action,

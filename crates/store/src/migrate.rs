@@ -60,10 +60,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0008_member_tickets.sql"),
         postgres: include_str!("../migrations/0008_member_tickets.sql"),
     },
+    Migration {
+        version: 10,
+        name: "leaflets_partners",
+        sqlite: include_str!("../migrations/0010_leaflets_partners.sql"),
+        postgres: include_str!("../migrations/0010_leaflets_partners.sql"),
+    },
 ];
 
 /// The schema version this binary knows: the highest of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Default products of the POS contract: code, name, kind.
 const PRODUCTS: &[(&str, &str, &str)] = &[

@@ -10,6 +10,7 @@ mod import;
 mod inputs;
 mod ledger_ops;
 mod loyalty;
+mod marketing;
 mod one_decider;
 mod openapi_check;
 mod ops;

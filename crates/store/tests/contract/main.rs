@@ -104,7 +104,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let store = Store::open(&url, forecourt_store::Vault::for_tests())
         .await
         .unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 8);
+    assert_eq!(store.schema_version().await.unwrap(), 10);
     store.migrate().await.unwrap();
     assert_eq!(
         store.products().await.unwrap().len(),
@@ -157,7 +157,7 @@ async fn a_missing_lower_migration_is_applied_after_a_higher_one() {
     let store = Store::open(&url, forecourt_store::Vault::for_tests())
         .await
         .unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 8);
+    assert_eq!(store.schema_version().await.unwrap(), 10);
     assert!(store.member_credential("nobody").await.unwrap().is_none());
 }
 
