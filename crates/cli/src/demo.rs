@@ -205,6 +205,43 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         desk.answered,
         t.elapsed().as_secs_f64()
     );
+    let t = std::time::Instant::now();
+    let leaflet_station = match member.as_ref().and_then(|m| m.station.clone()) {
+        Some(code) => code,
+        None => store
+            .stations()
+            .await?
+            .first()
+            .map(|s| s.code.clone())
+            .context("the demo has no station")?,
+    };
+    // Members who visited lately claim the partners' offers.
+    let mut visitors: Vec<String> = summary
+        .desk
+        .days
+        .values()
+        .flat_map(|d| d.members.iter().map(|m| m.0.clone()))
+        .collect();
+    visitors.sort();
+    visitors.dedup();
+    let marketing = crate::marketing_sim::run(
+        state.app(),
+        "admin",
+        &leaflet_station,
+        &visitors,
+        seed,
+        forecourt_app::clock::Clock::system().now_us(),
+    )
+    .await
+    .context("simulating leaflets and partners")?;
+    eprintln!(
+        "leaflets and partners: 600 leaflets, {} sign-ups, {} first sales; {} offer claims, {} redemptions, in {:.1} s",
+        marketing.signed_up,
+        marketing.first_sales,
+        marketing.claims,
+        marketing.redemptions,
+        t.elapsed().as_secs_f64()
+    );
     crate::start_outbox_worker(&state)?;
     println!("username: admin");
     println!("password: {password}");

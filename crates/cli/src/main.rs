@@ -7,6 +7,7 @@ mod bench_more;
 mod bench_statements;
 mod demo;
 mod desk_sim;
+mod marketing_sim;
 mod exchange;
 mod progress;
 mod simulate;
