@@ -127,19 +127,6 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         "loyalty run for {}: {} members up a tier, {} points expired, {} car-wash coupons",
         run.date, run.tiers_up, run.points_expired, run.car_wash_coupons
     );
-    // The ledger check reads every transfer; it runs beside the server rather than
-    // keeping the console waiting.
-    let checked = store.clone();
-    tokio::spawn(async move {
-        match checked.check().await {
-            Ok(r) if r.is_clean() => eprintln!(
-                "ledger check: clean ({} sales, {} transfers)",
-                r.sales, r.transfers
-            ),
-            Ok(r) => eprintln!("ledger check: NOT clean: {:?}", r.problems),
-            Err(e) => eprintln!("ledger check failed: {e}"),
-        }
-    });
     let member = portal_member(&store, &secret, &mut entropy).await?;
     // A station manager and a cashier of the demo member's station, to try the console
     // as they see it (their own station's figures, masked phones for the cashier).
@@ -242,6 +229,20 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         marketing.redemptions,
         t.elapsed().as_secs_f64()
     );
+    // The ledger check reads every transfer; it runs beside the server rather than
+    // keeping the console waiting (after the last writes of the demo's data, so that it
+    // reads them whole).
+    let checked = store.clone();
+    tokio::spawn(async move {
+        match checked.check().await {
+            Ok(r) if r.is_clean() => eprintln!(
+                "ledger check: clean ({} sales, {} transfers)",
+                r.sales, r.transfers
+            ),
+            Ok(r) => eprintln!("ledger check: NOT clean: {:?}", r.problems),
+            Err(e) => eprintln!("ledger check failed: {e}"),
+        }
+    });
     crate::start_outbox_worker(&state)?;
     println!("username: admin");
     println!("password: {password}");

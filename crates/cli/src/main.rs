@@ -7,8 +7,8 @@ mod bench_more;
 mod bench_statements;
 mod demo;
 mod desk_sim;
-mod marketing_sim;
 mod exchange;
+mod marketing_sim;
 mod progress;
 mod simulate;
 

@@ -3,13 +3,14 @@
 //!
 //! - Six weeks before the end, 600 leaflets with single-use codes are handed out around
 //!   one station at 0.50 元 each (seed 001). A few people (3 to 5) come to register
-//!   with their leaflet's code in the weeks after; most of them buy, in cash at the
-//!   till, some days later: the funnel reads 600 → a few sign-ups (about 0.5 %) → fewer
-//!   first sales, with the cost per new card.
+//!   with their leaflet's code in the weeks after; all but one or two of them buy, in
+//!   cash at the till, some days later: the funnel reads 600 → a few sign-ups (about
+//!   0.5 %) → fewer first sales, with the cost per new card.
 //! - Two partner merchants (an insurer, 办油卡送保险, and a car wash, 洗车8折) with one
 //!   offer each; members who visited lately claim them, and the partners redeem most
 //!   of the codes a few hours to days later with their own keys.
 
+use crate::desk_sim::app_err;
 use anyhow::Context;
 use chrono::TimeZone;
 use forecourt_app::access::Actor;
@@ -37,10 +38,6 @@ pub struct MarketingSummary {
     pub first_sales: usize,
     pub claims: usize,
     pub redemptions: usize,
-}
-
-fn app_err(what: &str) -> impl Fn(forecourt_app::AppError) -> anyhow::Error + '_ {
-    move |e| anyhow::anyhow!("{what}: {}: {}", e.code, e.message)
 }
 
 /// The network-local date of a moment, `YYYY-MM-DD`.
@@ -114,6 +111,8 @@ pub async fn run(
         .await?
         .with_context(|| format!("no station {station}"))?;
     let signups = rng.gen_range(3..=5);
+    // Fewer buy than sign up: one or two of them never come back.
+    let buyers = (signups - rng.gen_range(1..=2)).max(1);
     for i in 0..signups {
         let at = at_hour(
             dropped + rng.gen_range(1..21) * DAY,
@@ -158,7 +157,7 @@ pub async fn run(
         };
         summary.signed_up += 1;
         // Most come back to fill up a few days later, paying cash.
-        if rng.gen_bool(0.7) {
+        if summary.signed_up <= buyers {
             let sale_at = at + rng.gen_range(1..9) * DAY + rng.gen_range(0..6) * HOUR;
             if sale_at >= now_us {
                 continue;
@@ -174,8 +173,7 @@ pub async fn run(
             let q = forecourt_app::pos::quote(&till, pos.clone(), body.clone())
                 .await
                 .map_err(app_err("leaflet quote"))?;
-            body["payments"] =
-                json!([{"method": "cash", "amount_fen": q.body["net_amount_fen"]}]);
+            body["payments"] = json!([{"method": "cash", "amount_fen": q.body["net_amount_fen"]}]);
             forecourt_app::pos::sale(&till, pos.clone(), body)
                 .await
                 .map_err(app_err("leaflet sale"))?;

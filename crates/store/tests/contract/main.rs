@@ -131,7 +131,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     match Store::open(&url, forecourt_store::Vault::for_tests()).await {
         Err(StoreError::SchemaTooNew {
             found: 99,
-            known: 8,
+            known: 10,
         }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }

@@ -2,7 +2,7 @@
 //! merchants (商户联盟) with their offers, keys and monthly statements. Each read and
 //! write is one use case of `forecourt_app::leaflets` or `forecourt_app::partners`.
 
-use super::tickets::failure;
+use super::tickets::{failure, my_stations};
 use super::{failed, failure_text, forbidden};
 use crate::access::{Action, Scope};
 use crate::web::{
@@ -39,23 +39,6 @@ fn station_names(b: &Value) -> String {
                 .join("、")
         })
         .unwrap_or_default()
-}
-
-/// The stations the user may name, by code and name.
-async fn my_stations(c: &Console) -> Vec<(String, String)> {
-    let mut l: Vec<(String, String)> = c
-        .ctx
-        .state
-        .store()
-        .stations()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| forecourt_app::access::station_in_scope(&c.user, s))
-        .map(|s| (s.code, s.name))
-        .collect();
-    l.sort();
-    l
 }
 
 // ---------------------------------------------------------------- leaflets
