@@ -756,6 +756,35 @@ def portal_service_desk(run, api, state):
         page_fits(b, "/m/tickets/{id}")
         run.shot("portal-ticket-progress")
 
+    with run.step("partner offers: a member claims one, the partner redeems it"):
+        import datetime
+        today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date()
+        st, r = api("POST", "/api/v1/partners", {"name": "洁车坊", "category": "car_wash"}, admin)
+        check(st == 201 and r.get("api_key"), f"POST /api/v1/partners answered {st} {r}")
+        partner_id, partner_key = r["id"], r["api_key"]
+        st, r = api("POST", f"/api/v1/partners/{partner_id}/offers",
+                    {"title": "洗车8折", "description": "持卡会员洗车享8折",
+                     "valid_from": str(today - datetime.timedelta(days=1)),
+                     "valid_until": str(today + datetime.timedelta(days=30))}, admin)
+        check(st == 201, f"POST /api/v1/partners/{{id}}/offers answered {st} {r}")
+        b.go("/m/")
+        tap(b, "#portal-offers-link")
+        b.wait_path("/m/offers")
+        check("洗车8折" in b.text("#portal-offers"), f"#portal-offers reads {b.text('#portal-offers')!r}")
+        page_fits(b, "/m/offers")
+        tap(b, "#portal-offers button.claim")
+        b.wait_until("the URL to say done=claimed", lambda: b.query().get("done") == ["claimed"])
+        code = b.text("#portal-claims code.redemption-code").replace(" ", "").strip()
+        check(len(code) == 8, f"the member's code reads {code!r}")
+        page_fits(b, "/m/offers claimed")
+        run.shot("portal-offers")
+        st, r = api("POST", "/api/v1/partner/redemptions", {"code": code}, partner_key)
+        check(st == 200, f"the partner's redemption answered {st} {r}")
+        st, r = api("POST", "/api/v1/partner/redemptions", {"code": code}, partner_key)
+        check(st == 409, f"a second redemption answered {st} {r}, not 409")
+        b.go("/m/offers")
+        check("已使用" in b.text("#portal-claims"), f"#portal-claims reads {b.text('#portal-claims')!r} after the redemption")
+
     with run.step("a survey answered by its link without signing in"):
         questions = [
             {"kind": "nps", "text": "您有多大可能向朋友推荐我们？"},

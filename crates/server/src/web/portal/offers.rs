@@ -51,7 +51,7 @@ async fn offers_page(mb: &Member, done: bool, error: Option<&str>) -> Result<Mar
                                 @if o.left > 0 {
                                     form method="post" action={ "/m/offers/" (crate::web::percent_encode(&o.offer.offer_id)) "/claim" } {
                                         input type="hidden" name="_csrf" value=(mb.csrf());
-                                        button.small.primary type="submit" class="claim" { (mb.t("portal.offers.claim")) }
+                                        button.small.primary.claim type="submit" { (mb.t("portal.offers.claim")) }
                                     }
                                 } @else {
                                     span.muted.small { (mb.t("portal.offers.claimed_all")) }
