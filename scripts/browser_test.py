@@ -650,6 +650,7 @@ def scenarios(a, binary, chromedriver, chromium, work, procs, run):
         run.shot("cashier-profile")
 
     service_desk_scenario(b, run, login, logout, state)
+    leaflet_scenario(b, run, login, logout, state, base)
 
     def width_fits(where):
         width = b.wait_until("document.documentElement.scrollWidth",
@@ -754,6 +755,35 @@ def portal_service_desk(run, api, state):
               "the member's page shows a staff note or a staff username")
         page_fits(b, "/m/tickets/{id}")
         run.shot("portal-ticket-progress")
+
+    with run.step("partner offers: a member claims one, the partner redeems it"):
+        import datetime
+        today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date()
+        st, r = api("POST", "/api/v1/partners", {"name": "洁车坊", "category": "car_wash"}, admin)
+        check(st == 201 and r.get("api_key"), f"POST /api/v1/partners answered {st} {r}")
+        partner_id, partner_key = r["id"], r["api_key"]
+        st, r = api("POST", f"/api/v1/partners/{partner_id}/offers",
+                    {"title": "洗车8折", "description": "持卡会员洗车享8折",
+                     "valid_from": str(today - datetime.timedelta(days=1)),
+                     "valid_until": str(today + datetime.timedelta(days=30))}, admin)
+        check(st == 201, f"POST /api/v1/partners/{{id}}/offers answered {st} {r}")
+        b.go("/m/")
+        tap(b, "#portal-offers-link")
+        b.wait_path("/m/offers")
+        check("洗车8折" in b.text("#portal-offers"), f"#portal-offers reads {b.text('#portal-offers')!r}")
+        page_fits(b, "/m/offers")
+        tap(b, "#portal-offers button.claim")
+        b.wait_until("the URL to say done=claimed", lambda: b.query().get("done") == ["claimed"])
+        code = b.text("#portal-claims code.redemption-code").replace(" ", "").strip()
+        check(len(code) == 8, f"the member's code reads {code!r}")
+        page_fits(b, "/m/offers claimed")
+        run.shot("portal-offers")
+        st, r = api("POST", "/api/v1/partner/redemptions", {"code": code}, partner_key)
+        check(st == 200, f"the partner's redemption answered {st} {r}")
+        st, r = api("POST", "/api/v1/partner/redemptions", {"code": code}, partner_key)
+        check(st == 409, f"a second redemption answered {st} {r}, not 409")
+        b.go("/m/offers")
+        check("已使用" in b.text("#portal-claims"), f"#portal-claims reads {b.text('#portal-claims')!r} after the redemption")
 
     with run.step("a survey answered by its link without signing in"):
         questions = [
@@ -888,6 +918,59 @@ def service_desk_scenario(b, run, login, logout, state):
         b.wait("#survey-overall")
         check(b.text("#survey-n").strip() == "0", f"a new survey shows {b.text('#survey-n')!r} answers")
         run.shot("survey-results")
+
+
+def leaflet_scenario(b, run, login, logout, state, base):
+    """A station manager records a leaflet drop by form (600 leaflets, 300 yuan) and sees
+    its funnel page; a customer registered with one of its codes makes it 1 sign-up,
+    0.17 % conversion and 300 yuan per new card."""
+    with run.step("leaflets: a drop recorded by form and its funnel (station manager)"):
+        logout()
+        login("e2e_manager")
+        b.go("/leaflets")
+        b.wait("#leaflet-form")
+        b.fill("#leaflet-name", "E2E 小区派发")
+        b.script("document.querySelector('#leaflet-date').value = arguments[0];", "2026-11-02")
+        b.fill("#leaflet-quantity", "600")
+        b.fill("#leaflet-cost", "300")
+        b.click("#leaflet-create")
+        b.wait_path(r"/leaflets/[^/]+")
+        check(b.query().get("done") == ["created"], f"after saving, the URL is {b.url} (no done=created)")
+        b.wait("#leaflet-funnel svg.chart")
+        check(b.text("#funnel-distributed").strip() == "600", f"#funnel-distributed reads {b.text('#funnel-distributed')!r}")
+        check(b.text("#funnel-signed-up").strip() == "0", f"#funnel-signed-up reads {b.text('#funnel-signed-up')!r}")
+        funnel_path = b.path
+        batch_id = funnel_path.rsplit("/", 1)[1]
+        run.shot("leaflet-funnel-new")
+
+    with run.step("leaflets: a member signs up with a leaflet code at the counter"):
+        req = urllib.request.Request(base + "/api/v1/auth/login",
+                                     json.dumps({"username": "e2e_manager", "password": PASSWORDS["e2e_manager"]}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            token = json.loads(r.read())["token"]
+        req = urllib.request.Request(base + f"/api/v1/leaflets/{batch_id}/codes.csv",
+                                     headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            lines = r.read().decode().splitlines()
+        check(lines[0] == "code,used" and len(lines) == 601, f"codes.csv has {len(lines)} lines, header {lines[0]!r}")
+        code = lines[1].split(",")[0]
+        b.go("/customers")
+        b.wait("#new-customer-form")
+        b.fill("#new-customer-form input[name='name']", "传单顾客")
+        phone = f"137{(int(time.time()) % 100000000):08d}"
+        b.fill("#new-customer-form input[name='phone']", phone)
+        b.fill("#new-customer-promo", code.lower())
+        b.click("#new-customer-submit")
+        b.wait_path(r"/customers/[^/]+")
+        b.go(funnel_path)
+        b.wait("#leaflet-funnel")
+        check(b.text("#funnel-signed-up").strip() == "1", f"#funnel-signed-up reads {b.text('#funnel-signed-up')!r} after a sign-up")
+        conversion = b.text("#funnel-conversion").strip()
+        check(conversion == "0.17%", f"#funnel-conversion reads {conversion!r}, not 0.17%")
+        cost = b.text("#funnel-cost-per-card").strip()
+        check(cost == "¥300.00", f"#funnel-cost-per-card reads {cost!r}, not ¥300.00")
+        run.shot("leaflet-funnel")
 
 
 if __name__ == "__main__":

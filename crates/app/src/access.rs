@@ -70,10 +70,14 @@ pub enum Action {
     ViewTickets,
     /// Segments and campaigns over the members in scope.
     Market,
+    /// Make leaflet batches and read their funnels, at the stations in scope.
+    ManageLeaflets,
+    /// Partner merchants (商户联盟), their offers, keys and statements: headquarters.
+    ManagePartners,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 27] = [
         Action::ManageUsers,
         Action::ManageNetwork,
         Action::ViewNetwork,
@@ -99,6 +103,8 @@ impl Action {
         Action::WorkTickets,
         Action::ViewTickets,
         Action::Market,
+        Action::ManageLeaflets,
+        Action::ManagePartners,
     ];
 }
 
@@ -120,7 +126,13 @@ pub fn allowed(role: &str, action: Action) -> bool {
         "admin" => true,
         "region_manager" => !matches!(
             action,
-            ManageUsers | ManageNetwork | Sell | RunCheck | ViewAnalytics | ManageServiceDesk
+            ManageUsers
+                | ManageNetwork
+                | Sell
+                | RunCheck
+                | ViewAnalytics
+                | ManageServiceDesk
+                | ManagePartners
         ),
         "station_manager" => matches!(
             action,
@@ -141,6 +153,7 @@ pub fn allowed(role: &str, action: Action) -> bool {
                 | WorkTickets
                 | ViewTickets
                 | Market
+                | ManageLeaflets
         ),
         "account_manager" => matches!(
             action,

@@ -66,6 +66,9 @@ pub struct CustomerBody {
     pub account_manager_id: Option<String>,
     /// The member code of the member who referred this one (以老带新).
     pub referred_by: Option<String>,
+    /// The code of a leaflet the customer brought (a unique code is single-use); the
+    /// customer counts as the leaflet batch's sign-up.
+    pub promo_code: Option<String>,
 }
 
 const INDUSTRIES: &[&str] = &[
@@ -211,6 +214,10 @@ pub async fn create_customer(app: &App, me: &Actor, b: CustomerBody) -> AppResul
         (None, crate::access::Scope::Own) => Some(me.user_id.clone()),
         (None, _) => None,
     };
+    let promo_code = match b.promo_code.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(c) => Some(crate::leaflets::typed_code(c)?),
+    };
     let tags = b
         .tags
         .iter()
@@ -225,8 +232,14 @@ pub async fn create_customer(app: &App, me: &Actor, b: CustomerBody) -> AppResul
         birthday: b.birthday.clone(),
         occupation: opt_text("occupation", &b.occupation, 64)?,
         home_station_id,
-        source: b.source.clone(),
-        source_code: opt_text("source_code", &b.source_code, 64)?,
+        source: match (&b.source, &promo_code) {
+            (None, Some(_)) => Some("leaflet".to_string()),
+            (s, _) => s.clone(),
+        },
+        source_code: match &promo_code {
+            Some(c) => Some(c.clone()),
+            None => opt_text("source_code", &b.source_code, 64)?,
+        },
         consent_marketing: b.consent_marketing,
         consent_sensitive: b.consent_sensitive,
         tags,
@@ -256,6 +269,9 @@ pub async fn create_customer(app: &App, me: &Actor, b: CustomerBody) -> AppResul
             Ok(id) => {
                 if let Some(r) = &referrer {
                     tx.set_referrer(&id, r).await?;
+                }
+                if let Some(code) = &promo_code {
+                    crate::leaflets::sign_up_in(&mut tx, code, &id, app.clock().now_us()).await?;
                 }
                 let actor = me.audit_name();
                 tx.audit(&AuditEntry {

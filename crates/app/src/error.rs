@@ -75,6 +75,39 @@ pub const ERROR_TABLE: &[(&str, u16, &str)] = &[
         "the invitation's token was used already (answered or declined): a token is single-use",
     ),
     ("survey_expired", 410, "the invitation's token has expired"),
+    ("leaflet_not_found", 404, "no leaflet batch with this id"),
+    (
+        "promo_code_invalid",
+        422,
+        "no leaflet carries this code, or it is mistyped (its check character does not match)",
+    ),
+    (
+        "promo_code_used",
+        409,
+        "the leaflet's single-use code was used already",
+    ),
+    ("partner_not_found", 404, "no partner or offer with this id"),
+    (
+        "offer_unavailable",
+        422,
+        "the offer is not valid today, its partner is inactive, or the member does not qualify",
+    ),
+    (
+        "offer_limit_reached",
+        409,
+        "the member claimed the offer as often as it allows",
+    ),
+    (
+        "redemption_not_found",
+        404,
+        "no redemption code of this partner",
+    ),
+    (
+        "redemption_used",
+        409,
+        "the redemption code was redeemed already: a code is single-use",
+    ),
+    ("redemption_expired", 410, "the redemption code has expired"),
     (
         "method_not_allowed",
         405,

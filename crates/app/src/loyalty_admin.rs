@@ -458,7 +458,7 @@ pub struct IssueBody {
     pub valid_from: Option<String>,
 }
 
-fn coupon_code() -> String {
+pub(crate) fn coupon_code() -> String {
     // 12 characters from an alphabet without look-alikes.
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let bytes: [u8; 12] = rand::random();

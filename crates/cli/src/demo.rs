@@ -127,19 +127,6 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         "loyalty run for {}: {} members up a tier, {} points expired, {} car-wash coupons",
         run.date, run.tiers_up, run.points_expired, run.car_wash_coupons
     );
-    // The ledger check reads every transfer; it runs beside the server rather than
-    // keeping the console waiting.
-    let checked = store.clone();
-    tokio::spawn(async move {
-        match checked.check().await {
-            Ok(r) if r.is_clean() => eprintln!(
-                "ledger check: clean ({} sales, {} transfers)",
-                r.sales, r.transfers
-            ),
-            Ok(r) => eprintln!("ledger check: NOT clean: {:?}", r.problems),
-            Err(e) => eprintln!("ledger check failed: {e}"),
-        }
-    });
     let member = portal_member(&store, &secret, &mut entropy).await?;
     // A station manager and a cashier of the demo member's station, to try the console
     // as they see it (their own station's figures, masked phones for the cashier).
@@ -205,6 +192,57 @@ pub async fn run(db: Option<String>, listen: &str, seed: u64) -> anyhow::Result<
         desk.answered,
         t.elapsed().as_secs_f64()
     );
+    let t = std::time::Instant::now();
+    let leaflet_station = match member.as_ref().and_then(|m| m.station.clone()) {
+        Some(code) => code,
+        None => store
+            .stations()
+            .await?
+            .first()
+            .map(|s| s.code.clone())
+            .context("the demo has no station")?,
+    };
+    // Members who visited lately claim the partners' offers.
+    let mut visitors: Vec<String> = summary
+        .desk
+        .days
+        .values()
+        .flat_map(|d| d.members.iter().map(|m| m.0.clone()))
+        .collect();
+    visitors.sort();
+    visitors.dedup();
+    let marketing = crate::marketing_sim::run(
+        state.app(),
+        "admin",
+        &leaflet_station,
+        &visitors,
+        seed,
+        forecourt_app::clock::Clock::system().now_us(),
+    )
+    .await
+    .context("simulating leaflets and partners")?;
+    eprintln!(
+        "leaflets and partners: 600 leaflets, {} sign-ups, {} first sales; {} offer claims, {} redemptions, in {:.1} s",
+        marketing.signed_up,
+        marketing.first_sales,
+        marketing.claims,
+        marketing.redemptions,
+        t.elapsed().as_secs_f64()
+    );
+    // The ledger check reads every transfer; it runs beside the server rather than
+    // keeping the console waiting (after the last writes of the demo's data, so that it
+    // reads them whole).
+    let checked = store.clone();
+    tokio::spawn(async move {
+        match checked.check().await {
+            Ok(r) if r.is_clean() => eprintln!(
+                "ledger check: clean ({} sales, {} transfers)",
+                r.sales, r.transfers
+            ),
+            Ok(r) => eprintln!("ledger check: NOT clean: {:?}", r.problems),
+            Err(e) => eprintln!("ledger check failed: {e}"),
+        }
+    });
     crate::start_outbox_worker(&state)?;
     println!("username: admin");
     println!("password: {password}");

@@ -428,7 +428,7 @@ async fn staff(app: &App, username: &str) -> anyhow::Result<StaffUser> {
         .with_context(|| format!("no user {username}"))
 }
 
-fn app_err(what: &str) -> impl Fn(forecourt_app::AppError) -> anyhow::Error + '_ {
+pub(crate) fn app_err(what: &str) -> impl Fn(forecourt_app::AppError) -> anyhow::Error + '_ {
     move |e| anyhow::anyhow!("{what}: {}: {}", e.code, e.message)
 }
 

@@ -9,6 +9,7 @@ mod bench_statements;
 mod demo;
 mod desk_sim;
 mod exchange;
+mod marketing_sim;
 mod progress;
 mod simulate;
 

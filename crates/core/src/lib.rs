@@ -21,6 +21,7 @@ pub mod money;
 pub mod person;
 pub mod points_expiry;
 pub mod pricing;
+pub mod promo;
 pub mod sale;
 pub mod sla;
 pub mod survey;

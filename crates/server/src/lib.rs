@@ -15,6 +15,7 @@ pub mod ledger_ops;
 pub mod logging;
 pub mod loyalty_api;
 pub mod marketing;
+pub mod marketing_api;
 pub mod member;
 pub mod metrics;
 pub mod pos;
@@ -414,6 +415,29 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/pos/authorizations/{id}/void",
             post(pos::void_authorization),
+        )
+        .route(
+            "/leaflets",
+            get(marketing_api::get_leaflets).post(marketing_api::post_leaflet),
+        )
+        .route("/leaflets/{id}", get(marketing_api::get_leaflet))
+        .route("/leaflets/{id}/codes.csv", get(marketing_api::get_codes))
+        .route(
+            "/partners",
+            get(marketing_api::get_partners).post(marketing_api::post_partner),
+        )
+        .route("/partners/{id}", get(marketing_api::get_partner))
+        .route("/partners/{id}/active", put(marketing_api::put_active))
+        .route("/partners/{id}/key", post(marketing_api::post_key))
+        .route("/partners/{id}/offers", post(marketing_api::post_offer))
+        .route(
+            "/partners/{id}/statements/{month}",
+            get(marketing_api::get_statement),
+        )
+        .route("/partner/redemptions", post(marketing_api::post_redemption))
+        .route(
+            "/partner/statements/{month}",
+            get(marketing_api::get_own_statement),
         )
         .route("/openapi.json", get(openapi))
         .method_not_allowed_fallback(method_not_allowed);

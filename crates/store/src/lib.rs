@@ -32,6 +32,7 @@ pub mod network;
 pub mod outbox;
 mod personal;
 pub mod portal;
+pub mod promo;
 mod queries;
 mod sales_export;
 pub mod surveys;

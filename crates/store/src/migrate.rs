@@ -67,6 +67,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0009_marketing.sql"),
     },
     Migration {
+        version: 10,
+        name: "leaflets_partners",
+        sqlite: include_str!("../migrations/0010_leaflets_partners.sql"),
+        postgres: include_str!("../migrations/0010_leaflets_partners.sql"),
+    },
+    Migration {
         version: 11,
         name: "care",
         sqlite: include_str!("../migrations/0011_care.sql"),

@@ -19,6 +19,12 @@ const MENU: &[(&str, &str, Option<Action>, bool)] = &[
     ("/tickets", "nav.tickets", Some(Action::ViewTickets), false),
     ("/surveys", "nav.surveys", Some(Action::ViewTickets), false),
     (
+        "/leaflets",
+        "nav.leaflets",
+        Some(Action::ManageLeaflets),
+        false,
+    ),
+    (
         "/loyalty",
         "nav.loyalty",
         Some(Action::ManagePromotions),
@@ -35,6 +41,12 @@ const MENU: &[(&str, &str, Option<Action>, bool)] = &[
         "/admin/service-desk",
         "nav.service_desk",
         Some(Action::ManageServiceDesk),
+        true,
+    ),
+    (
+        "/partners",
+        "nav.partners",
+        Some(Action::ManagePartners),
         true,
     ),
     ("/admin/users", "nav.users", Some(Action::ManageUsers), true),

@@ -305,6 +305,14 @@ impl Console {
         self.ctx.state.secret().csrf_matches(&self.token, sent)
     }
 
+    /// The user as the use cases' caller, with where the request came from.
+    pub fn actor(&self) -> crate::access::Actor {
+        crate::access::Actor {
+            user: self.user.clone(),
+            source: self.ctx.source.clone(),
+        }
+    }
+
     /// Whether the user's role may take an action (for menus and buttons; the API
     /// decides again on every call).
     pub fn may(&self, action: crate::access::Action) -> bool {

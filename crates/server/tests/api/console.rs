@@ -1927,3 +1927,160 @@ async fn care_automations_are_set_with_forms_and_sent_from_the_console() {
         .await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
 }
+
+/// Leaflets in the console (issue 17 item 5): a station manager records a drop by form
+/// and reads its funnel; a member registered at the counter with one of its codes is
+/// the batch's sign-up; another station's manager gets 404; partners and their offers
+/// by form, the partner's key shown once, for administrators only.
+#[tokio::test]
+async fn leaflets_and_partners_by_form() {
+    let app = spawn_app().await;
+    staff(&app, "mgr1", "station_manager", "station:S001").await;
+    staff(&app, "mgr2", "station_manager", "station:S002").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("mgr1", "Staff-pass-1234").await;
+    let p = b.get("/leaflets").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.has("href=\"/leaflets\"") && p.has("id=\"leaflet-form\""));
+    assert!(!p.has("href=\"/partners\""), "partners are headquarters'");
+    let token = p.csrf();
+    // A wrong cost changes nothing and keeps what was typed.
+    let p = b
+        .post(
+            "/leaflets",
+            &[
+                ("_csrf", &token),
+                ("name", "小区派发"),
+                ("dropped_on", "2026-11-02"),
+                ("quantity", "600"),
+                ("cost", "三百"),
+                ("code_kind", "unique"),
+                ("station_S001", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.has("notice error") && p.has("value=\"小区派发\""));
+    let p = b
+        .post(
+            "/leaflets",
+            &[
+                ("_csrf", &token),
+                ("name", "小区派发"),
+                ("dropped_on", "2026-11-02"),
+                ("quantity", "600"),
+                ("cost", "300"),
+                ("code_kind", "unique"),
+                ("station_S001", "1"),
+            ],
+        )
+        .await;
+    let loc = p.location.expect("to the funnel");
+    let id = loc
+        .trim_start_matches("/leaflets/")
+        .trim_end_matches("?done=created")
+        .to_string();
+    let (_, batch) = app.get(&format!("/api/v1/leaflets/{id}"), &app.admin).await;
+    assert_eq!(batch["quantity"], 600);
+    // The codes for the printer come from the API with the console's session.
+    let p = b.get(&format!("/api/v1/leaflets/{id}/codes.csv")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.content_type.starts_with("text/csv"));
+    let first = p
+        .body
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // At the counter, a member brings the leaflet.
+    let p = b.get("/customers").await;
+    assert!(p.has("id=\"new-customer-promo\""));
+    let token = p.csrf();
+    let p = b
+        .post(
+            "/customers",
+            &[
+                ("_csrf", &token),
+                ("kind", "individual"),
+                ("name", "周杰"),
+                ("phone", "13511113333"),
+                ("promo_code", &first.to_lowercase()),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    // The same code again: a clear message, nothing made.
+    let p = b
+        .post(
+            "/customers",
+            &[
+                ("_csrf", &token),
+                ("kind", "individual"),
+                ("name", "周杰伦"),
+                ("phone", "13511114444"),
+                ("promo_code", &first),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(p.has("已经被使用过"), "{}", p.body);
+
+    let p = b.get(&loc).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.has("id=\"funnel-signed-up\">1<"), "{}", p.body);
+    assert!(p.has("id=\"funnel-conversion\">0.17%<"), "{}", p.body);
+    assert!(p.has("id=\"funnel-cost-per-card\">¥300.00<"), "{}", p.body);
+    assert!(p.has("<svg"), "a chart");
+
+    let mut other = Browser::new(&app);
+    other.sign_in("mgr2", "Staff-pass-1234").await;
+    assert_eq!(other.get(&loc).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(other.get("/partners").await.status, StatusCode::FORBIDDEN);
+
+    // Headquarters add a partner and an offer.
+    let mut hq = Browser::new(&app);
+    hq.sign_in("admin", ADMIN_PASSWORD).await;
+    let p = hq.get("/partners").await;
+    let token = p.csrf();
+    let p = hq
+        .post(
+            "/partners",
+            &[
+                ("_csrf", &token),
+                ("name", "洁车坊"),
+                ("category", "car_wash"),
+                ("contact", "王经理 010-88886666"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+    assert!(p.has("id=\"partner-key\"") && p.has("fpk_"), "{}", p.body);
+    let (_, list) = app.get("/api/v1/partners", &app.admin).await;
+    let pid = list["partners"][0]["id"].as_str().unwrap().to_string();
+    let p = hq
+        .post(
+            &format!("/partners/{pid}/offers"),
+            &[
+                ("_csrf", &token),
+                ("title", "洗车8折"),
+                ("description", "持卡会员洗车享8折"),
+                ("valid_from", "2026-11-01"),
+                ("valid_until", "2026-11-30"),
+                ("per_member_limit", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = hq.get(p.location.as_deref().unwrap()).await;
+    assert!(
+        p.has("洗车8折") && p.has("所有持卡会员") && p.has("洗车"),
+        "{}",
+        p.body
+    );
+    assert!(p.has("本月核销 0 次"), "{}", p.body);
+    assert!(!p.has("fpk_"), "the key is shown once");
+}

@@ -9,6 +9,7 @@ mod guesses;
 mod harness;
 mod import;
 mod inputs;
+mod leaflets;
 mod ledger_ops;
 mod loyalty;
 mod marketing;

@@ -87,6 +87,8 @@ async fn exercise(
         Action::WorkTickets => app.post("/api/v1/tickets", token, json!({"kind": "inquiry", "channel": "counter", "station_code": "S001", "category": "other", "severity": "low", "description": "matrix test"})).await,
         Action::ViewTickets => app.get("/api/v1/tickets?station=S001", token).await,
         Action::Market => app.post("/api/v1/segments/preview", token, json!({"filter": {}})).await,
+        Action::ManageLeaflets => app.post("/api/v1/leaflets", token, json!({"name": "matrix", "stations": ["S001"], "dropped_on": "2026-11-01", "quantity": 2})).await,
+        Action::ManagePartners => app.post("/api/v1/partners", token, json!({"name": format!("P{n}"), "category": "other"})).await,
     }
 }
 

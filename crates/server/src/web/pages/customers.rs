@@ -92,6 +92,7 @@ fn new_customer_form(c: &Console, f: &HashMap<String, String>, error: Option<&st
                 label { (c.t("cust.name")) input type="text" name="name" value=(v("name")) required maxlength="100"; }
                 label { (c.t("cust.phone")) input type="tel" name="phone" value=(v("phone")) inputmode="tel" maxlength="20" placeholder="13800000000"; }
                 label { (c.t("cust.plate")) input type="text" name="plate" value=(v("plate")) maxlength="10" placeholder="京A12345"; }
+                label { (c.t("cust.promo_code")) input type="text" name="promo_code" id="new-customer-promo" value=(v("promo_code")) maxlength="20" autocomplete="off" placeholder=(c.t("cust.promo_code_hint")); }
                 label.check { input type="checkbox" name="consent_marketing" value="1" checked[f.contains_key("consent_marketing")]; (c.t("cust.consent_marketing")) }
                 button.primary type="submit" id="new-customer-submit" { (c.t("cust.create")) }
             }
@@ -117,6 +118,10 @@ pub async fn create(c: Console, Form(f): Form<HashMap<String, String>>) -> Respo
     }
     if let Some(p) = get("plate") {
         body["vehicles"] = json!([{"plate": p}]);
+    }
+    if let Some(code) = get("promo_code") {
+        body["promo_code"] = json!(code);
+        body["source"] = json!("leaflet");
     }
     match c
         .api(Method::POST, "/api/v1/customers", Some(body))

@@ -9,6 +9,7 @@ mod customers;
 mod dashboard;
 mod desk_admin;
 mod loyalty;
+mod marketing;
 mod surveys;
 mod tickets;
 
@@ -66,6 +67,16 @@ pub fn routes() -> Router<AppState> {
         .route("/care", get(care::index))
         .route("/care/run", post(care::run))
         .route("/care/{kind}", get(care::sent).post(care::save))
+        .route("/leaflets", get(marketing::index).post(marketing::create))
+        .route("/leaflets/{id}", get(marketing::batch))
+        .route(
+            "/partners",
+            get(marketing::partners_index).post(marketing::partner_create),
+        )
+        .route("/partners/{id}", get(marketing::partner))
+        .route("/partners/{id}/offers", post(marketing::offer_create))
+        .route("/partners/{id}/key", post(marketing::new_key))
+        .route("/partners/{id}/active", post(marketing::set_active))
         .route("/analytics", get(analytics::index))
         .route("/analytics/{view}", get(analytics::view))
         .route("/admin/users", get(admin::users).post(admin::add_user))

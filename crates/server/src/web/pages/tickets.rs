@@ -37,7 +37,7 @@ fn at(c: &Console, t: &str, zone: &str) -> String {
 }
 
 /// The stations in the user's scope: code and name.
-async fn my_stations(c: &Console) -> Vec<(String, String)> {
+pub(super) async fn my_stations(c: &Console) -> Vec<(String, String)> {
     let mut list: Vec<(String, String)> = c
         .ctx
         .state

@@ -15,6 +15,7 @@
 
 mod auth;
 mod desk;
+mod offers;
 mod pages;
 mod survey;
 mod unsubscribe;
@@ -44,6 +45,8 @@ pub fn routes() -> Router<AppState> {
         .route("/m/tickets/new", get(desk::new_form).post(desk::new_submit))
         .route("/m/tickets/{id}", get(desk::show))
         .route("/m/messages", get(desk::messages))
+        .route("/m/offers", get(offers::list))
+        .route("/m/offers/{id}/claim", post(offers::claim))
         .route("/m/messages/{id}", get(desk::message))
         .route("/s/{token}", get(survey::show).post(survey::submit))
         .route("/s/{token}/decline", post(survey::decline))

@@ -406,6 +406,12 @@ async fn service_section(mb: &Member) -> Result<Markup, ApiError> {
                         a.button.small href="/m/tickets/new" id="portal-home-ticket-new" { (mb.t("portal.ticket.new.short")) }
                     }
                 }
+                li.row {
+                    div.l {
+                        a href="/m/offers" id="portal-offers-link" { b { (mb.t("portal.offers.title")) } }
+                        span.muted.small { (mb.t("portal.offers.lead")) }
+                    }
+                }
             }
         }
     })
