@@ -400,3 +400,48 @@ async fn a_coupon_is_announced_once_within_its_last_days_and_not_after_it_lapses
     let r = run(&app, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()).await;
     assert_eq!(part(&r, "coupon_expiring")["due"], 0, "lapsed: {r}");
 }
+
+#[tokio::test]
+async fn parallel_runs_of_a_day_greet_each_member_once() {
+    let app = spawn_app().await;
+    only(&app, &["birthday"]).await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(
+            app.customer(
+                "individual",
+                &format!("1398000{i:04}"),
+                json!({"birthday": "1991-03-15", "consent_marketing": true}),
+            )
+            .await,
+        );
+    }
+    // Six runs of the same day at once, each on its own task through the router.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (router, token) = (app.router.clone(), app.admin.clone());
+        tasks.spawn(async move {
+            use http_body_util::BodyExt;
+            use tower::ServiceExt;
+            let req = axum::http::Request::post("/api/v1/care/runs")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::from(r#"{"date": "2027-03-15"}"#))
+                .unwrap();
+            let res = router.oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        });
+    }
+    let runs = tasks.join_all().await;
+    let queued: u64 = runs
+        .iter()
+        .map(|r| part(r, "birthday")["queued"].as_u64().unwrap())
+        .sum();
+    assert_eq!(queued, 12, "six parallel runs queued {queued}: {runs:?}");
+    for id in &ids {
+        assert_eq!(messages_of(&app, "birthday", id).await.len(), 1, "{id}");
+        assert_eq!(app.store.inbox(id, 10).await.unwrap().len(), 1, "{id}");
+    }
+}
