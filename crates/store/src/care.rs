@@ -2,7 +2,7 @@
 //! for, and the tier each member had when the tier-change automation last looked. The
 //! messages are outbox messages (`outbox.rs`) whose cause starts with `care:`.
 
-use crate::personal::{unseal, unseal_opt};
+use crate::personal::unseal;
 use crate::{Store, StoreError, Tx};
 use sqlx::Row;
 
@@ -24,7 +24,6 @@ pub struct CareAutomationRow {
 pub struct CareRecipient {
     pub customer_id: String,
     pub name: String,
-    pub phone: Option<String>,
 }
 
 /// A card whose balance is under a threshold.
@@ -259,12 +258,12 @@ impl Store {
     }
 
     /// Of `ids`, the members a care message may go to (not erased, with marketing
-    /// consent), with their names and phones opened.
+    /// consent), with their names opened (the contact rules read the address).
     pub async fn care_recipients(&self, ids: &[String]) -> Result<Vec<CareRecipient>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let sql = format!(
-                "select customer_id, name_enc, phone_enc from customer \
+                "select customer_id, name_enc from customer \
                  where consent_marketing <> 0 and anonymized_at is null \
                  and customer_id in ({}) order by customer_id",
                 placeholders(1, chunk.len())
@@ -282,7 +281,6 @@ impl Store {
                         &id,
                         &r.try_get::<String, _>(1)?,
                     )?,
-                    phone: unseal_opt(self.vault(), "customer.phone", &id, r.try_get(2)?)?,
                     customer_id: id,
                 });
             }

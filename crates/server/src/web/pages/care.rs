@@ -100,10 +100,11 @@ fn automation(c: &Console, a: &AutomationView) -> Markup {
 }
 
 fn body(c: &Console, list: &[AutomationView], done: Option<&str>, error: Option<&str>) -> Markup {
+    // `done` is the notice's text, in the page's language.
     m! {
         h1 { (c.t("care.title")) }
         @if let Some(e) = error { (layout::notice("error", e)) }
-        @if let Some(d) = done { (layout::notice("ok", &c.t(&format!("care.done.{d}")).replace("{n}", ""))) }
+        @if let Some(d) = done { (layout::notice("ok", d)) }
         p.hint { (c.t("care.intro")) }
         form.row method="post" action="/care/run" {
             (layout::csrf(c))
@@ -131,10 +132,7 @@ pub async fn index(c: Console, Query(q): Query<HashMap<String, String>>) -> Resp
     if let Some(r) = super::deny(&c, Action::ManagePromotions) {
         return r;
     }
-    let done = q
-        .get("done")
-        .map(String::as_str)
-        .filter(|d| matches!(*d, "saved" | "run"));
+    let done = (q.get("done").map(String::as_str) == Some("saved")).then(|| c.t("care.done.saved"));
     page(&c, done, None, StatusCode::OK).await
 }
 
@@ -185,23 +183,8 @@ pub async fn run(c: Console, Form(f): Form<HashMap<String, String>>) -> Response
     let today = crate::clock::local(TZ, c.ctx.state.app().clock().now_us()).date;
     match care::run_as(c.ctx.state.app(), &actor(&c), today).await {
         Ok(r) => {
-            let n = r.queued();
-            let text = c.t("care.done.run").replace("{n}", &n.to_string());
-            let title = c.t("care.title");
-            match care::automations(c.ctx.state.app(), &actor(&c)).await {
-                Ok(list) => html(
-                    StatusCode::OK,
-                    layout::page(
-                        &c,
-                        title,
-                        m! {
-                            (layout::notice("ok", &text))
-                            (body(&c, &list, None, None))
-                        },
-                    ),
-                ),
-                Err(e) => failed(&c, title, &failure(e)),
-            }
+            let text = c.t("care.done.run").replace("{n}", &r.queued().to_string());
+            page(&c, Some(&text), None, StatusCode::OK).await
         }
         Err(e) => {
             let f = failure(e);
